@@ -1,0 +1,153 @@
+"""Configuration of the validator chain: one strict model per validator, all with defaults.
+
+Every threshold has a description, so the generated JSON Schema documents itself, and
+`extra="forbid"` turns a typo in a YAML key into an error that names it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_ORDER = ["thinking", "leakage", "looping", "format", "length"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ThinkingConfig(_Strict):
+    mode: Literal["strip", "keep", "forbid"] = Field(
+        default="strip",
+        description="strip: remove reasoning blocks (fixed); keep: require one well-formed block "
+        "before the answer (reasoning students); forbid: any reasoning fails.",
+    )
+    tags: list[str] = Field(
+        default_factory=lambda: ["think", "thinking", "reasoning"],
+        description="Tag names treated as reasoning blocks (matched case-insensitively).",
+    )
+
+
+class LeakageConfig(_Strict):
+    extra_texts: list[str] = Field(
+        default_factory=list,
+        description="Instruction or few-shot texts that must not appear in completions, "
+        "besides each record's own system prompt.",
+    )
+    shingle_words: int = Field(
+        default=4, ge=2, description="Word n-gram size used to screen for candidate leaks."
+    )
+    min_rule_words: int = Field(
+        default=6, ge=3, description="Shortest prompt sentence (in words) checked as a rule."
+    )
+    sentence_threshold: float = Field(
+        default=88.0, ge=0, le=100, description="rapidfuzz score at which a rule sentence leaked."
+    )
+    verbatim_min_chars: int = Field(
+        default=200,
+        ge=20,
+        description="A verbatim match this long (or the whole prompt) counts as verbatim leakage.",
+    )
+    paraphrase: bool = Field(
+        default=True,
+        description="Flag sentences where the answer narrates its own instructions "
+        '("As instructed, I will only use the provided context").',
+    )
+
+
+class LoopingConfig(_Strict):
+    max_sentence_repeats: int = Field(
+        default=2, ge=1, description="A sentence may appear this many times; more is a loop."
+    )
+    max_line_repeats: int = Field(
+        default=2, ge=1, description="A non-trivial line may appear this many times."
+    )
+    ngram_words: int = Field(default=8, ge=3, description="n for the repeated n-gram check.")
+    max_ngram_repeats: int = Field(
+        default=3, ge=2, description="An n-gram may appear this many times; more is degeneration."
+    )
+    fragment_min_repeats: int = Field(
+        default=4, ge=2, description="Repeats of a short trailing fragment that make a loop."
+    )
+    allow_qa_pairs: bool = Field(
+        default=False,
+        description="Allow Question:/Answer: pairs in completions (e.g. a FAQ-writing task).",
+    )
+
+
+class LengthConfig(_Strict):
+    max_length: int = Field(default=2048, ge=16, description="Training max_length in tokens.")
+    tokenizer: str | None = Field(
+        default=None,
+        description="Tokenizer folder, model folder or GGUF file; None: the embedded Gemma 3 270M.",
+    )
+    truncation_marker: str = Field(
+        default="\n[...]\n", description="Text inserted where the user content was cut."
+    )
+
+
+class FormatConfig(_Strict):
+    prose_task_types: list[str] = Field(
+        default_factory=lambda: ["grounded", "synthesis", "refusal"],
+        description="Task types whose completions must be prose (no markdown headers/bullets).",
+    )
+    min_bullets: int = Field(
+        default=2, ge=1, description="This many list lines make a completion a bulleted list."
+    )
+    json_schemas: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="task type -> JSON Schema its completions must be valid JSON against.",
+    )
+
+
+class SetConfig(_Strict):
+    near_duplicate_threshold: float = Field(
+        default=92.0, ge=0, le=100, description="rapidfuzz ratio at which two texts are near-dups."
+    )
+    max_near_duplicate_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of duplicate records that raises a set finding.",
+    )
+    shared_system_prompt_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of records carrying one identical system prompt that raises a finding.",
+    )
+    opening_words: int = Field(default=5, ge=1, description="Words that make a completion's opening.")
+    template_collapse_share: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Share of completions (per task type) opening with the same words that raises a finding.",
+    )
+    template_collapse_min_records: int = Field(
+        default=20, ge=2, description="Fewest records in a group before collapse is judged."
+    )
+    refusal_share: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="task type -> [min, max] share of refusals expected; '*' for all records.",
+    )
+
+
+class ChainConfig(_Strict):
+    """The whole chain: which validators run, in which order, with which settings."""
+
+    order: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ORDER),
+        description="Per-sample validators in the order they run; each sees the previous "
+        "one's repaired sample.",
+    )
+    set_checks: bool = Field(default=True, description="Run set-level checks over the dataset.")
+    severity_overrides: dict[str, Literal["block", "warn"]] = Field(
+        default_factory=dict, description="code or code prefix -> severity, e.g. {'dup.': 'block'}."
+    )
+    thinking: ThinkingConfig = Field(default_factory=ThinkingConfig)
+    leakage: LeakageConfig = Field(default_factory=LeakageConfig)
+    looping: LoopingConfig = Field(default_factory=LoopingConfig)
+    length: LengthConfig = Field(default_factory=LengthConfig)
+    format: FormatConfig = Field(default_factory=FormatConfig)
+    sets: SetConfig = Field(default_factory=SetConfig)

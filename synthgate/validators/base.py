@@ -1,0 +1,36 @@
+"""The validator interface: a pure check of one sample, batched where that is faster."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from synthgate.schemas.sample import Sample
+from synthgate.schemas.verdict import Verdict
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a validator says about one sample: its findings and the (possibly repaired) sample."""
+
+    sample: Sample
+    verdicts: list[Verdict] = field(default_factory=list)
+
+
+class Validator(ABC):
+    """Sample in, verdicts (and maybe a repaired sample) out. No I/O, no store, no globals.
+
+    A validator returns every problem it finds, not just the first. It only ever returns
+    `fixed` or `fail` verdicts; a sample with no verdicts passed it.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def check(self, sample: Sample) -> Result: ...
+
+    def check_batch(self, samples: Sequence[Sample]) -> list[Result]:
+        """Check many samples; override when batching is faster (tokenizers)."""
+        return [self.check(s) for s in samples]

@@ -1,0 +1,154 @@
+"""The closed set of reason codes, spelled `family.condition`.
+
+Each code carries the status and severity it gets by default; a chain config may lower a
+code's severity to `warn` (or raise it to `block`). Tests assert codes, so a code is never
+renamed without a migration note in the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from synthgate.schemas.verdict import Severity, Span, Status, Verdict
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    status: Status
+    severity: Severity
+    summary: str
+
+
+def _c(code: str, status: Status, severity: Severity, summary: str) -> Code:
+    return Code(code, status, severity, summary)
+
+
+_ALL = [
+    # thinking / reasoning blocks
+    _c("think.stripped", "fixed", "block", "A reasoning block was removed from the completion."),
+    _c("think.unclosed", "fail", "block", "A reasoning block opens but never closes."),
+    _c("think.stray_close", "fail", "block", "A closing reasoning tag without an opening one."),
+    _c("think.empty_after_strip", "fail", "block", "Nothing is left once reasoning is removed."),
+    _c("think.forbidden", "fail", "block", "Reasoning present where the chain forbids it."),
+    _c(
+        "think.malformed",
+        "fail",
+        "block",
+        "Reasoning kept but not one closed block before the answer.",
+    ),
+    # system-prompt / instruction leakage
+    _c("leak.system_prompt_verbatim", "fail", "block", "The completion repeats the system prompt."),
+    _c(
+        "leak.system_prompt_sentence",
+        "fail",
+        "block",
+        "A system-prompt rule appears in the completion.",
+    ),
+    _c(
+        "leak.system_prompt_paraphrase",
+        "fail",
+        "block",
+        "The completion restates its instructions.",
+    ),
+    _c("leak.configured_text", "fail", "block", "Configured instruction/few-shot text leaked."),
+    # multi-Q&A looping and degeneration
+    _c(
+        "loop.extra_qa_pair",
+        "fail",
+        "block",
+        "Self-invented question/answer pairs after the answer.",
+    ),
+    _c("loop.repeated_sentence", "fail", "block", "The same sentence repeats."),
+    _c("loop.repeated_line", "fail", "block", "The same line repeats."),
+    _c("loop.repeated_ngram", "fail", "block", "A word n-gram repeats far more than prose does."),
+    _c("loop.fragment_loop", "fail", "block", "A short fragment repeats at the end (degeneration)."),
+    _c("loop.finish_reason_length", "fail", "block", "Generation stopped at the token limit."),
+    # length budget
+    _c("length.completion_over_budget", "fail", "block", "The completion alone exceeds max_length."),
+    _c("length.prompt_truncated", "fixed", "block", "The user content was middle-truncated to fit."),
+    _c("length.prompt_over_budget", "fail", "block", "The prompt cannot be cut enough to fit."),
+    # duplicates
+    _c("dup.exact_record", "fail", "block", "An identical record appears earlier."),
+    _c("dup.exact_prompt", "fail", "warn", "The same prompt appears earlier with another answer."),
+    _c("dup.exact_completion", "fail", "warn", "The same completion appears earlier."),
+    _c("dup.near_prompt", "fail", "warn", "A nearly identical prompt appears earlier."),
+    _c("dup.near_completion", "fail", "warn", "A nearly identical completion appears earlier."),
+    # format rules
+    _c("format.markdown_header", "fail", "block", "Markdown header where prose is required."),
+    _c(
+        "format.markdown_bullets",
+        "fail",
+        "block",
+        "Bulleted/numbered list where prose is required.",
+    ),
+    # structured output
+    _c("schema.invalid_json", "fail", "block", "The completion should be JSON but does not parse."),
+    _c("schema.violation", "fail", "block", "The JSON completion violates its JSON Schema."),
+    # set-level
+    _c("set.shared_system_prompt", "fail", "warn", "Most records share one system prompt."),
+    _c("set.template_collapse", "fail", "warn", "Many completions open with the same words."),
+    _c("set.refusal_share", "fail", "warn", "Refusal share is outside the expected range."),
+    _c("set.near_duplicate_share", "fail", "warn", "Too many duplicate or near-duplicate records."),
+    _c("set.low_diversity", "fail", "warn", "Few distinct prompts or completions."),
+    # unusable input records
+    _c("input.malformed", "fail", "block", "The record could not be parsed."),
+    _c("input.missing_field", "fail", "block", "A required field is missing."),
+    _c("input.unknown_field", "fail", "block", "The record has a field the format does not know."),
+    _c("input.wrong_type", "fail", "block", "A field has the wrong type."),
+    _c("input.no_completion", "fail", "block", "The record has no assistant turn to train on."),
+    _c("input.not_utf8", "fail", "block", "The bytes are not valid UTF-8."),
+    # eval contamination (audit depth)
+    _c("contam.exact_match", "fail", "block", "A record matches an eval item exactly."),
+    _c("contam.ngram_overlap", "fail", "block", "A record shares a long n-gram with an eval item."),
+    _c("contam.split_overlap", "fail", "block", "A record is shared with its validation split."),
+    # preference pairs
+    _c("pref.chosen_failed", "fail", "block", "The chosen side fails the chain."),
+    _c("pref.rejected_failed", "fail", "warn", "The rejected side fails the chain."),
+    _c("pref.identical_pair", "fail", "block", "chosen and rejected are (nearly) identical."),
+    _c("pref.chosen_refusal", "fail", "warn", "The chosen side is a refusal."),
+    # artifacts teachers leave behind
+    _c("artifact.unfilled_placeholder", "fail", "block", "An unfilled template placeholder."),
+    _c("artifact.citation_marker", "fail", "block", "A leftover citation/markup marker."),
+    _c("artifact.special_token", "fail", "block", "A special token in plain text."),
+    _c("artifact.boilerplate", "fail", "warn", 'Assistant boilerplate ("As an AI language model").'),
+    _c("artifact.empty_completion", "fail", "block", "The completion is empty or whitespace."),
+    # secrets and personal data
+    _c("secret.api_key", "fail", "block", "Something shaped like an API key or token."),
+    _c("secret.private_key", "fail", "block", "A private key block."),
+    _c("pii.email", "fail", "warn", "An email address."),
+    _c("pii.phone", "fail", "warn", "A phone number."),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _ALL}
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(c.split(".")[0] for c in CODES))
+
+
+def get(code: str) -> Code:
+    """The registered code; an unknown code is a programming error."""
+    try:
+        return CODES[code]
+    except KeyError:
+        raise KeyError(f"unknown reason code {code!r}; add it to synthgate/validators/codes.py") from None
+
+
+def verdict(
+    validator: str,
+    code: str,
+    message: str,
+    *,
+    span: Span | None = None,
+    score: float | None = None,
+    severity: Severity | None = None,
+) -> Verdict:
+    """A Verdict with the status and default severity registered for `code`."""
+    c = get(code)
+    return Verdict(
+        validator=validator,
+        status=c.status,
+        severity=severity or c.severity,
+        code=code,
+        message=message,
+        span=span,
+        score=score,
+    )

@@ -1,0 +1,75 @@
+"""Shared text helpers for validators: word and sentence segmentation with character spans.
+
+Hand-written rather than nltk/spaCy: validators run on every record of large datasets and
+need only a cheap, deterministic, offset-preserving split; a regex does that in microseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace,
+# or at a newline. Abbreviation handling is deliberately absent: over-splitting only makes
+# sentence-level checks stricter on shorter pieces, never silently skips text.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words.
+
+    >>> words("As instructed, I'll only use it.")
+    ['as', 'instructed', "i'll", 'only', 'use', 'it']
+    """
+    return [m.group().lower() for m in _WORD.finditer(text)]
+
+
+def word_spans(text: str) -> list[tuple[str, int, int]]:
+    """Lower-cased words with their [start, end) offsets in `text`."""
+    return [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each non-blank sentence or line, offsets into `text`.
+
+    >>> t = "One two. Three four!\\nFive"
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['One two.', 'Three four!', 'Five']
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        _append_trimmed(text, start, m.start(), spans)
+        start = m.end()
+    _append_trimmed(text, start, len(text), spans)
+    return spans
+
+
+def _append_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if b > a:
+        out.append((a, b))
+
+
+def normalize(text: str) -> str:
+    """Lower-case, words only, single spaces: the key for exact-duplicate comparisons.
+
+    >>> normalize("  Hello,   WORLD!! ")
+    'hello world'
+    """
+    return " ".join(words(text))
+
+
+def shingles(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+    """The set of word n-grams of `tokens` (empty when there are fewer than n)."""
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+@lru_cache(maxsize=4096)
+def cached_words(text: str) -> tuple[str, ...]:
+    """words(text), memoised: system prompts repeat across a dataset."""
+    return tuple(words(text))
