@@ -1,6 +1,7 @@
 """synthgate: a data-quality gate for synthetic fine-tuning data."""
 
 from synthgate.errors import (
+    BackendError,
     ConfigError,
     GateRefused,
     InputError,
@@ -16,6 +17,7 @@ from synthgate.schemas import Message, Sample, SetFinding, Span, Verdict
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackendError",
     "ConfigError",
     "GateRefused",
     "InputError",

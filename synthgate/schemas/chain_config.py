@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_ORDER = ["thinking", "leakage", "looping", "format", "length"]
+DEFAULT_ORDER = ["thinking", "leakage", "looping", "artifacts", "secrets", "format", "length"]
 
 
 class _Strict(BaseModel):
@@ -36,7 +36,11 @@ class LeakageConfig(_Strict):
         "besides each record's own system prompt.",
     )
     shingle_words: int = Field(
-        default=4, ge=2, description="Word n-gram size used to screen for candidate leaks."
+        default=3,
+        ge=2,
+        description="Word n-gram size used to screen for candidate leaks. 3 keeps every rule of 6+ "
+        "words with one edited word (it leaves 3 words in a row); larger n screens faster but misses "
+        "edited short rules.",
     )
     min_rule_words: int = Field(
         default=6, ge=3, description="Shortest prompt sentence (in words) checked as a rule."
@@ -131,6 +135,86 @@ class SetConfig(_Strict):
         default_factory=dict,
         description="task type -> [min, max] share of refusals expected; '*' for all records.",
     )
+    low_diversity_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Distinct completions / records below this raises set.low_diversity.",
+    )
+    near_duplicate_cache_mb: int = Field(
+        default=64,
+        ge=1,
+        description="Megabytes of normalized text of the most recent records kept to confirm "
+        "near-duplicate candidates with rapidfuzz; an older candidate is accepted only on strong "
+        "MinHash agreement.",
+    )
+
+
+class ArtifactsConfig(_Strict):
+    placeholders: bool = Field(
+        default=True, description="Flag unfilled template placeholders ({name}, [INSERT ...], <NAME>)."
+    )
+    citation_markers: bool = Field(
+        default=True, description="Flag leftover citation markers ([cite: 12], 【4:0†source】)."
+    )
+    special_tokens: bool = Field(
+        default=True, description="Flag chat-template special tokens (<|im_end|>, [INST], </s>) in text."
+    )
+    boilerplate: bool = Field(
+        default=True, description='Flag assistant boilerplate ("As an AI language model").'
+    )
+    boilerplate_severity: Literal["block", "warn"] = Field(
+        default="warn", description="Severity of artifact.boilerplate verdicts."
+    )
+    check_prompts: bool = Field(
+        default=True, description="Also check user prompt turns, not only the completion."
+    )
+
+
+class SecretsConfig(_Strict):
+    api_key_severity: Literal["block", "warn"] = Field(
+        default="block", description="Severity of secret.api_key and secret.private_key verdicts."
+    )
+    pii_severity: Literal["block", "warn"] = Field(
+        default="warn", description="Severity of pii.email and pii.phone verdicts."
+    )
+    emails: bool = Field(default=True, description="Flag email addresses (documentation domains excepted).")
+    phones: bool = Field(default=True, description="Flag phone numbers (10+ digits with separators).")
+    check_prompts: bool = Field(
+        default=True,
+        description="Also check the system prompt and every other turn, not only the completion.",
+    )
+
+
+class ContaminationConfig(_Strict):
+    ngram_words: int = Field(
+        default=13,
+        ge=5,
+        description="A run of this many words shared with an eval item is contamination "
+        "(13: the decontamination n of GPT-3 and open-instruct).",
+    )
+    min_contained_words: int = Field(
+        default=8,
+        ge=3,
+        description="An eval item at least this long found whole inside a user turn is an exact match.",
+    )
+    boilerplate_min_items: int = Field(
+        default=3,
+        ge=2,
+        description="An n-gram in at least this many distinct eval items (and boilerplate_share of "
+        "them) is benchmark boilerplate, not evidence.",
+    )
+    boilerplate_share: float = Field(
+        default=0.005,
+        ge=0,
+        le=1,
+        description="Share of distinct eval items an n-gram must appear in (with boilerplate_min_items) "
+        "to count as boilerplate (answer-format lines, repeated instructions).",
+    )
+    check_completion: bool = Field(
+        default=True, description="Also look for eval items in the completion, not only the user turns."
+    )
+    max_verdicts: int = Field(default=3, ge=1, description="Most contamination verdicts per record.")
 
 
 class ChainConfig(_Strict):
@@ -151,3 +235,9 @@ class ChainConfig(_Strict):
     length: LengthConfig = Field(default_factory=LengthConfig)
     format: FormatConfig = Field(default_factory=FormatConfig)
     sets: SetConfig = Field(default_factory=SetConfig)
+    artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    contamination: ContaminationConfig = Field(
+        default_factory=ContaminationConfig,
+        description="Eval-set overlap settings; the check runs when eval sets are given.",
+    )

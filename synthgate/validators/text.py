@@ -22,7 +22,7 @@ def words(text: str) -> list[str]:
     >>> words("As instructed, I'll only use it.")
     ['as', 'instructed', "i'll", 'only', 'use', 'it']
     """
-    return [m.group().lower() for m in _WORD.finditer(text)]
+    return _WORD.findall(text.lower())
 
 
 def word_spans(text: str) -> list[tuple[str, int, int]]:

@@ -1,0 +1,341 @@
+"""Dataset files -> raw record dicts, streamed so memory stays flat in dataset size.
+
+JSONL, CSV, Parquet and `datasets` save_to_disk folders stream; a JSON array has to be parsed
+whole. A record that cannot be read becomes a RawRecord carrying an InputError, so one bad line
+is reported with its neighbours instead of ending the audit; problems with the whole file
+(missing, empty, unknown kind) raise InputError before any record is yielded.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthgate.errors import InputError
+from synthgate.schemas.adapters import RecordError, detect_format
+
+SUPPORTED = (".jsonl", ".ndjson", ".json", ".parquet", ".csv", "a datasets save_to_disk folder")
+_BATCH = 1024
+_BOM = b"\xef\xbb\xbf"
+# csv.reader yields cells as text; these columns hold JSON lists/objects in CSV exports.
+_JSON_COLUMNS = frozenset(
+    {"messages", "conversations", "history", "source_ids", "metadata", "critic_scores", "generation_params"}
+)
+_MAYBE_JSON_COLUMNS = frozenset({"prompt", "completion", "tools"})  # kept as text unless a list of objects
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One record as read: `index` 0-based over all records, `line` (1-based) where the format has
+    lines, and either the record's `data` or the `error` that kept it from being read."""
+
+    index: int
+    line: int | None
+    data: dict[str, Any] | None
+    error: InputError | None
+
+
+def read_records(path: str | Path) -> Iterator[RawRecord]:
+    """Stream the records of a JSONL/JSON/Parquet/CSV file or a `datasets` save_to_disk folder.
+
+    Raises InputError at once when the file is missing, of an unknown kind or empty.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise _file_error(p, "no such file or folder")
+    if p.is_dir():
+        return _counted(p, _open_datasets_folder(p))
+    opener = _OPENERS.get(p.suffix.lower())
+    if opener is None:
+        raise _file_error(p, f"unknown file kind {p.suffix or '(no extension)'!r}; supported: {_supported()}")
+    if p.stat().st_size == 0:
+        raise _empty(p)
+    return _counted(p, opener(p))
+
+
+def count_hint(path: str | Path) -> int | None:
+    """A cheap record count for progress bars (Parquet metadata, JSONL line count), else None."""
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(p).metadata.num_rows
+        if p.suffix.lower() in (".jsonl", ".ndjson"):
+            n, last = 0, b"\n"
+            with p.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    n, last = n + block.count(b"\n"), block[-1:]
+            return n + (last != b"\n")  # blank lines count too: a hint, not a promise
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return None
+    return None
+
+
+# --- JSON Lines and JSON ------------------------------------------------------------------
+
+
+def _open_jsonl(path: Path) -> Iterator[RawRecord]:
+    # Bytes in, decoded line by line: one non-UTF-8 line is one bad record, not a dead file.
+    with path.open("rb") as f:
+        index, offset = 0, 0
+        for lineno, raw in enumerate(f, 1):
+            start = offset
+            offset += len(raw)
+            if lineno == 1 and raw.startswith(_BOM):
+                raw, start = raw[len(_BOM) :], start + len(_BOM)
+            if not raw.strip():
+                continue
+            yield RawRecord(index, lineno, *_parse_line(path, index, lineno, raw, start))
+            index += 1
+
+
+def _parse_line(
+    path: Path, index: int, lineno: int, raw: bytes, start: int
+) -> tuple[dict[str, Any] | None, InputError | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        msg = (
+            f"line {lineno} is not valid UTF-8: byte 0x{raw[err.start]:02x} at byte offset {err.start} "
+            f"of the line (offset {start + err.start} in the file)"
+        )
+        return None, InputError(msg, path=str(path), record=index, code="input.not_utf8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        msg = f"line {lineno} is not valid JSON: {err.msg} (column {err.colno})"
+        return None, InputError(msg, path=str(path), record=index, code="input.malformed")
+    if not isinstance(data, dict):
+        msg = f"line {lineno} holds {_kind(data)}; each line must hold one JSON object (a record)"
+        return None, InputError(msg, path=str(path), record=index, code="input.wrong_type")
+    return data, None
+
+
+def _open_json(path: Path) -> Iterator[RawRecord]:
+    raw = path.read_bytes().removeprefix(_BOM)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        msg = f"not valid UTF-8: byte 0x{raw[err.start]:02x} at byte offset {err.start}"
+        raise _file_error(path, msg, code="input.not_utf8") from None
+    del raw
+    if not text.strip():
+        raise _empty(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        if err.msg == "Extra data" and text.lstrip().startswith("{"):
+            return _open_jsonl(path)  # JSON Lines saved as .json, a common mix-up
+        msg = f"not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+        raise _file_error(path, msg) from None
+    del text
+    items = _records_in(path, doc)
+    if not items:
+        raise _empty(path)
+    return (_item(path, i, item) for i, item in enumerate(items))
+
+
+def _records_in(path: Path, doc: Any) -> list[Any]:
+    """The record list: the array itself, the one list inside a wrapper object, or one record."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        try:
+            detect_format(doc)
+            return [doc]  # a file holding a single record
+        except RecordError:
+            pass
+        lists = [k for k, v in doc.items() if isinstance(v, list)]
+        if len(lists) == 1:
+            return doc[lists[0]]
+        found = f"lists under {', '.join(map(repr, lists))}" if lists else f"keys {sorted(doc)} and no list"
+        msg = (
+            f"holds an object with {found}; expected an array of records or an object holding "
+            'exactly one list of records (e.g. {"data": [...]})'
+        )
+        raise _file_error(path, msg)
+    raise _file_error(path, f"holds {_kind(doc)}; expected an array of records")
+
+
+def _item(path: Path, index: int, item: Any) -> RawRecord:
+    if isinstance(item, dict):
+        return RawRecord(index, None, item, None)
+    msg = f"is {_kind(item)}; a record must be a JSON object"
+    return RawRecord(
+        index, None, None, InputError(msg, path=str(path), record=index, code="input.wrong_type")
+    )
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def _open_csv(path: Path) -> Iterator[RawRecord]:
+    # Long conversations overflow csv's default 128 KiB cell limit; raise it for this reader.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with path.open("rb") as f:
+        # Decode per line with surrogateescape so a bad byte spoils one row, reported below.
+        lines = (line.decode("utf-8", "surrogateescape") for line in f)
+        reader = csv.reader(_strip_bom(lines))
+        header = next(reader, None)
+        if not header:
+            raise _empty(path)
+        index = 0
+        try:
+            for cells in reader:
+                if not cells:  # a blank line
+                    continue
+                yield RawRecord(
+                    index, reader.line_num, *_csv_row(path, index, reader.line_num, header, cells)
+                )
+                index += 1
+        except csv.Error as err:
+            raise _file_error(path, f"line {reader.line_num} is not valid CSV: {err}") from None
+
+
+def _csv_row(
+    path: Path, index: int, lineno: int, header: list[str], cells: list[str]
+) -> tuple[dict[str, Any] | None, InputError | None]:
+    def error(msg: str, code: str = "input.malformed", field: str | None = None) -> tuple[None, InputError]:
+        return None, InputError(f"line {lineno}: {msg}", path=str(path), record=index, field=field, code=code)
+
+    if len(cells) > len(header):
+        return error(f"the row has {len(cells)} cells but the header names {len(header)} columns")
+    row: dict[str, Any] = {}
+    for name, cell in zip(header, cells, strict=False):
+        if bad := _UNDECODABLE.search(cell):
+            return error(
+                f"not valid UTF-8 at character {bad.start()} of the cell", code="input.not_utf8", field=name
+            )
+        row[name] = _cell(name, cell)
+        if row[name] is _BAD_JSON:
+            return error(f"the cell is not valid JSON: {_json_error(cell)}", field=name)
+    return row, None
+
+
+_BAD_JSON = object()
+
+
+def _cell(name: str, cell: str) -> Any:
+    if cell == "":
+        return None  # CSV cannot tell an empty cell from a missing value
+    if name in _JSON_COLUMNS and cell.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(cell)
+        except json.JSONDecodeError:
+            return _BAD_JSON
+    if name in _MAYBE_JSON_COLUMNS and cell.lstrip()[:1] == "[":
+        try:
+            value = json.loads(cell)
+        except json.JSONDecodeError:
+            return cell
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            return value
+    return cell
+
+
+def _json_error(cell: str) -> str:
+    try:
+        json.loads(cell)
+    except json.JSONDecodeError as err:
+        return f"{err.msg} (character {err.pos})"
+    return "unknown"
+
+
+def _strip_bom(lines: Iterator[str]) -> Iterator[str]:
+    first = next(lines, None)
+    if first is not None:
+        yield first.removeprefix("\ufeff")
+        yield from lines
+
+
+# --- Parquet and datasets folders ---------------------------------------------------------
+
+
+def _open_parquet(path: Path) -> Iterator[RawRecord]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, ValueError) as err:  # ArrowInvalid is a ValueError
+        raise _file_error(path, f"not a readable Parquet file: {err}") from None
+    if pf.metadata.num_rows == 0:
+        raise _empty(path)
+    return _rows(pf.iter_batches(batch_size=_BATCH))
+
+
+def _open_datasets_folder(path: Path) -> Iterator[RawRecord]:
+    if not ((path / "state.json").exists() or (path / "dataset_dict.json").exists()):
+        msg = (
+            "is a folder but not a datasets save_to_disk folder (no state.json or dataset_dict.json); "
+            f"supported: {_supported()}"
+        )
+        raise _file_error(path, msg)
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        ds = load_from_disk(str(path))
+    except (OSError, ValueError) as err:
+        raise _file_error(path, f"could not be loaded with datasets.load_from_disk: {err}") from None
+    if isinstance(ds, DatasetDict):
+        if "train" not in ds:
+            msg = f"holds the splits {', '.join(ds)} but no 'train' split; pass one split's folder"
+            raise _file_error(path, msg)
+        ds = ds["train"]
+    if ds.num_rows == 0:
+        raise _empty(path)
+    return _rows(ds.with_format("arrow").iter(batch_size=_BATCH))
+
+
+def _rows(batches: Iterator[Any]) -> Iterator[RawRecord]:
+    index = 0
+    for batch in batches:  # pyarrow RecordBatch or Table: only one batch is in memory at a time
+        for row in batch.to_pylist():
+            yield RawRecord(index, None, row, None)
+            index += 1
+
+
+# --- whole-file errors --------------------------------------------------------------------
+
+
+def _counted(path: Path, records: Iterator[RawRecord]) -> Iterator[RawRecord]:
+    """Pass records through; a file that held only blank lines (or a CSV header) is empty too."""
+    n = 0
+    for rec in records:
+        n += 1
+        yield rec
+    if n == 0:
+        raise _empty(path)
+
+
+def _empty(path: Path) -> InputError:
+    return _file_error(path, "the file is empty: it holds no records")
+
+
+def _file_error(path: Path, message: str, *, code: str = "input.malformed") -> InputError:
+    return InputError(message, path=str(path), code=code)
+
+
+def _supported() -> str:
+    return ", ".join(SUPPORTED)
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+_OPENERS: dict[str, Callable[[Path], Iterator[RawRecord]]] = {
+    ".jsonl": _open_jsonl,
+    ".ndjson": _open_jsonl,
+    ".json": _open_json,
+    ".parquet": _open_parquet,
+    ".csv": _open_csv,
+}

@@ -1,0 +1,238 @@
+"""Audit a dataset file: read, adapt, validate, check the set, and store everything.
+
+Memory stays flat in dataset size: records stream through in batches, results go to the store
+as they are produced, and set-level checks keep only small per-record state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthgate.audit.readers import RawRecord, read_records
+from synthgate.errors import InputError
+from synthgate.schemas.adapters import RecordError, detect_format, to_sample
+from synthgate.schemas.chain_config import ChainConfig
+from synthgate.schemas.sample import Sample
+from synthgate.schemas.verdict import SetFinding, Verdict
+from synthgate.store import SampleRow, Store
+from synthgate.validators.chain import Chain
+from synthgate.validators.codes import verdict
+
+FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt")
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """How to read the input and which chain to run."""
+
+    fmt: str = "auto"
+    instruction_as_system: bool = False
+    system_prompt: str | None = None
+    allow_extra_fields: bool = False
+    skip_invalid: bool = False
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    batch_size: int = 512
+    name: str | None = None
+    eval_sets: tuple[Path, ...] = ()
+    eval_field: str | None = None
+    against: Path | None = None
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    dataset_id: str
+    records: int
+    status_counts: dict[str, int]
+    code_counts: dict[str, int]
+    set_findings: list[SetFinding]
+
+
+def audit(
+    path: str | Path,
+    store: Store,
+    options: AuditOptions | None = None,
+    *,
+    chain: Chain | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> AuditResult:
+    """Audit `path` into `store` in one transaction; an interruption leaves the store as it was."""
+    options = options or AuditOptions()
+    path = Path(path)
+    if options.fmt not in FORMAT_CHOICES:
+        raise InputError(f"unknown format {options.fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
+    chain = chain or build_chain(options)
+    set_checker = _set_checker(options.chain)
+    with store.transaction():
+        dataset_id = store.datasets.create(
+            name=options.name or path.name,
+            source_path=str(path),
+            source_sha256=file_sha256(path),
+            fmt=options.fmt,
+            options=_options_dict(options),
+            chain_config=options.chain.model_dump(mode="json"),
+        )
+        records = 0
+        for batch in _batches(read_records(path), options.batch_size):
+            rows, verdicts = _audit_batch(batch, path, options, chain)
+            for row in rows:
+                if set_checker is not None and row.sample is not None:
+                    set_checker.observe(row.index, row.sample)
+            store.samples.add_batch(dataset_id, rows)
+            store.verdicts.add_batch(dataset_id, verdicts)
+            records += len(rows)
+            if progress:
+                progress(len(rows))
+        findings: list[SetFinding] = []
+        if set_checker is not None:
+            per_record, findings = set_checker.finish()
+            dup_rows = [(i, _override(v, options)) for i, vs in sorted(per_record.items()) for v in vs]
+            store.verdicts.add_batch(dataset_id, dup_rows)
+            store.datasets.add_findings(dataset_id, findings)
+        status_counts = store.status_counts(dataset_id)
+        code_counts = store.code_counts(dataset_id)
+        store.datasets.finish(
+            dataset_id,
+            summary={"records": records, "status_counts": status_counts, "codes": code_counts},
+        )
+    return AuditResult(dataset_id, records, status_counts, code_counts, findings)
+
+
+def _audit_batch(
+    batch: list[RawRecord], path: Path, options: AuditOptions, chain: Chain
+) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
+    rows: list[SampleRow] = []
+    verdicts: list[tuple[int, Verdict]] = []
+    good: list[tuple[RawRecord, Sample]] = []
+    for raw in batch:
+        try:
+            sample = _adapt(raw, path, options)
+        except InputError as err:
+            if not options.skip_invalid:
+                raise
+            rows.append(SampleRow(raw.index, None, None, None, _raw_text(raw)))
+            verdicts.append((raw.index, verdict("input", err.code, str(err))))
+            continue
+        good.append((raw, sample))
+    results = chain.run_batch([s for _, s in good])
+    for (raw, original), result in zip(good, results, strict=True):
+        input_id = original.metadata.extra.get("input_id")
+        changed = result.sample.id != original.id
+        rows.append(
+            SampleRow(
+                raw.index,
+                str(input_id) if input_id is not None else None,
+                result.sample,
+                original if changed else None,
+                None,
+            )
+        )
+        verdicts.extend((raw.index, v) for v in result.verdicts)
+    rows.sort(key=lambda r: r.index)
+    return rows, verdicts
+
+
+def build_chain(options: AuditOptions) -> Chain:
+    """The configured chain plus the index-holding checks the options ask for (eval sets, split)."""
+    extra = []
+    if options.eval_sets:
+        from synthgate.audit.eval_sets import load_eval_items
+        from synthgate.validators.contamination import ContaminationIndex, ContaminationValidator
+
+        items = [it for p in options.eval_sets for it in load_eval_items(p, options.eval_field)]
+        index = ContaminationIndex.from_config(items, options.chain.contamination)
+        extra.append(ContaminationValidator(index, options.chain.contamination))
+    if options.against is not None:
+        from synthgate.validators.contamination import SplitIndex, SplitOverlapValidator
+
+        other = [(raw.index, _adapt(raw, options.against, options)) for raw in read_records(options.against)]
+        extra.append(SplitOverlapValidator(SplitIndex.build(other, options.against)))
+    return Chain(options.chain, extra=extra)
+
+
+def _adapt(raw: RawRecord, path: Path, options: AuditOptions) -> Sample:
+    if raw.error is not None:
+        raise raw.error
+    assert raw.data is not None
+    try:
+        fmt = detect_format(raw.data) if options.fmt == "auto" else options.fmt
+        return to_sample(
+            raw.data,
+            fmt,
+            instruction_as_system=options.instruction_as_system,
+            system_prompt=options.system_prompt,
+            allow_extra_fields=options.allow_extra_fields,
+        )
+    except RecordError as err:
+        line = f" (line {raw.line})" if raw.line is not None else ""
+        raise InputError(
+            err.message + line,
+            path=str(path),
+            record=raw.index,
+            field=err.field,
+            code=err.code,
+            hint="Fix the record, or pass --skip-invalid to report it and audit the rest.",
+        ) from None
+
+
+def _override(v: Verdict, options: AuditOptions) -> Verdict:
+    from synthgate.validators.chain import apply_severity
+
+    return apply_severity(v, options.chain.severity_overrides)
+
+
+def _set_checker(config: ChainConfig):  # -> SetChecker | None
+    if not config.set_checks:
+        return None
+    from synthgate.validators.sets import SetChecker
+
+    return SetChecker(config.sets)
+
+
+def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _raw_text(raw: RawRecord) -> str | None:
+    if raw.data is not None:
+        import json
+
+        return json.dumps(raw.data, ensure_ascii=False, default=str)[:2000]
+    return None
+
+
+def _options_dict(options: AuditOptions) -> dict:
+    return {
+        "fmt": options.fmt,
+        "instruction_as_system": options.instruction_as_system,
+        "system_prompt": options.system_prompt,
+        "allow_extra_fields": options.allow_extra_fields,
+        "skip_invalid": options.skip_invalid,
+        "eval_sets": [str(p) for p in options.eval_sets],
+        "eval_field": options.eval_field,
+        "against": str(options.against) if options.against else None,
+    }
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file, or of a folder's files in name order (a datasets save_to_disk folder)."""
+    if not path.exists():
+        return None
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for p in files:
+        if path.is_dir():
+            h.update(str(p.relative_to(path)).encode())
+        with p.open("rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,50 @@
+"""The `synthgate` command: a thin Typer shell over the library API."""
+
+from __future__ import annotations
+
+import typer
+
+from synthgate import __version__
+from synthgate.cli import audit as audit_cmd
+from synthgate.cli import datasets as datasets_cmd
+from synthgate.cli import export as export_cmd
+from synthgate.cli import generate as generate_cmd
+from synthgate.cli import runs as runs_cmd
+from synthgate.cli import versions
+
+app = typer.Typer(
+    name="synthgate",
+    help="A data-quality gate for synthetic fine-tuning data.\n\nExit codes: 0 ok, 1 findings or "
+    "refusal, 2 unusable input.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("audit")(audit_cmd.audit)
+app.add_typer(datasets_cmd.app, name="datasets")
+app.add_typer(versions.app, name="version")
+app.command("export")(export_cmd.export)
+app.command("generate")(generate_cmd.generate)
+app.add_typer(runs_cmd.app, name="runs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print version."),
+) -> None:
+    """A data-quality gate for synthetic fine-tuning data."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

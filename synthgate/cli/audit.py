@@ -1,0 +1,119 @@
+"""`synthgate audit`: gate an existing dataset file and report what would poison SFT."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from synthgate.audit import report
+from synthgate.audit.readers import count_hint
+from synthgate.audit.runner import FORMAT_CHOICES, AuditOptions
+from synthgate.audit.runner import audit as run_audit
+from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id
+from synthgate.cli.render import render_audit
+from synthgate.config import load_chain_config, read_text_option
+from synthgate.store import Store
+
+
+@handle_errors
+def audit(
+    path: Annotated[Path, typer.Argument(help="JSONL, JSON, Parquet, CSV file or a datasets folder.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"Record format: {'|'.join(FORMAT_CHOICES)}.")
+    ] = "auto",
+    instruction_as_system: Annotated[
+        bool, typer.Option(help="Alpaca: treat `instruction` as the system prompt.")
+    ] = False,
+    system_prompt: Annotated[
+        str | None,
+        typer.Option(help="System prompt for records without one: TEXT or @FILE."),
+    ] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer/model folder or GGUF file (default: embedded Gemma 3).")
+    ] = None,
+    max_length: Annotated[
+        int | None, typer.Option(help="Training max_length in tokens [default: 2048].")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Chain config YAML/JSON (see synthgate/schemas/json).")
+    ] = None,
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 on: block (default), warn, none, or code prefixes (leak.,loop.).")
+    ] = "block",
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="Write one JSON line per input record here.")
+    ] = None,
+    summary_path: Annotated[
+        Path | None, typer.Option("--summary", help="Write the summary JSON here.")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Report unusable records as input.* findings and audit the rest.")
+    ] = False,
+    allow_extra_fields: Annotated[
+        bool, typer.Option(help="Keep unknown record fields as metadata instead of failing.")
+    ] = False,
+    eval_set: Annotated[
+        list[Path] | None,
+        typer.Option("--eval-set", help="Eval/benchmark file to check for contamination (repeatable)."),
+    ] = None,
+    eval_field: Annotated[
+        str | None, typer.Option(help="Question field of the eval sets (default: auto-detected).")
+    ] = None,
+    against: Annotated[
+        Path | None, typer.Option(help="This dataset's validation split: report records shared with it.")
+    ] = None,
+    examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Audit a fine-tuning dataset: every record through the validator chain, plus set-level checks.
+
+    Prints counts per validator and code, the worst examples with the offending text highlighted,
+    and the stored dataset's id on the last line. Exits 1 when blocking findings exist, 2 on
+    unusable input.
+
+    Example:
+        synthgate audit train.jsonl --system-prompt @system.txt --max-length 1024 --report report.jsonl
+        synthgate audit train.jsonl --eval-set gsm8k_test.jsonl --against valid.jsonl
+    """
+    chain = load_chain_config(config, tokenizer=tokenizer, max_length=max_length)
+    options = AuditOptions(
+        fmt=fmt,
+        instruction_as_system=instruction_as_system,
+        system_prompt=read_text_option(system_prompt, "--system-prompt"),
+        allow_extra_fields=allow_extra_fields,
+        skip_invalid=skip_invalid,
+        chain=chain,
+        eval_sets=tuple(eval_set or ()),
+        eval_field=eval_field,
+        against=against,
+    )
+    with Store.open(db) as store:
+        with Progress(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=as_json or not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("audit", total=count_hint(path), rate="")
+            result = run_audit(path, store, options, progress=lambda n: bar.advance(task, n))
+        ds = result.dataset_id
+        if report_path:
+            report.write_report(store, ds, report_path)
+        data = report.write_summary(store, ds, summary_path) if summary_path else report.summary(store, ds)
+        if as_json:
+            console.print_json(json.dumps(data, default=str))
+        else:
+            render_audit(console, store, ds, data, examples=examples)
+        failed = report.should_fail(store, ds, report.parse_fail_on(fail_on))
+    print_id(ds)
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,119 @@
+"""Rich rendering of an audit: counts, set findings, and the worst examples with spans marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from synthgate.schemas.verdict import Verdict
+from synthgate.store import Store
+from synthgate.validators.codes import CODES
+
+_CONTEXT = 80
+
+
+def render_audit(
+    console: Console, store: Store, dataset_id: str, data: dict[str, Any], *, examples: int
+) -> None:
+    records = data.get("records") or 0
+    console.print(f"[bold]Audited {records} records[/] from {data.get('source')}")
+    counts = data["status_counts"]
+    status = Table(title="Records by status", show_edge=False)
+    status.add_column("status")
+    status.add_column("records", justify="right")
+    status.add_column("share", justify="right")
+    for name, style in (("pass", "green"), ("fixed", "yellow"), ("fail", "red")):
+        n = counts.get(name, 0)
+        status.add_row(f"[{style}]{name}[/]", str(n), f"{n / records:.1%}" if records else "-")
+    console.print(status)
+
+    if data["codes"]:
+        table = Table(title="Findings by validator and code (records)", show_edge=False)
+        table.add_column("validator", no_wrap=True)
+        table.add_column("code", no_wrap=True)
+        table.add_column("records", justify="right")
+        table.add_column("effect", no_wrap=True)
+        table.add_column("meaning", overflow="fold")
+        severities = _severities(store, dataset_id)
+        for validator, codes in sorted(data["verdicts_by_validator"].items()):
+            for code in sorted(codes):
+                sev = severities.get(code, "")
+                if code in CODES and CODES[code].status == "fixed":
+                    sev = "fixed"
+                style = {"block": "red", "fixed": "cyan"}.get(sev, "yellow")
+                meaning = CODES[code].summary if code in CODES else ""
+                records_with = data["codes"].get(code, codes[code])
+                table.add_row(validator, f"[{style}]{code}[/]", str(records_with), sev, meaning)
+        console.print(table)
+
+    if data["set_findings"]:
+        console.print("[bold]Set-level findings[/]")
+        for f in data["set_findings"]:
+            share = f" ({f['share']:.1%})" if f.get("share") is not None else ""
+            console.print(f"  [yellow]{f['code']}[/] {f['count']} records{share}: {f['message']}")
+
+    if examples > 0:
+        _render_examples(console, store, dataset_id, examples)
+
+
+def _severities(store: Store, dataset_id: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for _, v in store.verdicts.for_dataset(dataset_id):
+        if out.get(v.code) != "block":
+            out[v.code] = v.severity
+    return out
+
+
+def _render_examples(console: Console, store: Store, dataset_id: str, limit: int) -> None:
+    """One example per code, blocking codes first: the offending span highlighted in context."""
+    seen: set[str] = set()
+    picked: list[tuple[int, Verdict]] = []
+    verdicts = sorted(store.verdicts.for_dataset(dataset_id), key=lambda iv: (not iv[1].blocks, iv[0]))
+    for index, v in verdicts:
+        if v.code not in seen and v.status == "fail":
+            seen.add(v.code)
+            picked.append((index, v))
+        if len(picked) >= limit:
+            break
+    if not picked:
+        return
+    console.print("[bold]Worst examples[/]")
+    for index, v in picked:
+        console.print(f"  record {index} [red]{v.code}[/]: {v.message}")
+        snippet = _snippet(store, dataset_id, index, v)
+        if snippet is not None:
+            console.print(Text("    ") + snippet)
+
+
+def _snippet(store: Store, dataset_id: str, index: int, v: Verdict) -> Text | None:
+    row = store.samples.get(dataset_id, index)
+    if row is None or row.sample is None or v.span is None:
+        return None
+    sample = row.original or row.sample
+    field = v.span.field
+    if field == "completion":
+        text = sample.completion
+    elif field == "system_prompt":
+        text = sample.system_prompt or ""
+    elif field == "reasoning":
+        text = sample.reasoning or ""
+    elif field == "prompt":
+        users = [m.content for m in sample.prompt if m.role == "user"]
+        text = users[-1] if users else ""
+    else:
+        return None
+    start, end = max(0, v.span.start), min(len(text), v.span.end)
+    a, b = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
+    shown_end = min(end, start + 300)
+    out = Text("…" if a > 0 else "")
+    out.append(text[a:start].replace("\n", " "))
+    out.append(text[start:shown_end].replace("\n", " "), style="bold white on red")
+    if shown_end < end:
+        out.append(f"…[{end - shown_end} more chars]", style="red")
+    out.append(text[end:b].replace("\n", " "))
+    if b < len(text):
+        out.append("…")
+    return out

@@ -1,0 +1,58 @@
+"""LLM backends behind one small seam (`base.Backend`): openai, ollama, local (transformers).
+
+Why not distilabel's LLM classes directly: distilabel is the chosen engine, but its `OpenAILLM` and
+`OllamaLLM` (1.5.3, frozen upstream) return only the generated strings and token counts. They drop
+`finish_reason` (the loop validator needs it), the separate reasoning field (which must be kept
+apart from the sample), per-try errors and latencies, and they retry inside the SDK client where
+no try can be recorded; `OllamaLLM` cannot pass `think`. Resumability and "store every request"
+need all of that, so each backend here calls the provider SDK the way distilabel does (same
+clients, same message format) and returns a `Generation` carrying everything. Provider SDKs are
+imported lazily, inside each backend's `load()`.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from synthgate.pipelines.backends.base import (
+    Backend,
+    Generation,
+    PermanentError,
+    RetryPolicy,
+    TransientError,
+    Try,
+    call_with_retries,
+)
+from synthgate.pipelines.config import BackendConfig
+
+
+def build_backend(config: BackendConfig, api_key: SecretStr | None) -> Backend:
+    """The backend named by `config.backend`, not yet loaded."""
+    if config.backend == "openai":
+        from synthgate.pipelines.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(config, api_key)
+    if config.backend == "ollama":
+        from synthgate.pipelines.backends.ollama import OllamaBackend
+
+        return OllamaBackend(config, api_key)
+    from synthgate.pipelines.backends.local import LocalBackend
+
+    return LocalBackend(config)
+
+
+def retry_policy(config: BackendConfig) -> RetryPolicy:
+    return RetryPolicy(max_retries=config.max_retries, base_s=config.backoff_s, max_s=config.backoff_max_s)
+
+
+__all__ = [
+    "Backend",
+    "Generation",
+    "PermanentError",
+    "RetryPolicy",
+    "TransientError",
+    "Try",
+    "build_backend",
+    "call_with_retries",
+    "retry_policy",
+]

@@ -1,0 +1,115 @@
+"""The backend seam: `load()` + `generate(messages, params) -> Generation`, and retries around it.
+
+Backends translate their SDK's failures into `TransientError` (429, 5xx, timeouts, dropped
+connections: worth retrying) or `PermanentError` (400, 401, unknown model: not). `call_with_retries`
+owns the policy (exponential backoff with full jitter) and reports every try, failed or not, so the
+store sees each request the server saw.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from synthgate.errors import BackendError
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One response. `text` is the final content; `reasoning` is kept apart and never trained on."""
+
+    text: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    latency_s: float = 0.0
+
+
+class TransientError(Exception):
+    """A failure worth retrying; `kind` is rate_limit, server_error, timeout or connection."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """A failure retrying will not fix (bad request, authentication, unknown model)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Backend(Protocol):
+    """What the pipeline needs from a model: load once, then generate (thread-safe)."""
+
+    model: str
+
+    def load(self) -> None: ...
+
+    def generate(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Generation: ...
+
+
+@dataclass(frozen=True)
+class Try:
+    """One request as sent, and what came back (a Generation, or an error kind and message)."""
+
+    attempt: int
+    generation: Generation | None
+    error_kind: str | None
+    error: str | None
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries after the first try, and the backoff: base * 2**n, capped, with full jitter."""
+
+    max_retries: int = 5
+    base_s: float = 0.5
+    max_s: float = 30.0
+
+    def delay(self, retry: int, rng: random.Random, retry_after: float | None = None) -> float:
+        # Full jitter (AWS architecture blog): spreads clients that failed together.
+        cap = min(self.max_s, self.base_s * 2**retry)
+        delay = rng.uniform(0, cap)
+        return max(delay, retry_after or 0.0)
+
+
+def call_with_retries(
+    backend: Backend,
+    messages: list[dict[str, str]],
+    params: dict[str, Any],
+    policy: RetryPolicy,
+    record: Callable[[Try], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Generation:
+    """One generation, retried on transient failures; BackendError once retries are spent.
+
+    `record` is called once per try (success or failure) before the next one starts.
+    """
+    rng = random.Random()
+    for attempt in range(policy.max_retries + 1):
+        start = time.perf_counter()
+        try:
+            gen = backend.generate(messages, params)
+        except TransientError as err:
+            record(Try(attempt, None, err.kind, str(err), time.perf_counter() - start))
+            if attempt == policy.max_retries:
+                raise BackendError(
+                    f"{backend.model}: {err.kind} after {attempt + 1} tries: {err}",
+                    hint="Check that the server is up and not overloaded; raise max_retries or timeout_s.",
+                ) from None
+            sleep(policy.delay(attempt, rng, err.retry_after))
+            continue
+        except PermanentError as err:
+            record(Try(attempt, None, err.kind, str(err), time.perf_counter() - start))
+            raise BackendError(f"{backend.model}: {err.kind}: {err}") from None
+        record(Try(attempt, gen, None, None, gen.latency_s))
+        return gen
+    raise AssertionError("unreachable")

@@ -1,0 +1,249 @@
+"""The `synthgate generate` configuration: strict pydantic models, one per section.
+
+Unknown keys are errors (`extra="forbid"`), every setting has a description (the committed JSON
+Schema in `examples/generate_config.schema.json` is generated from these models), and credentials
+never appear here: `api_key_env` names the environment variable that holds the key, read only
+when a backend is built (`resolve_api_key`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from synthgate.config import load_mapping, validation_message
+from synthgate.errors import ConfigError
+from synthgate.schemas.chain_config import ChainConfig
+from synthgate.validators.chain import REGISTRY
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Answer the user's question using only the provided context. "
+    "If the context does not contain enough information to answer, say so politely instead of guessing."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourcesConfig(_Strict):
+    """Where the material the teacher writes about comes from."""
+
+    documents: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns of .txt, .md or .jsonl files (relative to the config file).",
+    )
+    text_field: str = Field(default="text", description="Field holding the text in .jsonl documents.")
+    chunk_chars: int = Field(default=1200, ge=100, description="Target chunk size in characters.")
+    overlap_sentences: int = Field(
+        default=1, ge=0, description="Sentences repeated at the start of the next chunk."
+    )
+    min_chunk_chars: int = Field(
+        default=80, ge=1, description="Chunks shorter than this (headings, stubs) are dropped."
+    )
+    topics: list[str] = Field(
+        default_factory=list,
+        description="Seed topics, used as one-line sources when no documents are given.",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> SourcesConfig:
+        if not self.documents and not self.topics:
+            raise ValueError("give `documents` (glob patterns) or `topics`")
+        return self
+
+
+class CustomTaskConfig(_Strict):
+    """A user task: a prompt template and the JSON Schema its output must satisfy."""
+
+    template: str = Field(
+        description="Prompt template shown to teacher and student; {context} and {persona} are filled in."
+    )
+    output_schema: dict[str, Any] = Field(description="JSON Schema the output object must satisfy.")
+
+
+class TasksConfig(_Strict):
+    """Task mix: relative weights (normalised), plus the settings of the RAFT and custom tasks."""
+
+    grounded: float = Field(default=0.6, ge=0, description="One chunk -> question and cited prose answer.")
+    synthesis: float = Field(
+        default=0.2, ge=0, description="Two chunks from different documents -> comparative answer."
+    )
+    refusal: float = Field(
+        default=0.2, ge=0, description="Only distractor chunks -> polite refusal (context insufficient)."
+    )
+    raft: float = Field(default=0.0, ge=0, description="Oracle chunk among distractors -> grounded answer.")
+    custom: float = Field(default=0.0, ge=0, description="The custom task (needs `custom_task`).")
+    raft_distractors: int = Field(default=3, ge=1, description="Distractor chunks beside the oracle (RAFT).")
+    refusal_distractors: int = Field(default=2, ge=1, description="Distractor chunks in a refusal task.")
+    custom_task: CustomTaskConfig | None = Field(default=None, description="Template and schema of `custom`.")
+
+    @model_validator(mode="after")
+    def _weights(self) -> TasksConfig:
+        if sum(self.weights().values()) <= 0:
+            raise ValueError("at least one task weight must be positive")
+        if self.custom > 0 and self.custom_task is None:
+            raise ValueError("`custom` has a weight but no `custom_task` (template and output_schema)")
+        return self
+
+    def weights(self) -> dict[str, float]:
+        """task type -> weight, positive weights only, in a fixed order."""
+        all_ = {
+            "grounded": self.grounded,
+            "synthesis": self.synthesis,
+            "refusal": self.refusal,
+            "raft": self.raft,
+            "custom": self.custom,
+        }
+        return {k: v for k, v in all_.items() if v > 0}
+
+
+class SamplingParams(_Strict):
+    """Sampling parameters sent with every request (unset ones are not sent)."""
+
+    temperature: float | None = Field(default=None, ge=0, description="Sampling temperature.")
+    top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling mass.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Most tokens per response.")
+    seed: int | None = Field(default=None, description="Sampling seed, where the server honours one.")
+    stop: list[str] | None = Field(default=None, description="Stop sequences.")
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="Server-specific request fields (openai backend), sent as is."
+    )
+
+    def sent(self) -> dict[str, Any]:
+        """The parameters actually sent (None and empty left out)."""
+        return self.model_dump(exclude_none=True, exclude_defaults=False, exclude={"extra_body"}) | (
+            {"extra_body": self.extra_body} if self.extra_body else {}
+        )
+
+
+class BackendConfig(_Strict):
+    """One model endpoint (the teacher, or the critic)."""
+
+    backend: Literal["openai", "ollama", "local"] = Field(
+        description="openai: any OpenAI-compatible server; ollama: Ollama's native API; local: transformers."
+    )
+    model: str | None = Field(
+        default=None, description="Model name (server side) or local folder; local + none = embedded."
+    )
+    base_url: str | None = Field(default=None, description="Server URL (openai: ending in /v1).")
+    api_key_env: str | None = Field(
+        default=None,
+        description="Name of the environment variable holding the API key (never the key itself).",
+    )
+    params: SamplingParams = Field(default_factory=SamplingParams)
+    think: bool = Field(
+        default=False,
+        description="False: ask for no thinking where the backend allows (Ollama think=false; "
+        "openai: chat_template_kwargs.enable_thinking=false when `disable_thinking_kwargs`).",
+    )
+    disable_thinking_kwargs: bool = Field(
+        default=False,
+        description="openai backend: send chat_template_kwargs {enable_thinking: false} "
+        "(vLLM, llama.cpp, SGLang serving Qwen3; OpenAI itself rejects it).",
+    )
+    timeout_s: float = Field(default=120.0, gt=0, description="Seconds before one request times out.")
+    max_retries: int = Field(
+        default=5, ge=0, description="Retries of one request on 429, 5xx, timeouts and dropped connections."
+    )
+    backoff_s: float = Field(
+        default=0.5, ge=0, description="First backoff delay; doubles per retry, jittered."
+    )
+    backoff_max_s: float = Field(default=30.0, ge=0, description="Longest single backoff delay.")
+    json_retries: int = Field(
+        default=2, ge=0, description="New generations asked for when the output is not valid JSON."
+    )
+
+    def resolve_api_key(self) -> SecretStr | None:
+        """The key from `api_key_env`; ConfigError naming the variable when it is unset."""
+        if self.api_key_env is None:
+            return None
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.api_key_env} (api_key_env of the {self.backend} backend) "
+                "is not set",
+                hint=f"Set it: export {self.api_key_env}=... (the key is never written to config or store).",
+            )
+        return SecretStr(value)
+
+
+class CriticConfig(BackendConfig):
+    """The critic: a backend plus its keep rule."""
+
+    threshold: float = Field(
+        default=3.5, ge=1, le=5, description="Keep a sample whose mean rubric score is at least this."
+    )
+
+
+class GenerateConfig(_Strict):
+    """A `synthgate generate` run: sources, task mix, personas, teacher, critic and the target count."""
+
+    name: str = Field(description="Run name, shown in `synthgate runs list`.")
+    store: str = Field(default="synthgate.duckdb", description="DuckDB store file (relative to the config).")
+    sources: SourcesConfig
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    personas: str = Field(
+        default="builtin",
+        description="`builtin` (the 36 built-in personas) or a persona file (.yaml/.jsonl).",
+    )
+    teacher: BackendConfig
+    critic: CriticConfig | None = Field(
+        default=None, description="The critic; none keeps every valid sample."
+    )
+    system_prompt: str = Field(
+        default=DEFAULT_SYSTEM_PROMPT, description="The student's system prompt stored with every sample."
+    )
+    count: int = Field(ge=1, description="Samples the run keeps (after validators and critic).")
+    concurrency: int = Field(default=8, ge=1, le=512, description="Requests in flight at once.")
+    max_length: int = Field(
+        default=2048, ge=16, description="Training max_length (tokens) for the length check."
+    )
+    max_jobs: int | None = Field(
+        default=None, ge=1, description="Give up after this many generation jobs (default 5 x count)."
+    )
+    seed: int = Field(default=0, description="Seed of persona, task and chunk sampling.")
+    validators: ChainConfig = Field(
+        default_factory=lambda: ChainConfig(order=list(REGISTRY)),
+        description="Validator chain config (default: every validator); max_length is applied on top.",
+    )
+
+    def chain_config(self) -> ChainConfig:
+        """The validator chain with this run's max_length (and the custom task's schema)."""
+        data = self.validators.model_dump()
+        data["length"]["max_length"] = self.max_length
+        if self.tasks.custom_task is not None:
+            data["format"]["json_schemas"].setdefault("custom", self.tasks.custom_task.output_schema)
+        return ChainConfig.model_validate(data)
+
+    def job_limit(self) -> int:
+        return self.max_jobs or 5 * self.count
+
+    def identity(self) -> str:
+        """The run identity: a hash of everything that decides what is generated.
+
+        Secrets are never in the config (only variable names). `concurrency` and `store` are left
+        out: they change how fast and where, not what, so a rerun with another concurrency resumes.
+        """
+        data = self.model_dump(mode="json", exclude={"concurrency", "store"})
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_generate_config(path: Path) -> GenerateConfig:
+    """Read and validate a generate config; ConfigError with `file: key.path: message` lines."""
+    data = load_mapping(path)
+    try:
+        return GenerateConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(validation_message(path, err)) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of GenerateConfig (committed as examples/generate_config.schema.json)."""
+    return GenerateConfig.model_json_schema()

@@ -1,0 +1,288 @@
+"""`generate()`: plan jobs, run teacher -> validators -> critic on a thread pool, store each job.
+
+Resumable by construction: the run's id is found by the config's identity hash, the job plan is a
+pure function of (config, job index), and a job's outcome and requests are committed together. A
+rerun skips every committed job and redoes only those that were in flight when the last process
+died. Jobs are submitted only while `kept + in flight < count`, so the kept count can never pass
+`count` (a rejected job makes room for the next one).
+
+Why a thread pool rather than distilabel's Pipeline: distilabel runs steps in subprocesses and
+caches whole batches to its own files, so a kill loses or repeats batches and none of its state is
+in the store; resuming by job index needs per-job commits in our own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from synthgate.errors import BackendError
+from synthgate.pipelines.backends import Backend, Try, build_backend, call_with_retries, retry_policy
+from synthgate.pipelines.config import BackendConfig, GenerateConfig
+from synthgate.pipelines.critic import SCORE_SCHEMA, critic_messages, mean_score
+from synthgate.pipelines.personas import load_personas
+from synthgate.pipelines.sources import load_chunks
+from synthgate.pipelines.tasks import Job, JobPlanner, OutputError, build_sample, parse_output, teacher_prompt
+from synthgate.schemas.verdict import record_status
+from synthgate.store import Store
+from synthgate.store.generations import JobRecord, RequestRecord
+from synthgate.validators.chain import Chain
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunState:
+    """Live counts, passed to the progress callback after each committed job."""
+
+    run_id: str
+    requested: int
+    kept: int = 0
+    rejected: int = 0
+    failed: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    resumed: bool = False
+    status: str = "running"
+
+    @property
+    def jobs(self) -> int:
+        return self.kept + self.rejected + self.failed
+
+
+ProgressCallback = Callable[[RunState], None]
+
+
+class JobRunner:
+    """Runs one job end to end in a worker thread; returns its record, never raises for model faults."""
+
+    def __init__(
+        self, config: GenerateConfig, teacher: Backend, critic: Backend | None, chain: Chain
+    ) -> None:
+        self._config = config
+        self._teacher = teacher
+        self._critic = critic
+        self._chain = chain
+        # Tokenizers used by the length validator are not safe to share across threads.
+        self._chain_lock = threading.Lock()
+
+    def run(self, job: Job) -> JobRecord:
+        requests: list[RequestRecord] = []
+        base = {
+            "task_type": job.task,
+            "persona": job.persona.id,
+            "source_ids": job.source_ids,
+            "requests": requests,
+        }
+        prompt = teacher_prompt(job, self._config)
+        teacher_cfg = self._config.teacher
+        try:
+            output, gen = self._ask(
+                "teacher", self._teacher, teacher_cfg, prompt.messages, prompt.schema, requests
+            )
+        except _JobFailed as err:
+            return JobRecord(job.index, "failed", err.code, **base)
+        sample = build_sample(
+            job,
+            output,
+            self._config,
+            {
+                "teacher_model": self._teacher.model,
+                "generation_params": teacher_cfg.params.sent(),
+                "finish_reason": gen.finish_reason,
+                "prompt_tokens": gen.usage.get("prompt_tokens"),
+                "completion_tokens": gen.usage.get("completion_tokens"),
+            },
+        )
+        with self._chain_lock:
+            result = self._chain.run_batch([sample])[0]
+        sample, verdicts = result.sample, result.verdicts
+        if record_status(verdicts) == "fail":
+            code = next(v.code for v in verdicts if v.blocks)
+            return JobRecord(job.index, "rejected", code, sample=sample, verdicts=verdicts, **base)
+        if self._critic is None or self._config.critic is None:
+            return JobRecord(job.index, "kept", None, sample=sample, verdicts=verdicts, **base)
+        critic_cfg = self._config.critic
+        try:
+            scores, _ = self._ask(
+                "critic", self._critic, critic_cfg, critic_messages(job, sample), SCORE_SCHEMA, requests
+            )
+        except _JobFailed as err:
+            code = err.code.replace("gen.", "critic.")
+            return JobRecord(job.index, "failed", code, sample=sample, verdicts=verdicts, **base)
+        rationale = str(scores.pop("rationale", ""))
+        numbers = {k: float(v) for k, v in scores.items()}
+        meta = sample.metadata.model_copy(
+            update={"critic_model": self._critic.model, "critic_scores": numbers}
+        )
+        sample = sample.replace(metadata=meta)
+        keep = mean_score(numbers) >= critic_cfg.threshold
+        return JobRecord(
+            job.index,
+            "kept" if keep else "rejected",
+            None if keep else "critic.below_threshold",
+            sample=sample,
+            verdicts=verdicts,
+            critic_scores=numbers,
+            critic_rationale=rationale,
+            **base,
+        )
+
+    def _ask(
+        self,
+        role: str,
+        backend: Backend,
+        cfg: BackendConfig,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        requests: list[RequestRecord],
+    ) -> tuple[dict[str, Any], Any]:
+        """A JSON object satisfying `schema`, asking again (up to json_retries) on invalid output."""
+        params = cfg.params.sent()
+        sent = {**params, "json_schema": schema}
+        code = "gen.invalid_json"
+        for attempt in range(cfg.json_retries + 1):
+
+            def record(t: Try, attempt: int = attempt) -> None:
+                g = t.generation
+                requests.append(
+                    RequestRecord(
+                        role=role,
+                        attempt=attempt,
+                        try_=t.attempt,
+                        model=backend.model,
+                        messages=messages,
+                        params=params,
+                        text=g.text if g else None,
+                        reasoning=g.reasoning if g else None,
+                        finish_reason=g.finish_reason if g else None,
+                        prompt_tokens=g.usage.get("prompt_tokens") if g else None,
+                        completion_tokens=g.usage.get("completion_tokens") if g else None,
+                        latency_s=t.latency_s,
+                        error_kind=t.error_kind,
+                        error=t.error,
+                    )
+                )
+
+            try:
+                gen = call_with_retries(backend, messages, sent, retry_policy(cfg), record)
+            except BackendError as err:
+                log.warning("%s request failed: %s", role, err)
+                raise _JobFailed("gen.backend_error") from None
+            try:
+                return parse_output(gen.text, schema), gen
+            except OutputError as err:
+                code = err.code
+                # Kept on the request row: the raw text is stored, the reason beside it.
+                last = requests[-1]
+                requests[-1] = RequestRecord(**{**last.__dict__, "error_kind": err.code, "error": str(err)})
+        raise _JobFailed(code)
+
+
+class _JobFailed(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def build_backends(config: GenerateConfig) -> tuple[Backend, Backend | None]:
+    """Teacher and critic backends, keys read from their environment variables, loaded."""
+    teacher = build_backend(config.teacher, config.teacher.resolve_api_key())
+    critic = None
+    if config.critic is not None:
+        critic = build_backend(config.critic, config.critic.resolve_api_key())
+    teacher.load()
+    if critic is not None:
+        critic.load()
+    return teacher, critic
+
+
+def generate(
+    config: GenerateConfig,
+    store: Store,
+    *,
+    base: Path = Path("."),
+    on_progress: ProgressCallback | None = None,
+    stop_after_jobs: int | None = None,
+) -> RunState:
+    """Run (or resume) the generation run `config` describes until `count` samples are kept.
+
+    `base` is where relative paths in the config point from. `stop_after_jobs` stops (as a kill
+    would, leaving the run resumable) once that many jobs were committed by this call.
+    """
+    chunks = load_chunks(config.sources, base)
+    personas = load_personas(config.personas, base)
+    planner = JobPlanner(config, chunks, personas)
+    teacher, critic = build_backends(config)
+    chain = Chain(config.chain_config())
+    worker = JobRunner(config, teacher, critic, chain)
+
+    gens = store.generations
+    params = {"name": config.name, "count": config.count, "config": config.model_dump(mode="json")}
+    with store.transaction():
+        run_id, resumed = gens.start(config.identity(), params)
+    progress = gens.progress(run_id)
+    state = RunState(run_id, config.count, resumed=resumed, reasons=dict(progress.reasons), **progress.counts)
+    if on_progress:
+        on_progress(state)
+    pending = (i for i in range(config.job_limit()) if i not in progress.done)
+
+    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="synthgate-gen")
+    in_flight: dict[Future[JobRecord], int] = {}
+    kept_ids = set(progress.kept_ids)
+    committed = 0
+    try:
+        while True:
+            while len(in_flight) < config.concurrency and state.kept + len(in_flight) < config.count:
+                index = next(pending, None)
+                if index is None:
+                    break
+                in_flight[pool.submit(worker.run, planner.job(index))] = index
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                in_flight.pop(fut)
+                record = fut.result()
+                if record.status == "kept" and record.sample is not None:
+                    if record.sample.id in kept_ids:
+                        # The teacher repeated itself: a second copy would teach nothing new.
+                        record = replace(record, status="rejected", reason="dup.exact_record")
+                    kept_ids.add(record.sample.id)
+                gens.record_job(run_id, record)
+                _count(state, record)
+                committed += 1
+                if on_progress:
+                    on_progress(state)
+            if stop_after_jobs is not None and committed >= stop_after_jobs:
+                state.status = "stopped"
+                return state
+    except BaseException:
+        store.runs.finish(run_id, "interrupted", _finish_summary(state))
+        raise
+    finally:
+        # Jobs still in flight are dropped uncommitted; a rerun redoes them.
+        pool.shutdown(wait=False, cancel_futures=True)
+    state.status = "ok" if state.kept >= config.count else "incomplete"
+    store.runs.finish(run_id, state.status, _finish_summary(state))
+    return state
+
+
+def _count(state: RunState, record: JobRecord) -> None:
+    setattr(state, record.status, getattr(state, record.status) + 1)
+    if record.reason:
+        state.reasons[record.reason] = state.reasons.get(record.reason, 0) + 1
+
+
+def _finish_summary(state: RunState) -> dict[str, Any]:
+    return {
+        "requested": state.requested,
+        "kept": state.kept,
+        "rejected": state.rejected,
+        "failed": state.failed,
+        "reasons": state.reasons,
+    }

@@ -1,0 +1,142 @@
+"""Source material: documents split into sentence-aligned, overlapping chunks with stable ids.
+
+A chunk id hashes the document's name and the chunk's text, so the same file gives the same ids on
+every run (resume depends on it) and an edit elsewhere in a file leaves other chunks' ids alone.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthgate.errors import ConfigError, InputError
+from synthgate.pipelines.config import SourcesConfig
+
+# A sentence ends at . ! ? (optionally followed by a closing quote/bracket) before whitespace, or at
+# a blank line (paragraphs and markdown headings end without punctuation).
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n\s*\n")
+_WS = re.compile(r"[ \t]+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One passage: `id` is stable across runs, `doc` names the document it came from."""
+
+    id: str
+    doc: str
+    text: str
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and paragraph-level pieces, whitespace-normalised, empties dropped.
+
+    >>> split_sentences("One. Two!\\n\\n# Head\\nThree?")
+    ['One.', 'Two!', '# Head Three?']
+    """
+    return [piece for piece, _ in _pieces(text)]
+
+
+def _pieces(text: str) -> list[tuple[str, str]]:
+    """(sentence, separator to the next one): a paragraph break stays a newline in chunk text."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        end = m.start() if m else len(text)
+        # The lookbehind keeps the punctuation in the sentence; a closing quote is matched too.
+        piece = text[pos : m.end() if m else len(text)] if m and m.group(0)[:1] in "\"')]" else text[pos:end]
+        piece = _WS.sub(" ", piece.replace("\n", " ")).strip()
+        if piece:
+            out.append((piece, "\n" if m and "\n\n" in m.group(0).replace(" ", "") else " "))
+        pos = m.end() if m else len(text)
+    return out
+
+
+def chunk_text(
+    doc: str, text: str, chunk_chars: int, overlap_sentences: int, min_chars: int = 1
+) -> list[Chunk]:
+    """Sentence-aligned chunks of about `chunk_chars`, each starting with the previous chunk's last
+    `overlap_sentences` sentences. A sentence longer than `chunk_chars` is a chunk of its own.
+
+    >>> [c.text for c in chunk_text("d", "A a. B b. C c. D d.", 10, 1)]
+    ['A a. B b.', 'B b. C c.', 'C c. D d.']
+    """
+    pieces = _pieces(text)
+    sentences = [p for p, _ in pieces]
+    chunks: list[Chunk] = []
+    start = 0
+    while start < len(sentences):
+        end, size = start, 0
+        while end < len(sentences) and (end == start or size + 1 + len(sentences[end]) <= chunk_chars):
+            size += len(sentences[end]) + (1 if end > start else 0)
+            end += 1
+        body = "".join(p + sep for p, sep in pieces[start:end]).strip()
+        if len(body) >= min_chars:
+            chunks.append(Chunk(id=chunk_id(doc, body), doc=doc, text=body))
+        if end >= len(sentences):
+            break
+        # Overlap, but always advance by at least one sentence so the loop ends.
+        start = max(start + 1, end - overlap_sentences)
+    return chunks
+
+
+def chunk_id(doc: str, text: str) -> str:
+    """`c_` + 12 hex of sha256(document name, text)."""
+    return "c_" + hashlib.sha256(f"{doc}\n{text}".encode()).hexdigest()[:12]
+
+
+def load_chunks(config: SourcesConfig, base: Path) -> list[Chunk]:
+    """Every chunk of every document matched by `config.documents` (sorted paths), or one per topic."""
+    chunks: list[Chunk] = []
+    for path in _document_paths(config.documents, base):
+        name = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+        for i, text in enumerate(_read_texts(path, config.text_field)):
+            doc = name if i == 0 else f"{name}#{i}"
+            chunks.extend(
+                chunk_text(doc, text, config.chunk_chars, config.overlap_sentences, config.min_chunk_chars)
+            )
+    for topic in config.topics:
+        chunks.append(Chunk(id=chunk_id("topic", topic), doc=f"topic:{topic}", text=topic))
+    if not chunks:
+        raise ConfigError(
+            f"sources: no chunks from documents {config.documents} (relative to {base})",
+            hint="Check the glob patterns, or lower sources.min_chunk_chars.",
+        )
+    # Documents matched twice by overlapping globs must not give duplicate chunks.
+    return list({c.id: c for c in chunks}.values())
+
+
+def _document_paths(patterns: list[str], base: Path) -> list[Path]:
+    found: set[Path] = set()
+    for pattern in patterns:
+        full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+        matches = [Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file()]
+        if not matches:
+            raise ConfigError(f"sources.documents: {pattern!r} matches no file (relative to {base})")
+        found.update(m.resolve() for m in matches)
+    return sorted(found)
+
+
+def _read_texts(path: Path, text_field: str) -> list[str]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read document: {err}", path=str(path)) from None
+    if path.suffix != ".jsonl":
+        return [raw]
+    texts = []
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"not JSON: {err.msg}", path=str(path), record=n) from None
+        text = record.get(text_field) if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise InputError("no text", path=str(path), record=n, field=text_field)
+        texts.append(text)
+    return texts

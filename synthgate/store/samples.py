@@ -1,0 +1,138 @@
+"""The `samples` table: one row per input record, the repaired sample in columns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from synthgate.schemas.sample import Sample
+from synthgate.store.connection import Connection
+from synthgate.store.datasets import Datasets
+
+RAW_MAX_CHARS = 2_000
+
+_COLUMNS = (
+    "idx, input_id, sample_id, system_prompt, prompt, completion, reasoning, task_type, metadata, "
+    "original, raw"
+)
+
+# Columns filled from the (repaired) sample; all NULL for an unreadable record.
+_SAMPLE_FIELDS = (
+    "sample_id",
+    "system_prompt",
+    "prompt",
+    "completion",
+    "reasoning",
+    "task_type",
+    "metadata",
+)
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """One input record as stored.
+
+    `sample` is the repaired sample (None for an unreadable record, whose text is in `raw`);
+    `original` is the sample before repairs, None when nothing changed.
+    """
+
+    index: int
+    input_id: str | None
+    sample: Sample | None
+    original: Sample | None
+    raw: str | None
+
+
+class Samples:
+    """Bulk-insert and stream a dataset's records."""
+
+    def __init__(self, con: Connection, datasets: Datasets) -> None:
+        self._con = con
+        self._datasets = datasets
+
+    def add_batch(self, dataset_id: str, rows: list[SampleRow]) -> None:
+        """Append records in one vectorised insert; an index stored twice is a StoreError."""
+        self._datasets.require(dataset_id)
+        if rows:
+            self._con.insert_arrow("samples", _to_arrow(dataset_id, rows))
+
+    def iter(self, dataset_id: str) -> Iterator[SampleRow]:
+        """The dataset's records in index order, streamed (memory stays flat)."""
+        self._datasets.require(dataset_id)
+        sql = f"SELECT {_COLUMNS} FROM samples WHERE dataset_id = ? ORDER BY idx"
+        for row in self._con.stream(sql, [dataset_id]):
+            yield _from_row(row)
+
+    def get(self, dataset_id: str, index: int) -> SampleRow | None:
+        """One record by index, None when the dataset has no such record."""
+        row = self._con.fetchone(
+            f"SELECT {_COLUMNS} FROM samples WHERE dataset_id = ? AND idx = ?", [dataset_id, index]
+        )
+        return _from_row(row) if row is not None else None
+
+    def count(self, dataset_id: str) -> int:
+        """Number of records stored for the dataset."""
+        row = self._con.fetchone("SELECT count(*) FROM samples WHERE dataset_id = ?", [dataset_id])
+        return int(row[0]) if row else 0
+
+
+def _to_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
+    cols: dict[str, list] = {name: [] for name in ("idx", "input_id", "raw", "original", *_SAMPLE_FIELDS)}
+    for r in rows:
+        s = r.sample
+        cols["idx"].append(r.index)
+        cols["input_id"].append(r.input_id)
+        cols["raw"].append(r.raw[:RAW_MAX_CHARS] if r.raw is not None else None)
+        # Keep the pre-repair sample only when it differs: the repaired one is already in columns.
+        same = r.original is None or r.original == s
+        cols["original"].append(None if same else _sample_json(r.original))
+        if s is None:
+            for name in _SAMPLE_FIELDS:
+                cols[name].append(None)
+            continue
+        cols["sample_id"].append(s.id)
+        cols["system_prompt"].append(s.system_prompt)
+        cols["prompt"].append(
+            json.dumps([{"role": m.role, "content": m.content} for m in s.prompt], ensure_ascii=False)
+        )
+        cols["completion"].append(s.completion)
+        cols["reasoning"].append(s.reasoning)
+        cols["task_type"].append(s.task_type)
+        # Defaults left out: most records carry little metadata, and loading restores the defaults.
+        cols["metadata"].append(s.metadata.model_dump_json(exclude_defaults=True))
+    arrays = {"dataset_id": pa.array([dataset_id] * len(rows), pa.string())}
+    arrays["idx"] = pa.array(cols.pop("idx"), pa.int64())
+    arrays.update({name: pa.array(values, pa.string()) for name, values in cols.items()})
+    return pa.table(arrays)
+
+
+def _sample_json(sample: Sample | None) -> str | None:
+    # Defaults left out keep the column small; model_validate_json restores them.
+    return sample.model_dump_json(exclude_defaults=True) if sample is not None else None
+
+
+def _from_row(row: tuple) -> SampleRow:
+    idx, input_id, sample_id, system, prompt, completion, reasoning, task, metadata, original, raw = row
+    sample = None
+    if sample_id is not None:
+        sample = Sample.model_validate(
+            {
+                "id": sample_id,
+                "system_prompt": system,
+                "prompt": json.loads(prompt),
+                "completion": completion,
+                "reasoning": reasoning,
+                "task_type": task,
+                "metadata": json.loads(metadata) if metadata else {},
+            }
+        )
+    return SampleRow(
+        index=idx,
+        input_id=input_id,
+        sample=sample,
+        original=Sample.model_validate_json(original) if original is not None else None,
+        raw=raw,
+    )

@@ -1,0 +1,142 @@
+"""The `verdicts` table, and the per-record status derived from it in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from synthgate.schemas.verdict import Span, Verdict
+from synthgate.store.connection import Connection
+from synthgate.store.datasets import Datasets
+
+# The one definition of a record's status (mirrors schemas.verdict.record_status): fail when a
+# verdict blocks, fixed when one repaired the sample, else pass. No verdicts: bool_or is NULL -> pass.
+_RECORD_STATUS = """
+    CASE WHEN bool_or(v.status = 'fail' AND v.severity = 'block') THEN 'fail'
+         WHEN bool_or(v.status = 'fixed') THEN 'fixed'
+         ELSE 'pass' END
+"""
+
+_PER_RECORD = f"""
+    SELECT s.idx AS idx, s.sample_id AS sample_id, {_RECORD_STATUS} AS status,
+           coalesce(list_sort(list_distinct(list(v.code))), []) AS codes
+    FROM samples s
+    LEFT JOIN verdicts v ON v.dataset_id = s.dataset_id AND v.idx = s.idx
+    WHERE s.dataset_id = ?
+    GROUP BY s.idx, s.sample_id
+"""
+
+STATUSES = ("pass", "fixed", "fail")
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One line of the per-record report: index, sample id, derived status, distinct codes."""
+
+    index: int
+    id: str | None
+    status: str
+    codes: list[str]
+
+
+class Verdicts:
+    """Bulk-insert and query per-record verdicts."""
+
+    def __init__(self, con: Connection, datasets: Datasets) -> None:
+        self._con = con
+        self._datasets = datasets
+
+    def add_batch(self, dataset_id: str, rows: list[tuple[int, Verdict]]) -> None:
+        """Append (record index, verdict) pairs in one vectorised insert, keeping their order."""
+        self._datasets.require(dataset_id)
+        if not rows:
+            return
+        row = self._con.fetchone(
+            "SELECT coalesce(max(seq) + 1, 0) FROM verdicts WHERE dataset_id = ?", [dataset_id]
+        )
+        start = int(row[0]) if row else 0
+        spans = [v.span for _, v in rows]
+        table = pa.table(
+            {
+                "dataset_id": pa.array([dataset_id] * len(rows), pa.string()),
+                "idx": pa.array([i for i, _ in rows], pa.int64()),
+                "seq": pa.array(range(start, start + len(rows)), pa.int64()),
+                "validator": pa.array([v.validator for _, v in rows], pa.string()),
+                "status": pa.array([v.status for _, v in rows], pa.string()),
+                "severity": pa.array([v.severity for _, v in rows], pa.string()),
+                "code": pa.array([v.code for _, v in rows], pa.string()),
+                "message": pa.array([v.message for _, v in rows], pa.string()),
+                "span_field": pa.array([s.field if s else None for s in spans], pa.string()),
+                "span_start": pa.array([s.start if s else None for s in spans], pa.int64()),
+                "span_end": pa.array([s.end if s else None for s in spans], pa.int64()),
+                "score": pa.array([v.score for _, v in rows], pa.float64()),
+            }
+        )
+        self._con.insert_arrow("verdicts", table)
+
+    def for_dataset(
+        self, dataset_id: str, code_prefix: str | None = None, limit: int | None = None
+    ) -> list[tuple[int, Verdict]]:
+        """(record index, verdict) pairs in index order, then the order they were added.
+
+        `code_prefix` keeps codes starting with it (`"leak."`); `limit` caps the number returned.
+        """
+        self._datasets.require(dataset_id)
+        sql = (
+            "SELECT idx, validator, status, severity, code, message, span_field, span_start, span_end, "
+            "score FROM verdicts WHERE dataset_id = ?"
+        )
+        params: list = [dataset_id]
+        if code_prefix:
+            # starts_with, not LIKE: codes contain `_`, a LIKE wildcard.
+            sql += " AND starts_with(code, ?)"
+            params.append(code_prefix)
+        sql += " ORDER BY idx, seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [(r[0], _verdict(r[1:])) for r in self._con.fetchall(sql, params)]
+
+    def report_rows(self, dataset_id: str) -> Iterator[ReportRow]:
+        """One row per record in index order, status derived from its verdicts, streamed."""
+        self._datasets.require(dataset_id)
+        for idx, sample_id, status, codes in self._con.stream(_PER_RECORD + " ORDER BY idx", [dataset_id]):
+            yield ReportRow(idx, sample_id, status, list(codes))
+
+    def status_counts(self, dataset_id: str) -> dict[str, int]:
+        """Records per derived status; every status is present, zero when unused."""
+        self._datasets.require(dataset_id)
+        rows = self._con.fetchall(
+            f"SELECT status, count(*) FROM ({_PER_RECORD}) GROUP BY status", [dataset_id]
+        )
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({status: int(n) for status, n in rows})
+        return counts
+
+    def code_counts(self, dataset_id: str) -> dict[str, int]:
+        """code -> number of records carrying it, most frequent first."""
+        self._datasets.require(dataset_id)
+        rows = self._con.fetchall(
+            "SELECT code, count(DISTINCT idx) AS n FROM verdicts WHERE dataset_id = ? "
+            "GROUP BY code ORDER BY n DESC, code",
+            [dataset_id],
+        )
+        return {code: int(n) for code, n in rows}
+
+
+def _verdict(row: tuple) -> Verdict:
+    validator, status, severity, code, message, span_field, span_start, span_end, score = row
+    span = None
+    if span_field is not None:
+        span = Span(field=span_field, start=span_start, end=span_end)
+    return Verdict(
+        validator=validator,
+        status=status,
+        severity=severity,
+        code=code,
+        message=message,
+        span=span,
+        score=score,
+    )

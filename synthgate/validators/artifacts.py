@@ -1,0 +1,370 @@
+"""Artifacts teachers and templating scripts leave in text.
+
+Checks the completion and the user turns of the prompt (span field "prompt", offsets into the
+turn's content; the message names the turn when it is not the last user turn).
+
+Unfilled placeholders (`artifact.unfilled_placeholder`):
+- `{name}` and `{{ name }}`: an identifier (letters, digits, underscores; no spaces, quotes or
+  colons) in braces. Not flagged: inside code (``` or ~~~ fences, lines indented 4+ spaces,
+  `inline code`) or math (`$...$`, `$$...$$`, `\\(...\\)`, `\\[...\\]`); right after a LaTeX
+  command, `^`, `_`, `}` or `$` (`\\frac{a}{b}`, `x^{n}`, JS `${x}`); on a line that formats or
+  assigns strings (`f"..."`, `.format(`, `print(`, `x = "..."`). JSON (`{"a": 1}`), sets
+  (`{1, 2}`) and code blocks (`{ x++; }`) never have the `{identifier}` shape.
+- `<PLACEHOLDER>`, `<INSERT_NAME>`: all caps (3+ characters) in angle brackets; also
+  `<insert ...>`, `<your ...>` and Alpaca's `<noinput>`. Not flagged: HTML tags (any case),
+  tokens ML prose talks about (`<EOS>`, `<UNK>`, ...), key names (`<ENTER>`), generics (`List<T>`).
+- `[INSERT ...]`, `[Your Name]`, `[FIRST_NAME]`, `[Customer's Name]`, `[date and time]`: square
+  brackets whose text starts with insert/your/enter your/fill in, is upper-case joined by `_`,
+  or is a short phrase (no sentence punctuation, not opening with an article or pronoun, as
+  editorial insertions do) ending in a slot noun (name, date, company, ...). Not flagged:
+  indexing (`arr[i]`), lists (`[1, 2]`), markdown links, numeric references (`[1]`).
+- When a user turn asks for a template (template, placeholder, fill-in, form letter, mail
+  merge), placeholders are what was asked for: none are flagged in that sample.
+
+Citation markers (`artifact.citation_marker`): `[cite: 12]`, `[cite_start]`, `[cite_end]`,
+`【4:0†source】`, `[3†source]`, `citeturn0search1` (and its private-use-character form), `[^1^]`,
+and `[citation needed]` (a Wikipedia maintenance tag, never part of an answer). Numeric
+references such as `[1]` belong to cited prose and are left alone.
+
+Special tokens (`artifact.special_token`): `<|...|>` (im_start, im_end, endoftext, eot_id,
+start_header_id, ...), `<｜...｜>`, `<start_of_turn>`, `<end_of_turn>`, `[INST]`, `[/INST]`,
+`<<SYS>>`, `<</SYS>>`; `<s>` at the start of a text or before `[INST]`/`<<SYS>>`; `</s>` at the end,
+before `<s>`/`[INST]`, or with no `<s>` before it (so HTML `<s>struck</s>` is fine); a stray
+`</think>` with no `<think>` before it. Tokens inside code or inline code (docs about chat
+templates) are not flagged.
+
+Boilerplate (`artifact.boilerplate`, completion only, warn by default): "as an AI language
+model" / "as a large language model" / "I'm an AI language model" followed by the speaker
+("I", "my"); "As an AI (assistant), I ..." and "I am an AI ..." only when a limitation follows
+in the same sentence ("don't", "cannot", "unable", "not capable", ...); "I cannot browse the
+internet", "I don't have real-time access", "my knowledge cutoff", "as of my last update".
+A paper title such as "Language Models are Few-Shot Learners" is not boilerplate.
+
+Empty completion (`artifact.empty_completion`): empty or whitespace only.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from synthgate.schemas.chain_config import ArtifactsConfig
+from synthgate.schemas.sample import Sample
+from synthgate.schemas.verdict import Span, SpanField, Verdict
+from synthgate.validators.base import Result, Validator
+from synthgate.validators.codes import verdict
+from synthgate.validators.format import fenced_ranges
+
+_PLACEHOLDER = "artifact.unfilled_placeholder"
+_CITATION = "artifact.citation_marker"
+_SPECIAL = "artifact.special_token"
+
+
+@dataclass(frozen=True)
+class CheckedText:
+    """One text of a sample a validator scans: its span field, its content and where it is."""
+
+    field: SpanField
+    text: str
+    where: str  # "the completion", "the prompt" (last user turn), "prompt turn 1 of 3 (user)", ...
+
+
+def texts_to_check(
+    sample: Sample,
+    *,
+    prompts: bool = True,
+    roles: frozenset[str] = frozenset({"user"}),
+    system: bool = False,
+) -> list[CheckedText]:
+    """The completion, then (when `prompts`) the prompt turns of `roles`, then the system prompt.
+
+    The last user turn is "the prompt"; any other turn is named by its position, because a
+    "prompt" span only says which characters, not which turn.
+    """
+    out = [CheckedText("completion", sample.completion, "the completion")]
+    if prompts:
+        turns = sample.prompt
+        last_user = max((i for i, m in enumerate(turns) if m.role == "user"), default=-1)
+        for i, m in enumerate(turns):
+            if m.role in roles and m.content:
+                where = "the prompt" if i == last_user else f"prompt turn {i + 1} of {len(turns)} ({m.role})"
+                out.append(CheckedText("prompt", m.content, where))
+        if system and sample.system_prompt:
+            out.append(CheckedText("system_prompt", sample.system_prompt, "the system prompt"))
+    return out
+
+
+# ---- code / math regions: text inside them is never an artifact --------------------------------
+_INLINE_CODE = re.compile(r"`[^`\n]+`")
+_INDENTED = re.compile(r"^(?: {4}|\t)[^\n]*", re.M)
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
+
+
+class _Protected:
+    """Merged [start, end) spans of code and math, computed only when a candidate asks."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+        self._ends: list[int] = []
+
+    def _compute(self, text: str) -> None:
+        spans = fenced_ranges(text)
+        if "`" in text:
+            spans += [m.span() for m in _INLINE_CODE.finditer(text)]
+        if "    " in text or "\t" in text:
+            spans += [m.span() for m in _INDENTED.finditer(text)]
+        if "$" in text or "\\(" in text or "\\[" in text:
+            spans += [m.span() for m in _MATH.finditer(text)]
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self._starts = [a for a, _ in merged]
+        self._ends = [b for _, b in merged]
+
+    def covers(self, pos: int) -> bool:
+        if self._starts is None:
+            self._compute(self._text)
+        assert self._starts is not None
+        i = bisect_right(self._starts, pos) - 1
+        return i >= 0 and pos < self._ends[i]
+
+
+# ---- placeholders -------------------------------------------------------------------------------
+_BRACE = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}")
+_LATEX_CMD = re.compile(r"\\[A-Za-z]+\*?\s*$")
+_CODE_LINE = re.compile(
+    r"""\b[fF][rR]?["']|\.format\(|\bprint\(|%\(|=>|;\s*$"""
+    r"""|^\s*(?:def|class|return|import|const|let|var|function|public|private|echo)\b"""
+    r"""|^\s*[A-Za-z_][\w.\[\]]*\s*=\s*[fFrRbB]?["'`]"""
+)
+# Patterns open with a literal so the regex engine can skip to candidates; the context checks
+# (what precedes, what follows) are done in Python on the few matches.
+_ANGLE = re.compile(r"<([A-Z][A-Z0-9_ ]{2,40}|(?i:insert|your)\b[^<>\n]{0,40})>")
+_NOINPUT = re.compile(r"<\s*no\s*input\s*>", re.I)  # Alpaca's empty-input marker; never code
+_ANGLE_OK = frozenset(
+    "HTML HEAD BODY TITLE META LINK SCRIPT STYLE DIV SPAN TABLE THEAD TBODY TFOOT FORM INPUT "
+    "BUTTON SELECT OPTION LABEL IMG NAV MAIN SECTION ARTICLE ASIDE HEADER FOOTER CENTER FONT "
+    "STRONG CODE PRE SUB SUP BIG SMALL ABBR CITE EOS BOS UNK PAD SEP CLS MASK EOF EOL NUL "
+    "ENTER CTRL ALT SHIFT TAB ESC SPACE HOME END DEL BACKSPACE RETURN SYS INST".split()
+)
+_SQUARE = re.compile(r"\[([^\[\]\n]{1,60})\]")
+_SQ_LEAD = re.compile(
+    r"(?i)^\s*(?:insert|your|enter (?:your|the|a|an)\b|add (?:your|the)\b|fill in|placeholder|name of)"
+)
+_SQ_CAPS = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_SQ_SLOT = re.compile(
+    r"(?i)^(?!(?:the|a|an|his|her|their|its|our|my|this|that|sic)\b)(?:[a-z][\w’' -]{0,40}?\b)?"
+    r"(?:name|names|date|time|address|company|organi[sz]ation|email|e-mail|phone|phone number|"
+    r"number|amount|title|location|city|website|url|recipient|manager|duration|year|signature|"
+    r"position|product|price)$"
+)
+_TEMPLATE_ASK = re.compile(r"(?i)\b(?:templates?|placeholders?|fill[- ]in|form letter|mail[- ]merge)\b")
+
+
+def _placeholders(text: str, protected: _Protected) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
+    if "{" in text:
+        for m in _BRACE.finditer(text):
+            a = m.start()
+            after_latex = a > 0 and (text[a - 1] in "^_}$\\" or _LATEX_CMD.search(text, max(0, a - 30), a))
+            if after_latex or protected.covers(a):
+                continue
+            line = text[text.rfind("\n", 0, a) + 1 : _line_end(text, m.end())]
+            if not _CODE_LINE.search(line):
+                found.append((a, m.end(), _PLACEHOLDER))
+    if "<" in text:
+        for m in _ANGLE.finditer(text):
+            a, b = m.span()
+            if (a and (text[a - 1] == "<" or _is_word(text[a - 1]))) or text.startswith(">", b):
+                continue  # List<T>, <<SYS>>
+            if m.group(1).strip().upper() not in _ANGLE_OK and not protected.covers(a):
+                found.append((m.start(), m.end(), _PLACEHOLDER))
+        found += [(m.start(), m.end(), _PLACEHOLDER) for m in _NOINPUT.finditer(text)]
+    if "[" in text:
+        for m in _SQUARE.finditer(text):
+            a, b = m.span()
+            if (a and (text[a - 1] in "])" or _is_word(text[a - 1]))) or text[b : b + 1] in ("(", "[", ":"):
+                continue  # arr[i], [link](url), [ref][1], [1]: url
+            inner = m.group(1).strip()
+            if (_SQ_LEAD.match(inner) or _SQ_CAPS.match(inner) or _SQ_SLOT.match(inner)) and not (
+                protected.covers(a)
+            ):
+                found.append((a, b, _PLACEHOLDER))
+    return found
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
+# ---- citation markers and special tokens --------------------------------------------------------
+# Each family opens with a literal ("[", "<", "【") so the regex engine skips to candidates, and
+# runs only when that character is in the text (a memchr).
+_CITE_BRACKET = re.compile(
+    r"\[(?i:cite(?:_start|_end)?(?::\s*[\w ,.-]{0,40})?\]|citation needed\]|\^\d+\^\]"
+    r"|\d+(?::\d+)?†[^\]\n]{0,40}\])"
+)
+_CITE_LENTICULAR = re.compile(r"【[^】\n]{0,40}†[^】\n]{0,40}】|【\d+:\d+[^】\n]{0,40}】")
+_CITE_TURN = re.compile(
+    r"\ue200cite(?:\ue202[^\ue201\n]{1,80})+\ue201|cite(?:turn\d+(?:search|news|view|file|image)\d+)+"
+)
+_TOKEN_LT = re.compile(
+    r"<(?:\|[A-Za-z0-9_]{2,40}\||｜[^｜\n]{1,40}｜|(?:start|end)_of_turn|</?SYS>|/?s|/think)>"
+)
+_TOKEN_SQ = re.compile(r"\[/?INST\]")
+
+
+def _citations(text: str, protected: _Protected) -> list[tuple[int, int, str]]:
+    matches: list[re.Match[str]] = []
+    if "[" in text:
+        matches += _CITE_BRACKET.finditer(text)
+    if "【" in text:
+        matches += _CITE_LENTICULAR.finditer(text)
+    if "\ue200" in text or "citeturn" in text:
+        matches += _CITE_TURN.finditer(text)
+    return [(m.start(), m.end(), _CITATION) for m in matches if not protected.covers(m.start())]
+
+
+def _special_tokens(text: str, protected: _Protected) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
+    matches: list[re.Match[str]] = []
+    if "<" in text:
+        matches += _TOKEN_LT.finditer(text)
+    if "[" in text:
+        matches += _TOKEN_SQ.finditer(text)
+    for m in matches:
+        tok, a, b = m.group(), m.start(), m.end()
+        if protected.covers(a):
+            continue
+        after = text[b : b + 8].lstrip()
+        if tok == "<s>" and text[:a].strip() and not after.startswith(("[INST]", "<<SYS>>")):
+            continue  # HTML strikethrough mid-text, not a BOS token
+        if tok == "</s>" and after and not after.startswith(("<s>", "[INST]")) and "<s>" in text[:a]:
+            continue  # closes an HTML <s>
+        if tok == "</think>" and "<think>" in text[:a]:
+            continue  # a reasoning block: the thinking validator's business
+        found.append((a, b, _SPECIAL))
+    return found
+
+
+# ---- boilerplate --------------------------------------------------------------------------------
+_BOILER = re.compile(
+    r"(?P<lm>\b(?:as|I am|I['’]m)\s+(?:just |only |merely |simply )?"
+    r"(?:an? (?:AI|artificial intelligence) language model|a (?:large )?language model))"
+    r"|(?P<ai>\b(?:as|I am|I['’]m)\s+(?:just |only |merely |simply )?an? (?:AI|artificial intelligence)"
+    r"(?: assistant| model| chatbot| system| program)?\b)"
+    r"|(?P<fixed>\bI (?:cannot|can't|can’t|am unable to|am not able to) (?:browse|access|search) the "
+    r"(?:internet|web)\b|\bI (?:don't|do not|don’t) have (?:real-time|live) (?:access|data|information)\b"
+    r"|\bmy (?:knowledge|training(?: data)?) cut-?off\b|\bas of my (?:last )?(?:knowledge |training )?"
+    r"(?:update|cutoff|cut-off)\b)",
+    re.I,
+)
+_SPEAKER = re.compile(r"[^.!?\n]{0,60}?\b(?:I|my|me)\b", re.I)
+_LIMITATION = re.compile(
+    r"[^.!?\n]{0,100}?\b(?:don't|don’t|do not|cannot|can't|can’t|am not|unable|not able|not capable|"
+    r"incapable|lack|no (?:personal|physical|access|ability|emotions|feelings|opinions))",
+    re.I,
+)
+
+
+def hint_windows(text: str, hints: tuple[str, ...], before: int, after: int) -> Iterator[tuple[int, int]]:
+    """[start, end) windows around every occurrence of each literal hint.
+
+    A case-insensitive regex tries every position of the text; run inside these windows
+    (`pattern.finditer(text, start, end)`), it only looks where a hit can be.
+    """
+    for h in hints:
+        pos = text.find(h)
+        while pos >= 0:
+            yield max(0, pos - before), pos + len(h) + after
+            pos = text.find(h, pos + 1)
+
+
+# Literal hints every boilerplate phrase contains; the case-insensitive regex only runs in a
+# window around each hint, never over the whole text.
+_BOILER_HINTS = ("AI", "rtificial intelligence", "anguage model", "browse the", "real-time", "cut", "s of my")
+
+
+def _boilerplate(text: str) -> list[tuple[int, int]]:
+    found: set[tuple[int, int]] = set()
+    for start, end in hint_windows(text, _BOILER_HINTS, 40, 60):
+        for m in _BOILER.finditer(text, start, end):
+            kind, first_person = m.lastgroup, not m.group().lower().startswith("as")
+            if kind == "lm" and not (first_person or _SPEAKER.match(text, m.end())):
+                continue  # "As a large language model, GPT-3 ..." is about someone else
+            if kind == "ai" and not _LIMITATION.match(text, m.end()):
+                continue  # "As an AI assistant, I would help the customer" is a role-play answer
+            found.add(m.span())
+    return sorted(found)
+
+
+class ArtifactsValidator(Validator):
+    """Flags placeholders, citation markers, special tokens, boilerplate and empty completions."""
+
+    name: ClassVar[str] = "artifacts"
+
+    def __init__(self, config: ArtifactsConfig | None = None) -> None:
+        self.config = config or ArtifactsConfig()
+
+    def check(self, sample: Sample) -> Result:
+        cfg = self.config
+        out: list[Verdict] = []
+        if not sample.completion.strip():
+            what = "empty" if not sample.completion else "whitespace only"
+            span = Span(start=0, end=len(sample.completion))
+            msg = f"the completion is {what}"
+            out.append(verdict(self.name, "artifact.empty_completion", msg, span=span))
+        placeholders = cfg.placeholders and not any(
+            m.role == "user" and _TEMPLATE_ASK.search(m.content) for m in sample.prompt
+        )
+        for t in texts_to_check(sample, prompts=cfg.check_prompts):
+            out += self._scan(t, placeholders)
+        if cfg.boilerplate:
+            for a, b in _boilerplate(sample.completion):
+                out.append(
+                    verdict(
+                        self.name,
+                        "artifact.boilerplate",
+                        f'assistant boilerplate "{sample.completion[a:b]}" in the completion',
+                        span=Span(start=a, end=b),
+                        severity=cfg.boilerplate_severity,
+                    )
+                )
+        return Result(sample, out)
+
+    def _scan(self, t: CheckedText, placeholders: bool) -> list[Verdict]:
+        text, cfg = t.text, self.config
+        if not ("[" in text or "<" in text or "{" in text or "【" in text or "\ue200" in text) and (
+            "citeturn" not in text
+        ):
+            return []  # the common clean case: no regex runs at all
+        protected = _Protected(text)
+        found: list[tuple[int, int, str]] = []
+        if placeholders:
+            found += _placeholders(text, protected)
+        if cfg.citation_markers:
+            found += _citations(text, protected)
+        if cfg.special_tokens:
+            found += _special_tokens(text, protected)
+        labels = {_PLACEHOLDER: "unfilled placeholder", _CITATION: "leftover citation marker"}
+        return [
+            verdict(
+                self.name,
+                code,
+                f'{labels.get(code, "chat-template special token")} "{text[a:b]}" in {t.where}',
+                span=Span(start=a, end=b, field=t.field),
+            )
+            for a, b, code in sorted(found)
+        ]

@@ -1,0 +1,88 @@
+"""The ordered, configurable validator chain.
+
+Each validator sees the sample as the previous one left it (repairs accumulate: thinking blocks
+are stripped before leakage is judged, and length is measured on the final text). Validators are
+imported lazily so a chain without `length` never loads a tokenizer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from synthgate.errors import ConfigError
+from synthgate.schemas.chain_config import ChainConfig
+from synthgate.schemas.sample import Sample
+from synthgate.schemas.verdict import Verdict
+from synthgate.validators.base import Result, Validator
+
+# name -> (module, class, ChainConfig attribute holding its config)
+REGISTRY: dict[str, tuple[str, str, str]] = {
+    "thinking": ("synthgate.validators.thinking", "ThinkingValidator", "thinking"),
+    "leakage": ("synthgate.validators.leakage", "LeakageValidator", "leakage"),
+    "looping": ("synthgate.validators.looping", "LoopingValidator", "looping"),
+    "artifacts": ("synthgate.validators.artifacts", "ArtifactsValidator", "artifacts"),
+    "secrets": ("synthgate.validators.secrets", "SecretsValidator", "secrets"),
+    "format": ("synthgate.validators.format", "FormatValidator", "format"),
+    "length": ("synthgate.validators.length", "LengthValidator", "length"),
+}
+
+
+def build_validator(name: str, config: ChainConfig, **resources: Any) -> Validator:
+    """Instantiate one registered validator with its section of `config`."""
+    if name not in REGISTRY:
+        known = ", ".join(REGISTRY)
+        raise ConfigError(f"unknown validator {name!r} in chain order", hint=f"Known validators: {known}.")
+    module, cls_name, attr = REGISTRY[name]
+    cls = getattr(importlib.import_module(module), cls_name)
+    section = getattr(config, attr)
+    if name == "length":
+        return cls(section, tokenizer=resources.get("tokenizer"))
+    return cls(section)
+
+
+def apply_severity(verdict: Verdict, overrides: dict[str, str]) -> Verdict:
+    """Apply the longest matching code/prefix override to a verdict's severity."""
+    if not overrides:
+        return verdict
+    best = max((k for k in overrides if verdict.code.startswith(k)), key=len, default=None)
+    if best is None or overrides[best] == verdict.severity:
+        return verdict
+    return verdict.model_copy(update={"severity": overrides[best]})
+
+
+class Chain:
+    """Runs the configured validators over batches of samples."""
+
+    def __init__(
+        self,
+        config: ChainConfig | None = None,
+        *,
+        extra: Sequence[Validator] = (),
+        **resources: Any,
+    ) -> None:
+        """`extra`: validators built outside the registry (they hold an index, e.g. an eval set);
+        they run before `length`, so middle-truncation never hides what they look for."""
+        self.config = config or ChainConfig()
+        self.validators: list[Validator] = [
+            build_validator(name, self.config, **resources) for name in self.config.order
+        ]
+        at = self.config.order.index("length") if "length" in self.config.order else len(self.validators)
+        self.validators[at:at] = list(extra)
+
+    def run(self, sample: Sample) -> Result:
+        return self.run_batch([sample])[0]
+
+    def run_batch(self, samples: Sequence[Sample]) -> list[Result]:
+        current = list(samples)
+        found: list[list[Verdict]] = [[] for _ in current]
+        for validator in self.validators:
+            for i, result in enumerate(validator.check_batch(current)):
+                current[i] = result.sample
+                found[i].extend(result.verdicts)
+        overrides = self.config.severity_overrides
+        return [
+            Result(sample, [apply_severity(v, overrides) for v in verdicts])
+            for sample, verdicts in zip(current, found, strict=True)
+        ]

@@ -1,0 +1,194 @@
+"""Length budget: does the sample fit the training max_length once rendered through the chat template?
+
+Tokens are counted on the text the trainer will see: the tokenizer's chat template (the embedded
+Gemma 3 gets the shipped turn template; a template-less tokenizer gets the plain layout documented
+in `synthgate.models.embedded`). The prompt part is system + turns + generation prompt; the
+completion part is the completion plus its end-of-turn/eos skeleton.
+
+- A completion is never truncated: training on a cut answer teaches the model to stop mid-thought.
+  If it cannot fit even beside an empty prompt skeleton -> `length.completion_over_budget`.
+- An overlong prompt is repaired by cutting the middle of the LAST user turn, where RAG context
+  lives: of the user tokens that fit, the first third and the last two thirds are kept (instruction
+  head and question tail survive), joined by `truncation_marker` -> `length.prompt_truncated`.
+- If even an empty last user turn does not fit (system prompt or earlier turns too long)
+  -> `length.prompt_over_budget`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from synthgate.errors import ModelError
+from synthgate.models.embedded import DEFAULT_SPECS, PLAIN_CHAT_TEMPLATE, load_tokenizer
+from synthgate.schemas.chain_config import LengthConfig
+from synthgate.schemas.sample import Sample
+from synthgate.schemas.verdict import Span
+from synthgate.validators.base import Result, Validator
+from synthgate.validators.codes import verdict
+
+Messages = list[dict[str, str]]
+
+
+@cache
+def default_tokenizer() -> Any:
+    """The embedded Gemma 3 270M tokenizer with its turn template, loaded once per process."""
+    return load_tokenizer(None)
+
+
+class LengthValidator(Validator):
+    """Fails completions over max_length; middle-truncates overlong last user turns."""
+
+    name = "length"
+
+    def __init__(self, config: LengthConfig = LengthConfig(), tokenizer: Any = None) -> None:
+        self.config = config
+        if tokenizer is None:
+            tokenizer = (
+                default_tokenizer() if config.tokenizer in DEFAULT_SPECS else load_tokenizer(config.tokenizer)
+            )
+        self.tokenizer = tokenizer
+        self._backend = tokenizer.backend_tokenizer
+        template = tokenizer.chat_template or PLAIN_CHAT_TEMPLATE
+        if isinstance(template, dict):  # tokenizers with several named templates
+            template = template.get("default") or next(iter(template.values()))
+        # transformers' own cached compile: same sandbox and filters as apply_chat_template, at half
+        # its per-call cost (no per-call validation/copying of the conversation).
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+
+        self._template = _compile_jinja_template(template)
+        self._special = dict(tokenizer.special_tokens_map)
+        # The skeleton: what the template costs around an empty user turn and an empty completion.
+        empty = [{"role": "user", "content": ""}]
+        self._skeleton_prompt, self._skeleton_completion = self._count_parts([self._split(empty, "")])[0]
+
+    def check(self, sample: Sample) -> Result:
+        return self.check_batch([sample])[0]
+
+    def check_batch(self, samples: Sequence[Sample]) -> list[Result]:
+        counts = self.token_counts(samples)
+        return [self._judge(s, p, c) for s, (p, c) in zip(samples, counts, strict=True)]
+
+    def token_counts(self, samples: Sequence[Sample]) -> list[tuple[int, int]]:
+        """(prompt tokens, completion tokens) per sample, chat skeleton included, batch-tokenized."""
+        return self._count_parts([self._split(_prompt_messages(s), s.completion) for s in samples])
+
+    # -- judging one sample ------------------------------------------------------------------------
+
+    def _judge(self, sample: Sample, prompt_tokens: int, completion_tokens: int) -> Result:
+        max_length = self.config.max_length
+        if prompt_tokens + completion_tokens <= max_length:
+            return Result(sample)
+        if completion_tokens + self._skeleton_prompt > max_length:
+            content = completion_tokens - self._skeleton_completion
+            skeleton = self._skeleton_prompt + self._skeleton_completion
+            msg = (
+                f"completion is {content} tokens; with the {skeleton}-token chat skeleton it needs "
+                f"{completion_tokens + self._skeleton_prompt} > max_length {max_length} even with an empty "
+                f"prompt (prompt is {prompt_tokens} tokens). Completions are never truncated: shorten it "
+                "or raise max_length."
+            )
+            # The span marks what a truncating trainer would silently drop.
+            room = max_length - self._skeleton_prompt - self._skeleton_completion
+            offsets = self._backend.encode(sample.completion, add_special_tokens=False).offsets
+            start = offsets[room][0] if 0 <= room < len(offsets) else 0
+            span = Span(start=start, end=len(sample.completion), field="completion")
+            return Result(sample, [verdict(self.name, "length.completion_over_budget", msg, span=span)])
+        return self._truncate_prompt(sample, prompt_tokens, completion_tokens)
+
+    def _truncate_prompt(self, sample: Sample, prompt_tokens: int, completion_tokens: int) -> Result:
+        budget = self.config.max_length - completion_tokens
+        messages = _prompt_messages(sample)
+        last_user = max((i for i, m in enumerate(sample.prompt) if m.role == "user"), default=None)
+        skip = len(messages) - len(sample.prompt)  # the system message, if any
+
+        def prompt_len(content: str) -> int:
+            messages[skip + last_user]["content"] = content
+            return self._count_texts([self._render(messages, add_generation_prompt=True)])[0]
+
+        floor = prompt_len("") if last_user is not None else prompt_tokens
+        if floor > budget:
+            msg = (
+                f"prompt is {prompt_tokens} tokens and completion {completion_tokens} (max_length "
+                f"{self.config.max_length}); even with the last user turn emptied the prompt is {floor} "
+                f"tokens > the {budget} left beside the completion. Shorten the system prompt or earlier "
+                "turns."
+            )
+            return Result(sample, [verdict(self.name, "length.prompt_over_budget", msg)])
+
+        content = sample.prompt[last_user].content
+        enc = self._backend.encode(content, add_special_tokens=False)
+        offsets, n = enc.offsets, len(enc.ids)
+        marker = self.config.truncation_marker
+        keep = min(n - 1, budget - floor - self._count_texts([marker])[0])
+        while keep >= 0:
+            head, tail = keep // 3, keep - keep // 3
+            cut_start = offsets[head][0] if head < n else len(content)
+            cut_end = max(cut_start, offsets[n - tail][0]) if tail else len(content)
+            new_content = content[:cut_start] + marker + content[cut_end:]
+            new_tokens = prompt_len(new_content)
+            if new_tokens <= budget:
+                break
+            keep -= new_tokens - budget  # token merges at the seams can add a token or two
+        else:
+            msg = (
+                f"prompt is {prompt_tokens} tokens; no cut of the last user turn fits the {budget} tokens "
+                f"left beside the {completion_tokens}-token completion (max_length {self.config.max_length})."
+            )
+            return Result(sample, [verdict(self.name, "length.prompt_over_budget", msg)])
+
+        prompt = [m.model_dump() for m in sample.prompt]
+        prompt[last_user]["content"] = new_content
+        msg = (
+            f"prompt {prompt_tokens} + completion {completion_tokens} tokens > max_length "
+            f"{self.config.max_length}: cut {n - keep} of {n} tokens ({cut_end - cut_start} characters) "
+            f"from the middle of the last user turn; prompt is now {new_tokens} tokens."
+        )
+        span = Span(start=cut_start, end=cut_end, field="prompt")
+        return Result(
+            sample.replace(prompt=prompt), [verdict(self.name, "length.prompt_truncated", msg, span=span)]
+        )
+
+    # -- rendering and counting --------------------------------------------------------------------
+
+    def _render(self, messages: Messages, *, add_generation_prompt: bool) -> str:
+        try:
+            return self._template.render(
+                messages=messages, add_generation_prompt=add_generation_prompt, **self._special
+            )
+        except Exception as exc:  # jinja raises TemplateError, but templates may raise anything
+            raise ModelError(
+                f"the tokenizer's chat template failed on a sample: {exc}",
+                hint="Use a tokenizer whose template accepts these roles, or one without a template.",
+            ) from exc
+
+    def _split(self, prompt: Messages, completion: str) -> tuple[str, str | None, str]:
+        """(prompt text, completion text or None, full text) as the template renders them."""
+        prompt_text = self._render(prompt, add_generation_prompt=True)
+        full = self._render(
+            [*prompt, {"role": "assistant", "content": completion}], add_generation_prompt=False
+        )
+        if full.startswith(prompt_text):
+            return prompt_text, full[len(prompt_text) :], full
+        return prompt_text, None, full  # template whose prompt is not a prefix of the full text
+
+    def _count_parts(self, parts: list[tuple[str, str | None, str]]) -> list[tuple[int, int]]:
+        texts: list[str] = []
+        for prompt_text, completion_text, full in parts:
+            texts += [prompt_text, completion_text if completion_text is not None else full]
+        counts = self._count_texts(texts)
+        out = []
+        for i, (_, completion_text, _) in enumerate(parts):
+            p, c = counts[2 * i], counts[2 * i + 1]
+            out.append((p, c) if completion_text is not None else (p, max(0, c - p)))
+        return out
+
+    def _count_texts(self, texts: list[str]) -> list[int]:
+        # One Rust call for the whole batch (parallel across cores); no offsets needed for counting.
+        return [len(e) for e in self._backend.encode_batch_fast(texts, add_special_tokens=False)]
+
+
+def _prompt_messages(sample: Sample) -> Messages:
+    system = [{"role": "system", "content": sample.system_prompt}] if sample.system_prompt else []
+    return system + [{"role": m.role, "content": m.content} for m in sample.prompt]

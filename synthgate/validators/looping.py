@@ -1,0 +1,410 @@
+"""Looping and degeneration: invented Q/A pairs, repeats, trailing loops, length stops.
+
+One verdict per code, each with the FIRST place it occurs:
+- `loop.extra_qa_pair`: question labels the model invented after its answer ("Question: ...
+  Answer: ...", "Q: / A:", "Q1:", "Question 2.", "### Question", "**Question:**") at the start of a
+  line or after a sentence end. Span: from the first invented label to the end of the paragraph
+  holding the last Q/A label. Not invented: a label opening the completion (it restates the
+  question), a label whose question quotes the user's turn, the word "question" in prose. A
+  completion starting with "Answer:" has no question label at all. `allow_qa_pairs` turns this off.
+- `loop.repeated_sentence` / `loop.repeated_line`: a sentence (or line) of 3+ words appears more
+  than `max_sentence_repeats` (`max_line_repeats`) times, compared lower-cased, words only. Span:
+  the first occurrence beyond the allowed count (the 3rd of a sentence allowed twice).
+- `loop.repeated_ngram`: a word `ngram_words`-gram appears more than `max_ngram_repeats` times.
+  Span: its first occurrence beyond the allowed count.
+- `loop.fragment_loop`: the text ends in a unit of 1-12 words repeated at least
+  `fragment_min_repeats` times in a row (a one-word unit, "ha ha ha ...", needs twice that), or in
+  a 1-4 character unit repeated 8+ times ("!!!!!!!!", "hahahaha"; not digits). Span: the loop.
+- `loop.finish_reason_length`: generation stopped at the token limit (no span).
+
+Code is left out of the Q/A, sentence, line and n-gram checks: fenced blocks and unfenced lines
+that start with a tag or end in `;` `{` `}` `>` (HTML, CSS, C-like code). Code repeats lines
+(`}`, `return x`, `font-family: Arial;`) and shows prompt templates legitimately. Loops at the end of
+code are still fragment loops. A repeat lying in text a higher-ranked finding already explains
+(fragment loop > repeated line > repeated sentence > n-gram; a repeated line explains every
+occurrence of itself) is not reported again: one looping paragraph is one `loop.repeated_line`.
+
+Words here are lower-cased runs of characters that are neither whitespace nor punctuation or
+symbols (so "QLo." and "qlo" are one word, "don't" is two).
+
+Speed: a clean completion costs one lower(), two translate()s, one split() and a few C-level set
+calls. Each prefilter is a necessary condition of its exact check, so it never hides a finding:
+the pieces between any . ! ? or newline, with spaces and punctuation deleted, must repeat before
+a sentence or line can; of R+1 occurrences of an n-gram two start at the same offset mod s
+(s <= R), so the n // s words sampled every s words inside them repeat as a tuple. Only then do
+the exact checks (regex sentence split, offsets, n-gram dictionaries) run.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections import Counter
+from typing import ClassVar
+
+from synthgate.schemas.chain_config import LoopingConfig
+from synthgate.schemas.sample import Sample
+from synthgate.schemas.verdict import Span, Verdict
+from synthgate.validators.base import Result, Validator
+from synthgate.validators.codes import verdict
+from synthgate.validators.text import normalize, sentence_spans
+
+_MIN_UNIT_WORDS = 3  # shorter sentences/lines ("Stir.", "}", "return x") repeat legitimately
+_MAX_FRAGMENT_WORDS = 12
+_MAX_CHAR_UNIT = 4
+_MIN_CHAR_REPEATS = 8
+_LENGTH_REASONS = frozenset({"length", "max_tokens"})
+
+
+def _build_table() -> dict[int, str]:
+    """Lower-cased text -> words separated by spaces, sentence ends and newlines as "\\n".
+
+    Every mapping is one character to one character, so offsets into the result are offsets into
+    the completion.
+    """
+    table = {ord(c): " " for c in string.punctuation + "\t\r\x0b\x0c"}
+    ranges = [(0x80, 0xC0), (0x2000, 0x2070), (0x2190, 0x2800), (0x2E00, 0x2E80), (0x3000, 0x3040)]
+    ranges += [(0xFE30, 0xFE70), (0xFF00, 0xFF10), (0xFF1A, 0xFF21), (0xFF3B, 0xFF41), (0xFF5B, 0xFF66)]
+    for lo, hi in ranges:
+        for cp in range(lo, hi):
+            if unicodedata.category(chr(cp))[0] in "PSZC":
+                table[cp] = " "
+    for c in ".!?\n\u3002\uff01\uff1f":
+        table[ord(c)] = "\n"
+    return table
+
+
+_TABLE = _build_table()
+# The sentence/line prefilter's view: pieces between any . ! ? or newline, with spaces and
+# punctuation deleted (so "Hello, world" and "hello world" give the same piece).
+_PIECE_TABLE = {cp: (None if sub == " " else sub) for cp, sub in _TABLE.items()} | {ord(" "): None}
+_TOKEN = re.compile(r"\S+")
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+# Unfenced markup and code lines (HTML, CSS, C-like): they start with a tag or end in ; { } >.
+_CODE_LINE = re.compile(r"^[ \t]*<[^\n]*|^[^\n]*[;{}>][ \t]*$", re.MULTILINE)
+
+# Q/A labels, matched on the lower-cased text. A label is "question"/"q" ("answer"/"a") with an
+# optional number, then ":" (or "." / ")" after a number: "Question 2.", "A1)"; a bare "Q." too),
+# or markdown header/bold markup before it ("### Question", "**Q1**"); see `_labels`. `_QUICK`
+# is a cheap necessary condition for a question label; it starts with a literal, so re scans for
+# it in C. Answer labels are only looked for once an invented question was found.
+_QUICK = re.compile(r"q(?:uestion|[ \t]*#?\d{1,3}|[ \t]*(?:\*\*|__)?[ \t]*[:.)])")
+_QWORD = re.compile(r"(q(?:uestion)?)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?")
+_AWORD = re.compile(r"(?<![a-z0-9])(answer|a)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?")
+_MARKUP_CHARS = " \t*_#>-"
+_SENTENCE_END_CHARS = ".!?:;)]\"'\u201d\u2019"
+_HAS_WORD = re.compile(r"[^\W_]")
+_QUESTION_TEXT = re.compile(r"[^?\n]*\??")
+
+
+def _labels(low: str, pattern: re.Pattern[str], pos: int = 0) -> list[tuple[int, int]]:
+    """[start, end) of each Q (or A) label from `pos` on; start includes markup ("### ", "**")."""
+    labels = []
+    for m in pattern.finditer(low, pos):
+        a = m.start()
+        if a and low[a - 1].isalnum():
+            continue  # inside a word: "faq:", "iraq."
+        word, number, term = m.groups()
+        j = a
+        while j > 0 and low[j - 1] in " \t":
+            j -= 1
+        markup = low[j - 1 : j] == "#" or low[max(0, j - 2) : j] in ("**", "__")
+        if term == ":" or (term and (number or word == "q")) or markup:
+            while j > 0 and low[j - 1] in _MARKUP_CHARS and low[j - 1] not in " \t-":
+                j -= 1
+            labels.append((j if markup else a, m.end()))
+    return labels
+
+
+def _at_boundary(low: str, pos: int) -> bool:
+    """`pos` starts the text or a line, or follows a sentence end (markdown markup skipped)."""
+    j = pos
+    while j > 0 and low[j - 1] in _MARKUP_CHARS:
+        j -= 1
+    return j == 0 or low[j - 1] == "\n" or low[j - 1] in _SENTENCE_END_CHARS
+
+
+def _answer_before(low: str, pos: int) -> bool:
+    """Answer text precedes `pos`; an "Answer:" label opening the completion is not content."""
+    lead = len(low) - len(low.lstrip(_MARKUP_CHARS + "\n"))
+    opening = _labels(low[:pos], _AWORD, lead)
+    start = opening[0][1] if opening and opening[0][0] <= lead else 0
+    return bool(_HAS_WORD.search(low, start, pos))
+
+
+def _lower_same_length(text: str) -> str:
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    # A few characters lower-case to two ("İ"); keep those as they are so offsets stay valid.
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
+    if not ranges:
+        return text
+    parts, pos = [], 0
+    for a, b in ranges:
+        parts += [text[pos:a], " " * (b - a)]
+        pos = b
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _merged(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Occurrence spans joined where only whitespace separates them (a run of repeats)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and not text[out[-1][1] : a].strip():
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _inside(a: int, b: int, regions: list[tuple[int, int]]) -> bool:
+    return any(ra <= a and b <= rb for ra, rb in regions)
+
+
+def _first_excess(
+    units: list[tuple[str, int, int]], allowed: int, regions: list[tuple[int, int]]
+) -> tuple[tuple[int, int], int, list[tuple[int, int]]] | None:
+    """The first occurrence beyond `allowed` of any key that no reported loop explains.
+
+    Returns its span, how often its key occurs, and the spans of every key seen too often (the
+    text this finding explains).
+    """
+    by_key: dict[str, list[tuple[int, int]]] = {}
+    for key, a, b in units:
+        by_key.setdefault(key, []).append((a, b))
+    looping = [spans for spans in by_key.values() if len(spans) > allowed]
+    excess = sorted(
+        (span, len(spans)) for spans in looping for span in spans[allowed:] if not _inside(*span, regions)
+    )
+    if not excess:
+        return None
+    return excess[0][0], excess[0][1], [span for spans in looping for span in spans]
+
+
+class LoopingValidator(Validator):
+    """Finds invented Q/A pairs, repeated text and degenerate trailing loops (see module docstring)."""
+
+    name: ClassVar[str] = "looping"
+
+    def __init__(self, config: LoopingConfig = LoopingConfig()) -> None:
+        self.config = config
+        n, r = config.ngram_words, config.max_ngram_repeats
+        # Sample every s-th word (s <= R): of R+1 occurrences of an n-gram two start at the same
+        # offset mod s, so the n // s sampled words inside them repeat as a tuple. s = 2 halves
+        # the words hashed and keeps the tuples (4 words for n = 8) rare in prose.
+        self._stride = 2 if r >= 2 and n >= 4 else 1
+        self._sampled_per_ngram = n // self._stride
+
+    def check(self, sample: Sample) -> Result:
+        text = sample.completion
+        cfg = self.config
+        found: dict[str, Verdict] = {}
+        if sample.metadata.finish_reason in _LENGTH_REASONS:
+            found["loop.finish_reason_length"] = self._v(
+                "loop.finish_reason_length",
+                f"Generation stopped at the token limit (finish_reason={sample.metadata.finish_reason!r}); "
+                "the completion is probably cut off or looping.",
+            )
+        if not text.strip():
+            return Result(sample, list(found.values()))
+        low = _lower_same_length(text)
+        if not cfg.allow_qa_pairs and _QUICK.search(low):
+            qa = self._extra_qa(sample, text, low)
+            if qa:
+                found["loop.extra_qa_pair"] = qa
+
+        coarse = low.translate(_TABLE)
+        tokens = coarse.split()
+        regions: list[tuple[int, int]] = []  # text already explained by a reported loop
+        fragment = self._fragment(text, coarse, tokens)
+        if fragment:
+            found["loop.fragment_loop"] = fragment
+            regions.append((fragment.span.start, fragment.span.end))  # type: ignore[union-attr]
+
+        if self._repeats_possible(low):
+            masked, coarse_masked = self._mask_code(text, coarse)
+            for code, units, limit in (
+                ("loop.repeated_line", self._lines(masked, coarse_masked), cfg.max_line_repeats),
+                ("loop.repeated_sentence", self._sentences(masked, coarse_masked), cfg.max_sentence_repeats),
+            ):
+                hit = _first_excess(units, limit, regions)
+                if hit:
+                    found[code] = self._repeat_verdict(code, text, hit[0], hit[1], limit)
+                    regions += _merged(hit[2], text)
+
+        if self._ngram_possible(tokens):
+            ngram = self._ngram(text, coarse, regions)
+            if ngram:
+                a, b = ngram
+                found["loop.repeated_ngram"] = self._v(
+                    "loop.repeated_ngram",
+                    f"The {cfg.ngram_words}-word sequence {text[a:b]!r} appears more than "
+                    f"{cfg.max_ngram_repeats} times.",
+                    Span(start=a, end=b),
+                )
+        return Result(sample, list(found.values()))
+
+    def _v(self, code: str, message: str, span: Span | None = None) -> Verdict:
+        return verdict(self.name, code, message, span=span)
+
+    # --- invented Q/A pairs -------------------------------------------------------------------
+
+    def _extra_qa(self, sample: Sample, text: str, low: str) -> Verdict | None:
+        if not _labels(low, _QWORD):
+            return None  # "question" in prose, no label: skip the masking below
+        low = self._mask_code(text, low)[1]  # a prompt template shown in code is not a loop
+        invented = [
+            (a, b)
+            for a, b in _labels(low, _QWORD)
+            if _at_boundary(low, a) and _answer_before(low, a) and not self._quotes_prompt(sample, low, b)
+        ]
+        if not invented:
+            return None
+        start = invented[0][0]
+        answers = [a for a, _ in _labels(low, _AWORD, start) if _at_boundary(low, a)]
+        last = max([a for a, _ in invented] + answers)
+        end = low.find("\n\n", last)
+        end = len(text.rstrip()) if end < 0 else len(text[:end].rstrip())
+        return self._v(
+            "loop.extra_qa_pair",
+            f"{len(invented)} self-invented question label(s) after the answer, the first "
+            f"{' '.join(text[start : start + 60].split())!r}; the model kept writing Q/A pairs.",
+            Span(start=start, end=end),
+        )
+
+    @staticmethod
+    def _quotes_prompt(sample: Sample, low: str, label_end: int) -> bool:
+        users = [m.content for m in sample.prompt if m.role == "user"]
+        if not users:
+            return False
+        asked = normalize(_QUESTION_TEXT.match(low, label_end).group())  # type: ignore[union-attr]
+        return len(asked.split()) >= _MIN_UNIT_WORDS and f" {asked} " in f" {normalize(users[-1])} "
+
+    # --- trailing fragment loops ----------------------------------------------------------------
+
+    def _fragment(self, text: str, coarse: str, tokens: list[str]) -> Verdict | None:
+        min_repeats = self.config.fragment_min_repeats
+        n = len(tokens)
+        if n < 2 or tokens[-1] not in tokens[-_MAX_FRAGMENT_WORDS - 1 : -1]:
+            return self._char_fragment(text)  # the last word must recur within one unit
+        for unit in range(1, _MAX_FRAGMENT_WORDS + 1):
+            needed = min_repeats * (2 if unit == 1 else 1)
+            if n < unit * needed:
+                break
+            i = n - 1
+            while i >= unit and tokens[i] == tokens[i - unit]:
+                i -= 1
+            run = n - 1 - i + unit  # tokens in the periodic tail
+            if run // unit >= needed:
+                start = [m.start() for m in _TOKEN.finditer(coarse)][n - run]
+                end = len(text.rstrip())
+                return self._v(
+                    "loop.fragment_loop",
+                    f"The completion ends in {run // unit} repeats of "
+                    f"{' '.join(tokens[n - unit :])!r}: the model degenerated into a loop.",
+                    Span(start=start, end=end),
+                )
+        return self._char_fragment(text)
+
+    @staticmethod
+    def _char_fragment(text: str) -> Verdict | None:
+        tail = text.rstrip()
+        if tail[-1:] not in tail[-_MAX_CHAR_UNIT - 1 : -1]:
+            return None
+        for size in range(1, _MAX_CHAR_UNIT + 1):
+            unit = tail[-size:]
+            if not tail.endswith(unit * _MIN_CHAR_REPEATS) or unit.strip().isdigit():
+                continue
+            if size == 1 and unit.isalnum():
+                continue  # "zzzzzzzz" or "0000000000" is a word or a number, not punctuation noise
+            start = len(tail) - size * _MIN_CHAR_REPEATS
+            while start >= size and tail[start - size : start] == unit:
+                start -= size
+            return verdict(
+                LoopingValidator.name,
+                "loop.fragment_loop",
+                f"The completion ends in {(len(tail) - start) // size} repeats of {unit!r}.",
+                span=Span(start=start, end=len(tail)),
+            )
+        return None
+
+    # --- repeated sentences, lines and n-grams ------------------------------------------------
+
+    @staticmethod
+    def _mask_code(text: str, other: str) -> tuple[str, str]:
+        """`text` and a same-length view of it with code (fenced blocks, code lines) blanked out."""
+        ranges = [m.span() for m in _FENCE.finditer(text)] if "```" in text or "~~~" in text else []
+        if ranges:
+            text, other = _blank(text, ranges), _blank(other, ranges)
+        lines = [m.span() for m in _CODE_LINE.finditer(text)]
+        return _blank(text, lines), _blank(other, lines)
+
+    @staticmethod
+    def _lines(masked: str, coarse: str) -> list[tuple[str, int, int]]:
+        units, pos = [], 0
+        for line in masked.split("\n"):
+            a, b = pos, pos + len(line)
+            pos = b + 1
+            words = coarse[a:b].split()
+            if len(words) >= _MIN_UNIT_WORDS:
+                units.append((" ".join(words), a, b))
+        return units
+
+    @staticmethod
+    def _sentences(masked: str, coarse: str) -> list[tuple[str, int, int]]:
+        units = []
+        for a, b in sentence_spans(masked):
+            words = coarse[a:b].split()
+            if len(words) >= _MIN_UNIT_WORDS:
+                units.append((" ".join(words), a, b))
+        return units
+
+    def _repeat_verdict(self, code: str, text: str, span: tuple[int, int], count: int, limit: int) -> Verdict:
+        a, b = span
+        what = "line" if code == "loop.repeated_line" else "sentence"
+        return self._v(
+            code,
+            f"The {what} {' '.join(text[a:b].split())[:80]!r} appears {count} times "
+            f"(at most {limit} allowed).",
+            Span(start=a, end=b),
+        )
+
+    def _repeats_possible(self, low: str) -> bool:
+        """Cheap necessary condition for a repeated sentence or line (see module docstring)."""
+        allowed = min(self.config.max_sentence_repeats, self.config.max_line_repeats)
+        pieces = list(filter(None, low.translate(_PIECE_TABLE).split("\n")))
+        if len(pieces) - len(set(pieces)) < allowed:
+            return False  # a piece seen allowed+1 times leaves at least `allowed` duplicates
+        return any(c > allowed and len(k) >= _MIN_UNIT_WORDS for k, c in Counter(pieces).items())
+
+    def _ngram_possible(self, tokens: list[str]) -> bool:
+        """Cheap necessary condition for a repeated n-gram (see module docstring)."""
+        if len(tokens) < self.config.ngram_words + self.config.max_ngram_repeats:
+            return False  # R+1 occurrences need n+R tokens even when they overlap
+        sampled = tokens[:: self._stride]
+        width = self._sampled_per_ngram
+        keys = set(zip(*(sampled[i:] for i in range(width)), strict=False))
+        return len(keys) < len(sampled) - width + 1
+
+    def _ngram(self, text: str, coarse: str, regions: list[tuple[int, int]]) -> tuple[int, int] | None:
+        """Span of the first occurrence beyond the allowed count of any n-gram, outside `regions`."""
+        _, coarse_masked = self._mask_code(text, coarse)
+        matches = list(_TOKEN.finditer(coarse_masked))
+        tokens = [m.group() for m in matches]
+        n, allowed = self.config.ngram_words, self.config.max_ngram_repeats
+        counts: dict[tuple[str, ...], int] = {}
+        for i in range(len(tokens) - n + 1):
+            gram = tuple(tokens[i : i + n])
+            c = counts.get(gram, 0) + 1
+            counts[gram] = c
+            if c > allowed:
+                a, b = matches[i].start(), matches[i + n - 1].end()
+                if not _inside(a, b, regions):
+                    return a, b
+        return None

@@ -1,0 +1,406 @@
+"""Invented Q/A pairs, repeated sentences/lines/n-grams and trailing loops fail with their first span."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from synthgate.schemas.chain_config import LoopingConfig
+from synthgate.schemas.sample import Message, Sample, SampleMetadata
+from synthgate.schemas.verdict import Verdict
+from synthgate.validators.base import Result
+from synthgate.validators.looping import LoopingValidator
+
+USER_QUESTION = "How does LoRA reduce memory use?"
+
+# From a real failed run: invented Q/A pairs, then a degenerate fragment loop.
+SEED_ANSWER = (
+    "QLoRA is an optimization method that combines the quantization of weights, low-rank adaptation "
+    "(LoRA), and a compression technique called 4-bit quantization. "
+)
+SEED_PAIRS = (
+    "Question: Can QLoRA be applied to models other than large language models? Answer: QLoRA is "
+    "primarily designed for large language models, but the approach generalises. Question: What is the "
+    "impact of QLoRA on the performance of fine-tuned models compared to full fine-tuning? Answer: QLoRA "
+    "generally maintains performance. "
+)
+SEED_LOOP = "Question: Can QLo. 0 " * 20
+SEED = SEED_ANSWER + SEED_PAIRS + SEED_LOOP
+
+PROSE = (
+    "Low-rank adaptation freezes the pretrained weights and learns a pair of small matrices per layer, "
+    "so the number of trainable parameters drops by orders of magnitude. In practice this means a 7B "
+    "model can be fine-tuned on a single consumer GPU. QLoRA goes one step further: it stores the frozen "
+    "weights in 4-bit NormalFloat, dequantizes them on the fly during the forward pass, and keeps the "
+    "adapters in 16-bit precision. The paper reports that this matches full 16-bit fine-tuning on several "
+    "benchmarks.\n\n"
+    "There are trade-offs. Dequantization adds compute, so each step is slower than plain LoRA, and paged "
+    "optimizers are needed to absorb memory spikes from long sequences. The rank of the adapters matters "
+    "less than one might expect; ranks between 8 and 64 usually perform similarly, while applying adapters "
+    "to all linear layers matters more than the rank itself.\n\n"
+    "If you are starting out, use the defaults from the PEFT library, train for one or two epochs, and "
+    "evaluate on a held-out set that resembles your production traffic. Watch the validation loss: if it "
+    "rises while the training loss keeps falling, you are overfitting, and you should lower the learning "
+    "rate or stop earlier. Finally, merge the adapters into the base weights only after evaluation, "
+    "because merging a quantized model can change its outputs slightly and you want to measure the model "
+    "you ship.\n\n"
+    "A note on data: a few thousand carefully filtered examples usually beat a much larger noisy set. "
+    "Remove near-duplicates, check that answers are grounded in the sources they cite, and keep a small "
+    "slice of hard cases aside so regressions show up early."
+)
+
+
+def sample(completion: str, finish_reason: str | None = None, user: str = USER_QUESTION) -> Sample:
+    return Sample(
+        prompt=[Message(role="user", content=user)],
+        completion=completion,
+        metadata=SampleMetadata(finish_reason=finish_reason),
+    )
+
+
+def check(completion: str, **config) -> Result:
+    return LoopingValidator(LoopingConfig(**config)).check(sample(completion))
+
+
+def codes(result: Result) -> list[str]:
+    return [v.code for v in result.verdicts]
+
+
+def only(result: Result, code: str) -> Verdict:
+    found = [v for v in result.verdicts if v.code == code]
+    assert len(found) == 1, codes(result)
+    return found[0]
+
+
+def spanned(completion: str, v: Verdict) -> str:
+    assert v.span is not None and v.span.field == "completion"
+    assert 0 <= v.span.start < v.span.end <= len(completion)
+    return completion[v.span.start : v.span.end]
+
+
+# --- the seed case -----------------------------------------------------------------------------
+
+
+def test_seed_run_fails_with_invented_pairs_and_the_trailing_fragment_loop_only():
+    result = check(SEED)
+    assert sorted(codes(result)) == ["loop.extra_qa_pair", "loop.fragment_loop"]
+    assert all(v.status == "fail" and v.severity == "block" for v in result.verdicts)
+
+
+def test_seed_qa_span_runs_from_the_first_invented_question_to_the_end_of_the_pairs():
+    v = only(check(SEED), "loop.extra_qa_pair")
+    assert v.span.start == len(SEED_ANSWER)
+    assert spanned(SEED, v).startswith("Question: Can QLoRA be applied to models other")
+    assert v.span.end == len(SEED.rstrip())
+
+
+def test_seed_fragment_span_covers_exactly_the_repeated_fragment():
+    v = only(check(SEED), "loop.fragment_loop")
+    assert spanned(SEED, v) == SEED_LOOP.rstrip()
+    assert "20 repeats" in v.message
+
+
+def test_fragment_loop_span_is_the_whole_periodic_tail_even_when_it_starts_mid_unit():
+    text = "QLoRA saves memory. Question: How does QLo. 0 " + "Question: Can QLo. 0 " * 20
+    v = only(check(text, allow_qa_pairs=True), "loop.fragment_loop")
+    assert spanned(text, v) == "QLo. 0 " + ("Question: Can QLo. 0 " * 20).rstrip()
+
+
+def test_a_loop_explained_by_the_fragment_is_not_reported_again_as_sentences_or_ngrams():
+    result = check(PROSE + " " + "The model is fine. " * 12)
+    assert codes(result) == ["loop.fragment_loop"]
+
+
+# --- invented question/answer pairs ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pairs, first",
+    [
+        ("\n\nQ: What about QLoRA?\nA: It quantizes.\n\nQ: And DoRA?\nA: It decomposes.", "Q: What about"),
+        (" Q1: What about QLoRA? A1: It quantizes. Q2: And DoRA? A2: It decomposes.", "Q1: What about"),
+        ("\n\n### Question 2\nWhat about QLoRA?\n\n### Answer\nIt quantizes.", "### Question 2"),
+        (" **Question:** What about QLoRA? **Answer:** It quantizes.", "**Question:**"),
+        ("\n\nQuestion 2. What about QLoRA?\nAnswer 2. It quantizes.", "Question 2."),
+        ("\n- **Q:** What about QLoRA?\n- **A:** It quantizes.", "**Q:**"),
+    ],
+)
+def test_invented_pairs_after_the_answer_fail_from_the_first_label_to_the_last_pair(pairs, first):
+    text = PROSE + pairs
+    v = only(check(text), "loop.extra_qa_pair")
+    assert spanned(text, v).startswith(first)
+    assert v.span.start == text.index(first)
+    assert v.span.end == len(text)
+
+
+def test_invented_pair_glued_to_the_previous_sentence_is_found():
+    text = "LoRA freezes the weights.Question: What about QLoRA? Answer: It quantizes them."
+    v = only(check(text), "loop.extra_qa_pair")
+    assert spanned(text, v) == "Question: What about QLoRA? Answer: It quantizes them."
+
+
+def test_pairs_span_stops_at_the_end_of_the_paragraph_holding_the_last_label():
+    text = "LoRA freezes weights.\n\nQ: Why?\nA: Memory.\n\nThanks for reading, and good luck."
+    v = only(check(text), "loop.extra_qa_pair")
+    assert spanned(text, v) == "Q: Why?\nA: Memory."
+
+
+def test_prose_mention_of_the_word_question_is_clean():
+    text = "That is a good question. The answer depends on the rank you choose and the layers you adapt."
+    assert check(text).verdicts == []
+
+
+def test_prose_with_question_words_and_colons_inside_sentences_is_clean():
+    text = (
+        "The key question: does the rank matter? In our runs the answer was no. Frequently asked "
+        "questions: see the FAQ. The **quick** answer is that quantization helps, as Q3 results show."
+    )
+    assert check(text).verdicts == []
+
+
+def test_completion_starting_with_answer_label_only_is_not_a_loop():
+    assert check("Answer: LoRA freezes the weights and trains small adapters.").verdicts == []
+
+
+def test_invented_question_after_an_answer_label_is_still_caught():
+    text = "Answer: LoRA freezes the weights. Question: And QLoRA? Answer: It quantizes them too."
+    v = only(check(text), "loop.extra_qa_pair")
+    assert spanned(text, v) == "Question: And QLoRA? Answer: It quantizes them too."
+
+
+def test_question_label_opening_the_completion_restates_the_question_and_is_clean():
+    text = (
+        f"Question: {USER_QUESTION}\n\nAnswer: LoRA freezes the base weights and trains two small matrices."
+    )
+    assert check(text).verdicts == []
+
+
+def test_answer_quoting_the_users_question_once_is_clean():
+    text = f"Sure, here it is.\n\nQuestion: {USER_QUESTION}\nAnswer: LoRA freezes the base weights."
+    assert check(text).verdicts == []
+
+
+def test_quoting_some_other_question_is_an_invented_pair():
+    text = "Sure, here it is.\n\nQuestion: How does DoRA differ?\nAnswer: It decomposes weights."
+    v = only(check(text), "loop.extra_qa_pair")
+    assert spanned(text, v).startswith("Question: How does DoRA differ?")
+
+
+def test_question_answer_template_shown_in_a_code_block_is_clean():
+    text = (
+        "Format each record like this:\n\n```text\nQuestion: {question}\nAnswer: {answer}\n```\n\n"
+        "Then tokenize the records and train as usual."
+    )
+    assert check(text).verdicts == []
+
+
+def test_legitimate_faq_passes_when_qa_pairs_are_allowed():
+    faq = (
+        "Here is the FAQ you asked for.\n\n"
+        "Q1: What is LoRA?\nA1: A way to fine-tune with small low-rank matrices.\n\n"
+        "Q2: Does it need a big GPU?\nA2: No, a single consumer card is usually enough.\n\n"
+        "Q3: Can I merge the adapters?\nA3: Yes, after training you can fold them into the weights."
+    )
+    assert check(faq, allow_qa_pairs=True).verdicts == []
+    assert codes(check(faq)) == ["loop.extra_qa_pair"]
+
+
+# --- repeated sentences and lines ----------------------------------------------------------------
+
+
+def test_sentence_repeated_beyond_the_allowed_count_fails_at_the_first_extra_occurrence():
+    text = "It freezes the weights. LoRA is small. It freezes the weights! Rank matters. "
+    text += "it FREEZES, the weights."
+    v = only(check(text), "loop.repeated_sentence")
+    assert spanned(text, v) == "it FREEZES, the weights."
+    assert "3 times" in v.message
+
+
+def test_sentence_repeated_within_the_allowed_count_is_clean():
+    text = "It freezes the weights. LoRA is small. It freezes the weights. Rank matters less."
+    assert check(text).verdicts == []
+
+
+def test_max_sentence_repeats_of_one_fails_the_second_occurrence():
+    text = "It freezes the weights. LoRA is small. It freezes the weights."
+    v = only(check(text, max_sentence_repeats=1), "loop.repeated_sentence")
+    assert v.span.start == text.rindex("It freezes")
+
+
+def test_repeated_line_fails_at_its_third_occurrence_and_is_not_also_a_repeated_sentence():
+    text = "Steps:\nStir the pot now.\nAdd salt to taste.\nStir the pot now.\nServe hot.\n"
+    text += "Stir the pot now.\nDone."
+    result = check(text)
+    assert codes(result) == ["loop.repeated_line"]
+    assert result.verdicts[0].span.start == text.rindex("Stir the pot now.")
+    assert spanned(text, result.verdicts[0]) == "Stir the pot now."
+
+
+def test_paragraph_looping_in_the_middle_is_one_repeated_line_not_five_codes():
+    para = "LoRA freezes the weights. It trains two small matrices. Memory drops a lot."
+    text = "\n\n".join([para] * 4) + "\n\nIn short, use LoRA when memory is tight."
+    result = check(text)
+    assert codes(result) == ["loop.repeated_line"]
+    v = result.verdicts[0]
+    assert v.span.start == text.index(para, len(para) * 2)
+    assert spanned(text, v) == para
+
+
+def test_numbered_steps_with_repeated_short_words_are_clean():
+    text = "1. Mix.\n2. Stir.\n3. Stir.\n4. Stir.\n5. Stir.\n6. Serve.\n\nRepeat steps 2 to 5 until smooth."
+    assert check(text).verdicts == []
+
+
+def test_code_block_with_repeated_short_and_trivial_lines_is_clean():
+    text = (
+        "Here is the helper:\n\n```python\n"
+        "def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return hi\n"
+        "    return x\n\n\ndef identity(x):\n    return x\n\n\ndef first(x):\n    return x\n```\n\n"
+        "```js\nfunction f() {\n  if (a) {\n    go();\n  }\n}\n}\n}\n```\n\nThat is all."
+    )
+    assert check(text).verdicts == []
+
+
+def test_repeated_code_lines_inside_a_fence_are_not_prose_loops():
+    text = "Build it:\n```python\n" + "model.add(Dense(64, activation='relu'))\n" * 5 + "```\nThen train."
+    assert check(text).verdicts == []
+
+
+# --- repeated n-grams ---------------------------------------------------------------------------
+
+
+def test_ngram_repeated_beyond_the_allowed_count_fails_at_its_first_extra_occurrence():
+    steps = " ".join(f"Step {i}: we apply the same transformation to the data again." for i in range(2, 7))
+    text = "First we load the files. " + steps + " Finally we stop."
+    v = only(check(text), "loop.repeated_ngram")
+    assert spanned(text, v) == "we apply the same transformation to the data"
+    assert v.span.start == text.index("Step 5: ") + len("Step 5: ")
+
+
+def test_ngram_repeated_within_the_allowed_count_is_clean():
+    steps = " ".join(f"Step {i}: we apply the same transformation to the data again." for i in range(2, 5))
+    assert check("First we load the files. " + steps + " Finally we stop.").verdicts == []
+
+
+def test_smaller_ngram_config_catches_shorter_phrases():
+    text = "The low rank update helps. Rank matters. The low rank update wins. So the low rank update stays."
+    v = only(check(text, ngram_words=4, max_ngram_repeats=2), "loop.repeated_ngram")
+    assert spanned(text, v) == "the low rank update"
+    assert v.span.start == text.rindex("the low rank update")
+
+
+# --- trailing fragment loops --------------------------------------------------------------------
+
+
+def test_word_loop_at_the_end_is_a_fragment_loop():
+    text = "That was funny. " + "ha " * 10
+    v = only(check(text), "loop.fragment_loop")
+    assert spanned(text, v) == ("ha " * 10).strip()
+
+
+def test_a_few_repeated_words_at_the_end_are_clean():
+    assert check("That was funny, ha ha ha.").verdicts == []
+    assert check("Use it when the data is small, small, small.").verdicts == []
+
+
+def test_multiword_unit_repeated_at_the_end_needs_the_configured_repeats():
+    text = "LoRA saves memory. and so on and so on and so on"
+    assert check(text).verdicts == []
+    v = only(check(text + " and so on"), "loop.fragment_loop")
+    assert spanned(text + " and so on", v) == "and so on and so on and so on and so on"
+
+
+def test_trailing_loop_cut_mid_unit_is_still_a_fragment_loop():
+    text = "Answer done. " + "the model the model " * 3 + "the"
+    v = only(check(text), "loop.fragment_loop")
+    assert spanned(text, v) == ("the model the model " * 3 + "the")
+
+
+def test_character_loop_at_the_end_is_a_fragment_loop():
+    text = "That is great!!!!!!!!!!!!"
+    v = only(check(text), "loop.fragment_loop")
+    assert spanned(text, v) == "!!!!!!!!!!!!"
+    glued = "It works, hahahahahahahahahaha"
+    assert spanned(glued, only(check(glued), "loop.fragment_loop")) == "hahahahahahahahahaha"
+
+
+def test_emphasis_and_long_numbers_at_the_end_are_clean():
+    assert check("That is great!!!").verdicts == []
+    assert check("The population was 1000000000").verdicts == []
+    assert check("Wait for it...").verdicts == []
+
+
+# --- finish reason ------------------------------------------------------------------------------
+
+
+def test_finish_reason_length_fails_without_a_span():
+    result = LoopingValidator().check(sample(PROSE, finish_reason="length"))
+    assert codes(result) == ["loop.finish_reason_length"]
+    assert result.verdicts[0].span is None
+
+
+def test_finish_reason_stop_is_clean():
+    assert LoopingValidator().check(sample(PROSE, finish_reason="stop")).verdicts == []
+
+
+# --- clean text and the fast path ---------------------------------------------------------------
+
+
+def test_normal_multi_paragraph_prose_is_clean_and_unchanged():
+    s = sample(PROSE)
+    result = LoopingValidator().check(s)
+    assert result.verdicts == []
+    assert result.sample is s
+
+
+def test_empty_completion_is_left_to_other_validators():
+    assert check("   ").verdicts == []
+
+
+def test_clean_prose_never_reaches_the_exact_checks(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("slow path reached")
+
+    for name in ("_extra_qa", "_sentences", "_lines", "_ngram"):
+        monkeypatch.setattr(LoopingValidator, name, boom)
+    assert LoopingValidator().check(sample(PROSE)).verdicts == []
+
+
+def test_one_verdict_per_code_even_with_many_loops():
+    text = "\n".join(["It freezes the weights."] * 5 + ["Rank is low here."] * 5) + "\nThe end is here now."
+    result = check(text)
+    assert len(codes(result)) == len(set(codes(result)))
+    assert spanned(text, only(result, "loop.repeated_line")) == "It freezes the weights."
+
+
+VOCAB = "lora rank adapter weights memory the a of model data train small frozen matrix layer".split()
+
+
+def random_text(rng: random.Random) -> str:
+    """Prose-like text with planted repeats whose punctuation, spacing and case vary between copies."""
+    sentences: list[list[str]] = []
+    for _ in range(rng.randint(3, 25)):
+        if sentences and rng.random() < 0.3:
+            sentences.append(rng.choice(sentences))  # a repeated sentence or line
+        else:
+            sentences.append([rng.choice(VOCAB) for _ in range(rng.randint(1, 9))])
+    out = []
+    for words in sentences:
+        for w in words:
+            out.append(w.upper() if rng.random() < 0.05 else w)
+            out.append(rng.choice([" ", " ", " ", ", ", "  ", " - ", "'"]))
+        out[-1] = rng.choice([". ", "! ", "? ", "\n", ".\n\n", ": "])
+    return "".join(out)
+
+
+def test_prefilters_never_hide_a_finding_the_exact_checks_would_make(monkeypatch):
+    rng = random.Random(7)
+    texts = [random_text(rng) for _ in range(300)]
+    fast = [check(t, allow_qa_pairs=True).verdicts for t in texts]
+    monkeypatch.setattr(LoopingValidator, "_repeats_possible", lambda self, low: True)
+    monkeypatch.setattr(LoopingValidator, "_ngram_possible", lambda self, tokens: True)
+    exact = [check(t, allow_qa_pairs=True).verdicts for t in texts]
+    assert fast == exact
+    found = {v.code for verdicts in exact for v in verdicts}
+    assert {"loop.repeated_sentence", "loop.repeated_line", "loop.repeated_ngram"} <= found

@@ -1,0 +1,243 @@
+"""Secrets: provider-shaped API keys, private keys, emails and phone numbers are flagged at their
+spans, messages only ever show a masked form, and numbers that are not phones stay clean.
+
+Fake keys are assembled at run time (prefix + random characters) so that no literal in this file
+looks like a real key to secret scanners.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import string
+
+import pytest
+
+from synthgate.schemas.chain_config import ChainConfig, SecretsConfig
+from synthgate.schemas.sample import Message, Sample
+from synthgate.validators.chain import Chain
+from synthgate.validators.secrets import SecretsValidator, mask
+
+ALNUM = string.ascii_letters + string.digits
+
+
+def rand(n: int, alphabet: str = ALNUM, seed: int = 7) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def b64url(obj: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+KEYS = {
+    "openai": "sk-" + "proj-" + rand(48),
+    "openai_legacy": "sk" + "-" + rand(48, seed=1),
+    "anthropic": "sk-" + "ant-" + "api03-" + rand(90, ALNUM + "-_", seed=2),
+    "aws": "AK" + "IA" + rand(16, string.ascii_uppercase + string.digits, seed=3),
+    "github": "gh" + "p_" + rand(36, seed=4),
+    "github_pat": "github" + "_pat_" + rand(82, ALNUM + "_", seed=5),
+    "slack": "xo" + "xb-" + rand(12, string.digits, seed=6) + "-" + rand(24, seed=6),
+    "google": "AI" + "za" + rand(35, ALNUM + "-_", seed=8),
+    "huggingface": "hf" + "_" + rand(34, string.ascii_letters, seed=9),
+    "stripe": "sk" + "_live_" + rand(24, seed=10),
+    "jwt": b64url({"alg": "HS256", "typ": "JWT"})
+    + "."
+    + b64url({"sub": "42", "name": "Ann"})
+    + "."
+    + rand(43),
+}
+
+
+def sample(completion: str, prompt: str = "Show me the config.", system: str | None = None) -> Sample:
+    return Sample(system_prompt=system, prompt=[Message(role="user", content=prompt)], completion=completion)
+
+
+def check(completion: str, prompt: str = "Show me the config.", **config) -> list:
+    return SecretsValidator(SecretsConfig(**config)).check(sample(completion, prompt)).verdicts
+
+
+def found(completion: str, **config) -> list[tuple[str, str]]:
+    return [(v.code, completion[v.span.start : v.span.end]) for v in check(completion, **config)]
+
+
+# ---- API keys -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("provider", sorted(KEYS))
+def test_provider_shaped_key_is_flagged_at_its_span(provider: str):
+    key = KEYS[provider]
+    completion = f"Set it like this:\nclient = Client({key!r})\nthen call it."
+    verdicts = check(completion)
+    assert [(v.code, v.severity, completion[v.span.start : v.span.end]) for v in verdicts] == [
+        ("secret.api_key", "block", key)
+    ]
+
+
+def test_aws_secret_next_to_an_access_key_id_is_flagged_too():
+    secret = rand(40, ALNUM + "/+", seed=11)
+    completion = f"[default]\naws_access_key_id = {KEYS['aws']}\naws_secret_access_key = {secret}\n"
+    assert found(completion) == [("secret.api_key", KEYS["aws"]), ("secret.api_key", secret)]
+
+
+def test_generic_credential_assignments_with_random_values_are_flagged():
+    value = rand(32, seed=12)
+    for completion in (
+        "api_key" + ' = "' + value + '"',
+        '{"password": "' + value + '"}',
+        "export DB_TOKEN=" + value,
+        "curl -H 'Authorization: Bearer " + value + "' https://api.acme.io",
+    ):
+        assert found(completion) == [("secret.api_key", value)], completion
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "api_key" + ' = "YOUR_API_KEY_HERE"',
+        'api_key = os.environ["OPENAI_API_KEY"]',
+        "token" + ' = "' + "${GITHUB_TOKEN}" + '"',
+        "key" + ' = "settings.openai_key_v2"',
+        "token_url" + ' = "https://oauth2.googleapis.com/token"',
+        "MAX_TOKENS = 4096; SECRET_NAME = 'PROD_DB_PASSWORD_V2'",
+        "Use the task-oriented-dialogue-system-benchmark-suite for that.",
+        "Our sk-learn-style-preprocessing-pipeline-for-tabular-data works.",
+        "Load hf_tokenizerconfigurationfileforthismodel from the hub.",
+        "AWS documents the key AKIAIOSFODNN7EXAMPLE in its guides.",
+        "Stripe's docs use " + "sk" + "_test_" + rand(24) + " as a test key.",
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b fixed it; AKIA is a prefix.",
+    ],
+)
+def test_placeholders_references_and_lookalikes_are_not_keys(completion: str):
+    assert found(completion) == []
+
+
+# ---- private keys -------------------------------------------------------------------------------
+def test_private_key_block_is_flagged_as_one_span():
+    body = "\n".join(rand(64, ALNUM + "+/", seed=s) for s in range(5))
+    block = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    completion = f"Save this as id_rsa:\n{block}\nand chmod 600 it."
+    verdicts = check(completion)
+    assert [(v.code, completion[v.span.start : v.span.end]) for v in verdicts] == [
+        ("secret.private_key", block)
+    ]
+    assert body[:20] not in verdicts[0].model_dump_json()
+
+
+def test_private_key_stand_in_in_documentation_is_not_flagged():
+    assert found("-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----") == []
+
+
+# ---- emails -------------------------------------------------------------------------------------
+def test_real_looking_emails_are_flagged_as_pii_warnings():
+    completion = "Write to jane.doe@gmail.com or m.rossi@unimi.it for details."
+    verdicts = check(completion)
+    assert [(v.code, v.severity, completion[v.span.start : v.span.end]) for v in verdicts] == [
+        ("pii.email", "warn", "jane.doe@gmail.com"),
+        ("pii.email", "warn", "m.rossi@unimi.it"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "Contact user@example.com or admin@mail.example.org.",
+        "Send it to info@example-domain.com, sales@yourcompany.com or a@b.test.",
+        "Clone git@github.com:org/repo.git and install pkg@1.2.3.",
+        "Replies from noreply@github.com are automatic. @media (max-width: 600px) {}",
+    ],
+)
+def test_documentation_and_non_personal_addresses_are_not_flagged(completion: str):
+    assert found(completion) == []
+
+
+# ---- phones -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "phone", ["+44 20 7946 0958", "+1 (415) 867-5309", "(415) 867-5309", "415-867-5309", "415.867.5309",
+              "1-800-438-7764", "+49 30 12345678", "+33 1 42 68 53 00"],
+)  # fmt: skip
+def test_phone_numbers_with_separators_are_flagged(phone: str):
+    completion = f"Call us at {phone} during office hours."
+    assert found(completion) == [("pii.phone", phone)]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "The war lasted from 1939-1945 and the treaty was signed on 1945-09-02.",
+        "Upgrade from version 2.10.1 to 10.2.3.4; the IP is 192.168.100.200.",
+        "ISBN 978-0-306-40615-7 and ISBN 0-306-40615-2 are the same book.",
+        "Natalia sold 48/2 = <<48/2=24>>24 clips.\nShe sold 48+24 = <<48+24=72>>72.\n#### 72",
+        "The total is 1234567890 and 12345678901234 units; 3 + 4 - 5 = 2.",
+        "In the film she dials (555) 123-4567 and 555-0199.",
+        "Score: 16 - 3 - 4 = 9, then 9 * 2 = 18 and +3 more gives 21.",
+    ],
+)
+def test_years_versions_isbns_arithmetic_and_fictional_numbers_are_not_phones(completion: str):
+    assert found(completion) == []
+
+
+def test_real_gsm8k_style_answers_have_no_phone_findings():
+    answer = (
+        "Janet's ducks lay 16 eggs per day. She eats 3 and bakes with 4, so 16 - 3 - 4 = <<16-3-4=9>>9.\n"
+        "She makes 9 * 2 = $<<9*2=18>>18 every day at the farmers' market.\n#### 18"
+    )
+    assert found(answer) == []
+
+
+# ---- masking ------------------------------------------------------------------------------------
+def test_mask_keeps_at_most_four_leading_and_two_trailing_characters():
+    key = KEYS["openai"]
+    assert mask(key) == key[:4] + "…[masked]…" + key[-2:]
+    assert mask("abcdefgh") == "ab…[masked]…h"
+
+
+def test_no_verdict_field_ever_contains_the_full_secret():
+    secrets = [*KEYS.values(), "jane.doe@gmail.com", "+44 20 7946 0958"]
+    completion = "Here you go:\n" + "\n".join(f"value_{i}: {s}" for i, s in enumerate(secrets))
+    verdicts = check(completion, prompt="Reuse " + KEYS["github"])
+    assert len(verdicts) == len(secrets) + 1
+    dumped = "\n".join(v.model_dump_json() for v in verdicts)
+    for secret in secrets:
+        assert secret not in dumped
+        assert secret[4:-2] not in dumped
+    assert all("[masked]" in v.message for v in verdicts)
+    assert mask(KEYS["openai"]) in dumped
+
+
+# ---- where, severity, switches ------------------------------------------------------------------
+def test_secrets_in_prompt_turns_and_system_prompt_get_their_fields():
+    key = KEYS["github"]
+    s = Sample(
+        system_prompt=f"Use token {key} for the API.",
+        prompt=[
+            Message(role="user", content=f"My token is {key}"),
+            Message(role="assistant", content="Noted."),
+            Message(role="user", content="Call me at +44 20 7946 0958"),
+        ],
+        completion="Done.",
+    )
+    verdicts = SecretsValidator().check(s).verdicts
+    assert [(v.code, v.span.field, v.span.start) for v in verdicts] == [
+        ("secret.api_key", "prompt", 12),
+        ("pii.phone", "prompt", 11),
+        ("secret.api_key", "system_prompt", 10),
+    ]
+    assert "prompt turn 1 of 3 (user)" in verdicts[0].message
+    assert verdicts[1].message.endswith("in the prompt")
+
+
+def test_severities_and_pii_families_are_configurable():
+    completion = f"Key {KEYS['slack']}, mail jane.doe@gmail.com, phone 415-867-5309."
+    verdicts = check(completion, api_key_severity="warn", pii_severity="block")
+    assert [(v.code, v.severity) for v in verdicts] == [
+        ("secret.api_key", "warn"),
+        ("pii.email", "block"),
+        ("pii.phone", "block"),
+    ]
+    assert [v.code for v in check(completion, emails=False, phones=False)] == ["secret.api_key"]
+
+
+def test_chain_builds_the_secrets_validator_from_chain_config():
+    chain = Chain(ChainConfig(order=["secrets"], secrets=SecretsConfig(check_prompts=False)))
+    result = chain.run(sample("Reach me at jane.doe@gmail.com", prompt="Mail jane.doe@gmail.com"))
+    assert [(v.code, v.span.field) for v in result.verdicts] == [("pii.email", "completion")]

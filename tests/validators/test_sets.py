@@ -1,0 +1,272 @@
+"""Set-level checks: duplicates (exact and near), shared system prompts, template collapse, refusal
+share and diversity, streamed record by record."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from synthgate.schemas.chain_config import SetConfig
+from synthgate.schemas.sample import Message, Sample
+from synthgate.validators.sets import SetChecker, is_refusal
+
+ANSWER = (
+    "The quarterly report shows revenue grew by twelve percent, driven mainly by subscription sales in "
+    "Europe and a recovering hardware segment in North America, while operating costs stayed flat and "
+    "the company kept its full-year guidance unchanged despite currency headwinds."
+)
+OTHER = (
+    "Tomatoes need at least six hours of direct sunlight, deep watering twice a week and a layer of "
+    "compost; pinch off suckers early, stake the plants before they flower, and harvest when the fruit "
+    "turns fully red but still feels firm to the touch in the late summer."
+)
+VOCAB = [f"w{i}" for i in range(5000)]
+
+
+def rec(
+    completion: str,
+    prompt: str = "What does the report say?",
+    system: str | None = None,
+    task: str | None = None,
+) -> Sample:
+    return Sample(
+        system_prompt=system,
+        prompt=[Message(role="user", content=prompt)],
+        completion=completion,
+        task_type=task,
+    )
+
+
+def run(records: list[Sample], indexes: list[int] | None = None, **config):
+    checker = SetChecker(SetConfig(**config))
+    for i, sample in zip(indexes or range(len(records)), records, strict=True):
+        checker.observe(i, sample)
+    return checker.finish()
+
+
+def codes(verdicts: dict) -> dict[int, list[str]]:
+    return {i: [v.code for v in vs] for i, vs in verdicts.items()}
+
+
+def findings_by_code(findings: list) -> dict:
+    out: dict = {}
+    for f in findings:
+        out.setdefault(f.code, []).append(f)
+    return out
+
+
+def test_exact_duplicate_record_flags_only_the_later_copy_by_its_index():
+    records = [rec(ANSWER), rec(OTHER, "Gardening?"), rec(ANSWER)]
+    verdicts, _ = run(records, indexes=[0, 4, 9])
+    assert codes(verdicts) == {9: ["dup.exact_record"]}
+    v = verdicts[9][0]
+    assert "record 0" in v.message
+    assert (v.span.field, v.span.start, v.span.end) == ("completion", 0, len(ANSWER))
+
+
+def test_normalization_ignores_case_punctuation_and_whitespace():
+    variant = ANSWER.upper().replace(",", " ,").replace(" ", "  ")
+    verdicts, _ = run([rec(ANSWER), rec(variant)])
+    assert codes(verdicts) == {1: ["dup.exact_record"]}
+
+
+def test_same_prompt_other_answer_is_exact_prompt_and_same_answer_other_prompt_is_exact_completion():
+    prompt = "Summarise the quarterly report for an investor."
+    verdicts, _ = run([rec(ANSWER, prompt), rec(OTHER, prompt), rec(ANSWER, "Another question entirely?")])
+    assert codes(verdicts) == {1: ["dup.exact_prompt"], 2: ["dup.exact_completion"]}
+    span = verdicts[1][0].span
+    assert (span.field, span.start, span.end) == ("prompt", 0, len(prompt))
+    assert "record 0" in verdicts[1][0].message and "record 0" in verdicts[2][0].message
+
+
+def test_different_system_prompt_makes_exact_prompt_and_completion_not_exact_record():
+    verdicts, _ = run([rec(ANSWER, system="Be brief."), rec(ANSWER, system="Be thorough.")])
+    assert codes(verdicts) == {1: ["dup.exact_prompt", "dup.exact_completion"]}
+
+
+def test_near_duplicate_with_one_word_edit_is_caught_with_score_and_earlier_index():
+    edited = ANSWER.replace("recovering", "rebounding")
+    verdicts, _ = run(
+        [rec(ANSWER, "Q one?"), rec(OTHER, "Q two?"), rec(edited, "Q three?")], indexes=[3, 5, 8]
+    )
+    assert codes(verdicts) == {8: ["dup.near_completion"]}
+    v = verdicts[8][0]
+    assert v.score is not None and 92 <= v.score < 100
+    assert "record 3" in v.message
+    assert (v.span.field, v.span.end) == ("completion", len(edited))
+
+
+def test_near_duplicate_prompt_is_caught():
+    prompt = "Context: " + ANSWER + "\nQuestion: how did revenue change?"
+    verdicts, _ = run([rec("Up 12%.", prompt), rec("It rose.", prompt.replace("change", "develop"))])
+    assert codes(verdicts) == {1: ["dup.near_prompt"]}
+    assert verdicts[1][0].span.field == "prompt"
+
+
+def test_unrelated_text_of_similar_length_is_not_a_near_duplicate():
+    assert abs(len(ANSWER) - len(OTHER)) < 20
+    verdicts, findings = run([rec(ANSWER, "Q one?"), rec(OTHER, "Q two?")])
+    assert verdicts == {}
+    assert findings == []
+
+
+def test_duplicate_share_above_limit_raises_set_finding():
+    records = [rec(ANSWER, "Q one?"), rec(ANSWER, "Q two?"), rec(OTHER, "Q three?"), rec(OTHER, "Q four?")]
+    _, findings = run(records, max_near_duplicate_share=0.25)
+    (finding,) = findings_by_code(findings)["set.near_duplicate_share"]
+    assert (finding.count, finding.share) == (2, 0.5)
+    assert finding.details["by_code"] == {"dup.exact_completion": 2}
+
+
+def test_fully_shared_system_prompt_raises_finding_requiring_completion_only_loss():
+    system = "You are a careful analyst. Answer only from the provided context and never speculate. " * 2
+    records = [rec(f"Answer number {i} about topic {i}.", f"Question {i}?", system=system) for i in range(10)]
+    _, findings = run(records)
+    (finding,) = findings_by_code(findings)["set.shared_system_prompt"]
+    assert (finding.count, finding.share) == (10, 1.0)
+    assert finding.details["prompt_head"] == system[:80]
+    assert "completion-only loss is required" in finding.message
+
+
+def test_varied_system_prompts_raise_no_shared_prompt_finding():
+    records = [rec(f"Answer {i}.", f"Question {i}?", system=f"Persona {i}.") for i in range(10)]
+    _, findings = run(records)
+    assert "set.shared_system_prompt" not in findings_by_code(findings)
+
+
+def varied_completion(rng: random.Random, opening: str = "") -> str:
+    return opening + " ".join(rng.choice(VOCAB) for _ in range(40)) + "."
+
+
+def test_thirty_completions_opening_with_the_same_words_raise_template_collapse():
+    rng = random.Random(1)
+    opening = "Based on the provided context, "
+    records = [rec(varied_completion(rng, opening), f"Q{i}?", task="grounded") for i in range(30)]
+    records += [rec(varied_completion(rng), f"S{i}?", task="synthesis") for i in range(30)]
+    _, findings = run(records)
+    (finding,) = findings_by_code(findings)["set.template_collapse"]
+    assert finding.details == {
+        "task_type": "grounded",
+        "opening": "based on the provided context",
+        "count": 30,
+        "records": 30,
+    }
+    assert (finding.count, finding.share) == (30, 1.0)
+
+
+def test_varied_openings_raise_no_template_collapse():
+    rng = random.Random(2)
+    records = [rec(varied_completion(rng), f"Q{i}?", task="grounded") for i in range(30)]
+    _, findings = run(records)
+    assert "set.template_collapse" not in findings_by_code(findings)
+
+
+def test_template_collapse_is_not_judged_below_min_records():
+    rng = random.Random(3)
+    records = [rec(varied_completion(rng, "In short, the answer is "), f"Q{i}?") for i in range(19)]
+    _, findings = run(records)
+    assert "set.template_collapse" not in findings_by_code(findings)
+
+
+REFUSAL = "The provided context does not contain enough information to answer this question."
+
+
+def test_refusal_share_outside_the_configured_range_raises_per_task_type():
+    rng = random.Random(4)
+    records = [rec(REFUSAL + f" ({i})", f"G{i}?", task="grounded") for i in range(5)]
+    records += [rec(varied_completion(rng), f"H{i}?", task="grounded") for i in range(15)]
+    records += [
+        rec(f"I'm sorry, but I cannot answer question {i}.", f"R{i}?", task="refusal") for i in range(10)
+    ]
+    _, findings = run(records, refusal_share={"grounded": (0.0, 0.1), "refusal": (0.8, 1.0)})
+    (finding,) = findings_by_code(findings)["set.refusal_share"]
+    assert (finding.details["task_type"], finding.count, finding.share) == ("grounded", 5, 0.25)
+    assert finding.details["shares"] == {"grounded": 0.25, "refusal": 1.0, "*": 0.5}
+    assert "expected 0% to 10%" in finding.message
+
+
+def test_refusal_share_star_judges_all_records():
+    records = [rec(REFUSAL + f" ({i})", f"Q{i}?") for i in range(3)] + [rec(ANSWER, "Q?")]
+    _, findings = run(records, refusal_share={"*": (0.0, 0.5)})
+    (finding,) = findings_by_code(findings)["set.refusal_share"]
+    assert (finding.details["task_type"], finding.count, finding.share) == ("*", 3, 0.75)
+    assert finding.details["shares"]["(none)"] == 0.75
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        REFUSAL,
+        "This is not mentioned in the provided context.",
+        "The documents don't specify the price.",
+        "I'm sorry, but I can't help with that.",
+        "I cannot answer that from the text.",
+        "There is no information about the author.",
+    ],
+)
+def test_is_refusal_detects_declining_openings(text):
+    assert is_refusal(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ANSWER,
+        "The product is not cheap, but it lasts.",
+        "It doesn't have side effects.",
+        ANSWER + " " + ANSWER + " The context does not mention the dividend.",  # late caveat
+    ],
+)
+def test_is_refusal_ignores_answers_and_late_caveats(text):
+    assert not is_refusal(text)
+
+
+def test_few_distinct_completions_raise_low_diversity_with_both_ratios():
+    records = [rec(ANSWER if i % 2 else OTHER, f"Question {i}?") for i in range(10)]
+    _, findings = run(records)
+    (finding,) = findings_by_code(findings)["set.low_diversity"]
+    assert finding.details == {
+        "distinct_completions": 2,
+        "distinct_prompts": 10,
+        "distinct_completion_ratio": 0.2,
+        "distinct_prompt_ratio": 1.0,
+    }
+
+
+def distinct_records(n: int, seed: int) -> list[Sample]:
+    rng = random.Random(seed)
+    return [
+        Sample(
+            prompt=[Message(role="user", content=" ".join(rng.choices(VOCAB, k=12)) + "?")],
+            completion=" ".join(rng.choices(VOCAB, k=150)) + ".",
+        )
+        for _ in range(n)
+    ]
+
+
+def edit_one_word(text: str) -> str:
+    words = text.split(" ")
+    words[len(words) // 2] = "changed"
+    return " ".join(words)
+
+
+def test_twenty_thousand_distinct_records_have_no_false_dups_and_a_planted_near_dup_is_found():
+    records = distinct_records(20_000, seed=5)
+    planted = rec(edit_one_word(records[7].completion), "A brand new question?")
+    records[19_990] = planted
+    verdicts, findings = run(records)
+    assert codes(verdicts) == {19_990: ["dup.near_completion"]}
+    assert "record 7" in verdicts[19_990][0].message and verdicts[19_990][0].score > 99
+    assert findings == []
+
+
+def test_candidate_older_than_the_text_cache_is_accepted_on_minhash_agreement():
+    # ~0.9 KB per record: trimming the cache to 1 MB after the first batch of 2,048 drops record 3.
+    records = distinct_records(2_600, seed=6)
+    records[2_599] = rec(edit_one_word(records[3].completion), "Fresh question?")
+    verdicts, _ = run(records, near_duplicate_cache_mb=1)
+    assert codes(verdicts) == {2_599: ["dup.near_completion"]}
+    v = verdicts[2_599][0]
+    assert v.score is None
+    assert "record 3" in v.message and "no longer held" in v.message
