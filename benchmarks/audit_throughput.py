@@ -8,7 +8,12 @@ planted failures), then measures:
 and prints both, their ratio (goal: <= 1.5) and peak RSS of each phase, measured in child
 processes so the numbers don't contaminate each other.
 
-Usage: .venv/bin/python benchmarks/audit_throughput.py [--n 100000]
+With `--eval-set-size N` (e.g. 10000) it also generates N synthetic eval questions, plants a few
+of them in the records (one in 500 prompts quotes one, one in 500 completions shares 13+ words),
+and audits a second time with that eval set (`--eval-set`), so the ratio is shown with and
+without contamination checking; the index build is included in the audit time.
+
+Usage: .venv/bin/python benchmarks/audit_throughput.py [--n 100000] [--eval-set-size 10000]
 """
 
 from __future__ import annotations
@@ -40,7 +45,25 @@ def sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
 
 
-def make_records(path: Path, n: int, seed: int = 0) -> None:
+def eval_question(rng: random.Random, k: int) -> str:
+    # Numbers and names make items as distinct as benchmark questions; the closing instruction is
+    # shared by every item, as benchmark boilerplate is.
+    return (
+        f"Lab {k} trains {rng.randint(2, 900)} adapters. " + sentence(rng, rng.randint(14, 24)) + " "
+        f"How many {rng.choice(WORDS)} units remain after run {k}? Give the final answer as a number."
+    )
+
+
+def make_eval_set(path: Path, n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    questions = [eval_question(rng, k) for k in range(n)]
+    with path.open("w") as f:
+        for q in questions:
+            f.write(json.dumps({"question": q}) + "\n")
+    return questions
+
+
+def make_records(path: Path, n: int, seed: int = 0, eval_questions: list[str] | None = None) -> None:
     rng = random.Random(seed)
     with path.open("w") as f:
         for i in range(n):
@@ -48,6 +71,11 @@ def make_records(path: Path, n: int, seed: int = 0) -> None:
             answer = f"Paper {i} reports that " + " ".join(
                 sentence(rng, rng.randint(10, 18)) for _ in range(rng.randint(6, 9))
             )
+            question = f"what does paper {i} say?"
+            if eval_questions and i % 500 == 3:
+                question = eval_questions[i % len(eval_questions)]
+            elif eval_questions and i % 500 == 251:
+                answer += " As the lab put it: " + eval_questions[(i * 7) % len(eval_questions)]
             if i % 50 == 7:
                 answer = SYSTEM + " " + answer
             elif i % 50 == 13:
@@ -57,7 +85,7 @@ def make_records(path: Path, n: int, seed: int = 0) -> None:
             rec = {
                 "messages": [
                     {"role": "system", "content": SYSTEM},
-                    {"role": "user", "content": f"Context:\n{context}\n\nQuestion: what does paper {i} say?"},
+                    {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
                     {"role": "assistant", "content": answer},
                 ]
             }
@@ -87,13 +115,14 @@ def _floor(path: str) -> None:
     print(json.dumps({"seconds": total, "load_seconds": t_load, "tokens": tokens, "peak_rss_mb": rss}))
 
 
-def _audit(path: str, db: str) -> None:
+def _audit(path: str, db: str, eval_set: str | None = None) -> None:
     t0 = time.perf_counter()
-    from synthgate.audit.runner import audit
+    from synthgate.audit.runner import AuditOptions, audit
     from synthgate.store import Store
 
+    options = AuditOptions(eval_sets=(Path(eval_set),) if eval_set else ())
     with Store.open(db) as store:
-        result = audit(path, store)
+        result = audit(path, store, options)
     total = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -102,6 +131,7 @@ def _audit(path: str, db: str) -> None:
                 "seconds": total,
                 "records": result.records,
                 "status_counts": result.status_counts,
+                "contam_records": sum(n for c, n in result.code_counts.items() if c.startswith("contam.")),
                 "peak_rss_mb": rss,
             }
         )
@@ -118,18 +148,22 @@ def _child(*args: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--eval-set-size", type=int, default=0, help="Also audit with an eval set this big.")
     ap.add_argument("--_floor")
     ap.add_argument("--_audit")
     ap.add_argument("--_db")
+    ap.add_argument("--_eval")
     args = ap.parse_args()
     if args._floor:
         return _floor(args._floor)
     if args._audit:
-        return _audit(args._audit, args._db)
+        return _audit(args._audit, args._db, args._eval)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "records.jsonl"
+        evals = Path(tmp) / "eval.jsonl"
         t = time.perf_counter()
-        make_records(data, args.n)
+        questions = make_eval_set(evals, args.eval_set_size) if args.eval_set_size else None
+        make_records(data, args.n, eval_questions=questions)
         print(
             f"generated {args.n} records ({data.stat().st_size / 1e6:.0f} MB)"
             f" in {time.perf_counter() - t:.1f}s"
@@ -137,6 +171,10 @@ def main() -> None:
         _child("--_floor", str(data))  # warm the tokenizer cache and the page cache
         floor = _child("--_floor", str(data))
         res = _child("--_audit", str(data), "--_db", str(Path(tmp) / "bench.duckdb"))
+        with_eval = None
+        if questions:
+            db = str(Path(tmp) / "bench-eval.duckdb")
+            with_eval = _child("--_audit", str(data), "--_db", db, "--_eval", str(evals))
     per = floor["tokens"] / args.n
     print(
         f"floor  (load tokenizer + tokenize): {floor['seconds']:.1f}s  ({per:.0f} tokens/record, "
@@ -148,6 +186,14 @@ def main() -> None:
     )
     print(f"ratio  audit / floor: {res['seconds'] / floor['seconds']:.2f}  (goal <= 1.5)")
     print(f"status {res['status_counts']}")
+    if with_eval is not None:
+        print(
+            f"audit + {args.eval_set_size}-item eval set: {with_eval['seconds']:.1f}s  "
+            f"({args.n / with_eval['seconds']:.0f} records/s, peak RSS {with_eval['peak_rss_mb']:.0f} MB, "
+            f"{with_eval['contam_records']} records flagged contam.*)"
+        )
+        ratio = with_eval["seconds"] / floor["seconds"]
+        print(f"ratio  audit with eval set / floor: {ratio:.2f}  (goal <= 1.5)")
 
 
 if __name__ == "__main__":

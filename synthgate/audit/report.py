@@ -7,30 +7,56 @@ from pathlib import Path
 from typing import Any
 
 from synthgate.store import Store
+from synthgate.validators.preference import side_of
 
 
 def write_report(store: Store, dataset_id: str, path: str | Path) -> int:
-    """One JSON line per input record, in input order: index, id, status, codes."""
+    """One JSON line per input record, in input order: index, id, status, codes.
+
+    Lines of preference pairs add `side_codes`: {"chosen": [...], "rejected": [...]}, the codes
+    each side's own chain verdicts carry (pair-level `pref.*` codes appear in `codes` only).
+    """
+    info = store.datasets.get(dataset_id)
+    sides = _side_codes(store, dataset_id) if "preference" in (info.summary or {}) else None
     n = 0
     with Path(path).open("w", encoding="utf-8") as f:
         for row in store.report_rows(dataset_id):
-            line = {"index": row.index, "id": row.id, "status": row.status, "codes": row.codes}
+            line: dict[str, Any] = {
+                "index": row.index,
+                "id": row.id,
+                "status": row.status,
+                "codes": row.codes,
+            }
+            if sides is not None and row.id is not None:  # unreadable records are not pairs
+                found = sides.get(row.index, {})
+                line["side_codes"] = {side: sorted(found.get(side, ())) for side in ("chosen", "rejected")}
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
             n += 1
     return n
 
 
+def _side_codes(store: Store, dataset_id: str) -> dict[int, dict[str, set[str]]]:
+    out: dict[int, dict[str, set[str]]] = {}
+    for index, v in store.verdicts.for_dataset(dataset_id):
+        side = side_of(v)
+        if side is not None:
+            out.setdefault(index, {}).setdefault(side, set()).add(v.code)
+    return out
+
+
 def summary(store: Store, dataset_id: str) -> dict[str, Any]:
-    """The machine-readable summary: counts per status and code, and set-level findings."""
+    """The machine-readable summary: counts per status and code, set-level findings, the set's
+    diversity (when set checks ran) and, for preference data, pair counts."""
     info = store.datasets.get(dataset_id)
+    stored = info.summary or {}
     by_validator: dict[str, dict[str, int]] = {}
     for _, v in store.verdicts.for_dataset(dataset_id):
         codes = by_validator.setdefault(v.validator, {})
         codes[v.code] = codes.get(v.code, 0) + 1
-    return {
+    out = {
         "dataset_id": dataset_id,
         "source": info.source_path,
-        "records": (info.summary or {}).get("records"),
+        "records": stored.get("records"),
         "status_counts": store.status_counts(dataset_id),
         "codes": store.code_counts(dataset_id),
         "verdicts_by_validator": by_validator,
@@ -46,6 +72,10 @@ def summary(store: Store, dataset_id: str) -> dict[str, Any]:
             for f in store.datasets.findings(dataset_id)
         ],
     }
+    for section in ("diversity", "preference"):
+        if section in stored:
+            out[section] = stored[section]
+    return out
 
 
 def write_summary(store: Store, dataset_id: str, path: str | Path) -> dict[str, Any]:

@@ -2,6 +2,12 @@
 
 Memory stays flat in dataset size: records stream through in batches, results go to the store
 as they are produced, and set-level checks keep only small per-record state.
+
+Preference files (`prompt`/`chosen`/`rejected`) keep one stored row per record: the chosen side is
+the row's sample, the rejected completion rides along in `metadata.extra["preference"]`, and both
+sides' verdicts go to the record (see synthgate.validators.preference). A file is either pairs or
+SFT records: in auto mode the first readable record decides, and a record of the other kind is
+an `input.malformed` record.
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ from pathlib import Path
 
 from synthgate.audit.readers import RawRecord, read_records
 from synthgate.errors import InputError
-from synthgate.schemas.adapters import RecordError, detect_format, to_sample
+from synthgate.schemas.adapters import PREFERENCE, RecordError, detect_format, to_sample
 from synthgate.schemas.chain_config import ChainConfig
+from synthgate.schemas.preference import to_preference_samples
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import SetFinding, Verdict
 from synthgate.store import SampleRow, Store
+from synthgate.validators.base import Result
 from synthgate.validators.chain import Chain
 from synthgate.validators.codes import verdict
+from synthgate.validators.preference import PairChecker
 
-FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt")
+FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt", PREFERENCE)
+Adapted = Sample | tuple[Sample, Sample]  # one SFT sample, or a (chosen, rejected) pair
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class AuditOptions:
     eval_sets: tuple[Path, ...] = ()
     eval_field: str | None = None
     against: Path | None = None
+    reasoning_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,8 @@ def audit(
         raise InputError(f"unknown format {options.fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
     chain = chain or build_chain(options)
     set_checker = _set_checker(options.chain)
+    adapter = _Adapter(path, options)
+    pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)
     with store.transaction():
         dataset_id = store.datasets.create(
             name=options.name or path.name,
@@ -76,7 +89,7 @@ def audit(
         )
         records = 0
         for batch in _batches(read_records(path), options.batch_size):
-            rows, verdicts = _audit_batch(batch, path, options, chain)
+            rows, verdicts = _audit_batch(batch, adapter, options, chain, pairs)
             for row in rows:
                 if set_checker is not None and row.sample is not None:
                     set_checker.observe(row.index, row.sample)
@@ -86,52 +99,75 @@ def audit(
             if progress:
                 progress(len(rows))
         findings: list[SetFinding] = []
+        summary: dict = {"records": records}
         if set_checker is not None:
             per_record, findings = set_checker.finish()
             dup_rows = [(i, _override(v, options)) for i, vs in sorted(per_record.items()) for v in vs]
             store.verdicts.add_batch(dataset_id, dup_rows)
-            store.datasets.add_findings(dataset_id, findings)
+            summary["diversity"] = set_checker.stats()
+        if adapter.pairs:
+            findings += pairs.finish()
+            summary["preference"] = pairs.stats()
+        store.datasets.add_findings(dataset_id, findings)
         status_counts = store.status_counts(dataset_id)
         code_counts = store.code_counts(dataset_id)
-        store.datasets.finish(
-            dataset_id,
-            summary={"records": records, "status_counts": status_counts, "codes": code_counts},
-        )
+        summary.update(status_counts=status_counts, codes=code_counts)
+        store.datasets.finish(dataset_id, summary=summary)
     return AuditResult(dataset_id, records, status_counts, code_counts, findings)
 
 
 def _audit_batch(
-    batch: list[RawRecord], path: Path, options: AuditOptions, chain: Chain
+    batch: list[RawRecord], adapter: _Adapter, options: AuditOptions, chain: Chain, pairs: PairChecker
 ) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
     rows: list[SampleRow] = []
     verdicts: list[tuple[int, Verdict]] = []
-    good: list[tuple[RawRecord, Sample]] = []
+    good: list[tuple[RawRecord, Adapted]] = []
     for raw in batch:
         try:
-            sample = _adapt(raw, path, options)
+            adapted = adapter(raw)
         except InputError as err:
             if not options.skip_invalid:
                 raise
             rows.append(SampleRow(raw.index, None, None, None, _raw_text(raw)))
             verdicts.append((raw.index, verdict("input", err.code, str(err))))
             continue
-        good.append((raw, sample))
-    results = chain.run_batch([s for _, s in good])
-    for (raw, original), result in zip(good, results, strict=True):
+        good.append((raw, adapted))
+    # Both sides of a pair go through the chain in the same batch as the single samples.
+    flat = [s for _, a in good for s in (a if isinstance(a, tuple) else (a,))]
+    results = iter(chain.run_batch(flat))
+    for raw, adapted in good:
+        if isinstance(adapted, tuple):
+            original, (chosen, rejected) = adapted[0], (next(results), next(results))
+            found = pairs.check(chosen, rejected)
+            sample = _with_rejected(chosen.sample, adapted[1], rejected)
+            before = _with_rejected(original, adapted[1], rejected)
+        else:
+            result = next(results)
+            original, found, sample, before = adapted, result.verdicts, result.sample, adapted
         input_id = original.metadata.extra.get("input_id")
-        changed = result.sample.id != original.id
         rows.append(
             SampleRow(
                 raw.index,
                 str(input_id) if input_id is not None else None,
-                result.sample,
-                original if changed else None,
+                sample,
+                before if sample.id != original.id else None,
                 None,
             )
         )
-        verdicts.extend((raw.index, v) for v in result.verdicts)
+        verdicts.extend((raw.index, v) for v in found)
     rows.sort(key=lambda r: r.index)
     return rows, verdicts
+
+
+def _with_rejected(chosen: Sample, rejected: Sample, result: Result) -> Sample:
+    """The chosen sample carrying the rejected side (as read, and as repaired when it changed)."""
+    side = {"rejected": rejected.completion}
+    if result.sample.completion != rejected.completion:
+        side["rejected_repaired"] = result.sample.completion
+    if rejected.reasoning is not None:
+        side["rejected_reasoning"] = rejected.reasoning
+    extra = {**chosen.metadata.extra, "preference": side}
+    return chosen.model_copy(update={"metadata": chosen.metadata.model_copy(update={"extra": extra})})
 
 
 def build_chain(options: AuditOptions) -> Chain:
@@ -147,34 +183,63 @@ def build_chain(options: AuditOptions) -> Chain:
     if options.against is not None:
         from synthgate.validators.contamination import SplitIndex, SplitOverlapValidator
 
-        other = [(raw.index, _adapt(raw, options.against, options)) for raw in read_records(options.against)]
+        adapt = _Adapter(options.against, options)
+        other = [(raw.index, _chosen(adapt(raw))) for raw in read_records(options.against)]
         extra.append(SplitOverlapValidator(SplitIndex.build(other, options.against)))
     return Chain(options.chain, extra=extra)
 
 
-def _adapt(raw: RawRecord, path: Path, options: AuditOptions) -> Sample:
-    if raw.error is not None:
-        raise raw.error
-    assert raw.data is not None
-    try:
-        fmt = detect_format(raw.data) if options.fmt == "auto" else options.fmt
-        return to_sample(
-            raw.data,
-            fmt,
-            instruction_as_system=options.instruction_as_system,
-            system_prompt=options.system_prompt,
-            allow_extra_fields=options.allow_extra_fields,
-        )
-    except RecordError as err:
-        line = f" (line {raw.line})" if raw.line is not None else ""
-        raise InputError(
-            err.message + line,
-            path=str(path),
-            record=raw.index,
-            field=err.field,
-            code=err.code,
-            hint="Fix the record, or pass --skip-invalid to report it and audit the rest.",
-        ) from None
+def _chosen(adapted: Adapted) -> Sample:
+    return adapted[0] if isinstance(adapted, tuple) else adapted
+
+
+class _Adapter:
+    """Raw records -> samples or pairs; `pairs` says which kind the file holds once known."""
+
+    def __init__(self, path: Path, options: AuditOptions) -> None:
+        self.path = path
+        self.options = options
+        self.pairs: bool | None = None if options.fmt == "auto" else options.fmt == PREFERENCE
+
+    def __call__(self, raw: RawRecord) -> Adapted:
+        if raw.error is not None:
+            raise raw.error
+        assert raw.data is not None
+        o = self.options
+        try:
+            fmt = detect_format(raw.data) if o.fmt == "auto" else o.fmt
+            is_pair = fmt == PREFERENCE
+            if self.pairs is None:
+                self.pairs = is_pair
+            elif is_pair != self.pairs:
+                kinds = ("an SFT record", "preference pairs") if self.pairs else ("a preference pair", "SFT")
+                msg = f"the record is {kinds[0]} but the file's first record was {kinds[1]}; audit them apart"
+                raise RecordError("input.malformed", msg)
+            if is_pair:
+                return to_preference_samples(
+                    raw.data,
+                    system_prompt=o.system_prompt,
+                    allow_extra_fields=o.allow_extra_fields,
+                    reasoning_field=o.reasoning_field,
+                )
+            return to_sample(
+                raw.data,
+                fmt,
+                instruction_as_system=o.instruction_as_system,
+                system_prompt=o.system_prompt,
+                allow_extra_fields=o.allow_extra_fields,
+                reasoning_field=o.reasoning_field,
+            )
+        except RecordError as err:
+            line = f" (line {raw.line})" if raw.line is not None else ""
+            raise InputError(
+                err.message + line,
+                path=str(self.path),
+                record=raw.index,
+                field=err.field,
+                code=err.code,
+                hint="Fix the record, or pass --skip-invalid to report it and audit the rest.",
+            ) from None
 
 
 def _override(v: Verdict, options: AuditOptions) -> Verdict:
@@ -220,6 +285,7 @@ def _options_dict(options: AuditOptions) -> dict:
         "eval_sets": [str(p) for p in options.eval_sets],
         "eval_field": options.eval_field,
         "against": str(options.against) if options.against else None,
+        "reasoning_field": options.reasoning_field,
     }
 
 

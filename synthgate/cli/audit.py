@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from synthgate.audit import report
@@ -16,6 +17,8 @@ from synthgate.audit.runner import audit as run_audit
 from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id
 from synthgate.cli.render import render_audit
 from synthgate.config import load_chain_config, read_text_option
+from synthgate.errors import ConfigError
+from synthgate.schemas.chain_config import ChainConfig
 from synthgate.store import Store
 
 
@@ -66,6 +69,17 @@ def audit(
     against: Annotated[
         Path | None, typer.Option(help="This dataset's validation split: report records shared with it.")
     ] = None,
+    thinking: Annotated[
+        str | None,
+        typer.Option(
+            help="Reasoning blocks: strip (default: remove, fixed), keep (one well-formed block before "
+            "the answer; reasoning counts toward max_length) or forbid."
+        ),
+    ] = None,
+    reasoning_field: Annotated[
+        str | None,
+        typer.Option(help="Record (or final assistant message) field holding the reasoning, e.g. thoughts."),
+    ] = None,
     examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     db: DbOption = DEFAULT_DB,
@@ -79,8 +93,12 @@ def audit(
     Example:
         synthgate audit train.jsonl --system-prompt @system.txt --max-length 1024 --report report.jsonl
         synthgate audit train.jsonl --eval-set gsm8k_test.jsonl --against valid.jsonl
+        synthgate audit dpo.jsonl --format preference --report report.jsonl
+        synthgate audit distill.jsonl --thinking keep --reasoning-field reasoning_content
     """
     chain = load_chain_config(config, tokenizer=tokenizer, max_length=max_length)
+    if thinking is not None:
+        chain = _with_thinking_mode(chain, thinking)
     options = AuditOptions(
         fmt=fmt,
         instruction_as_system=instruction_as_system,
@@ -91,6 +109,7 @@ def audit(
         eval_sets=tuple(eval_set or ()),
         eval_field=eval_field,
         against=against,
+        reasoning_field=reasoning_field,
     )
     with Store.open(db) as store:
         with Progress(
@@ -117,3 +136,14 @@ def audit(
     print_id(ds)
     if failed:
         raise typer.Exit(1)
+
+
+def _with_thinking_mode(chain: ChainConfig, mode: str) -> ChainConfig:
+    data = chain.model_dump()
+    data["thinking"]["mode"] = mode
+    try:
+        return ChainConfig.model_validate(data)
+    except ValidationError:
+        raise ConfigError(
+            f"--thinking {mode!r} is not a thinking mode", hint="Use strip, keep or forbid."
+        ) from None

@@ -11,6 +11,7 @@ from rich.text import Text
 from synthgate.schemas.verdict import Verdict
 from synthgate.store import Store
 from synthgate.validators.codes import CODES
+from synthgate.validators.preference import REJECTED_PREFIX
 
 _CONTEXT = 80
 
@@ -55,8 +56,45 @@ def render_audit(
             share = f" ({f['share']:.1%})" if f.get("share") is not None else ""
             console.print(f"  [yellow]{f['code']}[/] {f['count']} records{share}: {f['message']}")
 
+    if data.get("preference"):
+        _render_preference(console, data["preference"])
+    if data.get("diversity"):
+        _render_diversity(console, data["diversity"])
+
     if examples > 0:
         _render_examples(console, store, dataset_id, examples)
+
+
+def _render_preference(console: Console, p: dict[str, Any]) -> None:
+    n = p.get("pairs", 0)
+    console.print(f"[bold]Preference pairs[/] ({n})")
+    for key, label in (
+        ("chosen_failed", "chosen side fails"),
+        ("rejected_failed", "rejected side fails"),
+        ("identical_pairs", "identical or near-identical"),
+        ("chosen_refusals", "chosen is a refusal"),
+    ):
+        count = p.get(key, 0)
+        console.print(f"  {label}: {count}" + (f" ({count / n:.1%})" if n else ""))
+
+
+def _render_diversity(console: Console, d: dict[str, Any]) -> None:
+    console.print("[bold]Diversity[/]")
+    console.print(
+        f"  distinct completions: {d['distinct_completions']} ({d['distinct_completion_ratio']:.1%}), "
+        f"distinct prompts: {d['distinct_prompts']} ({d['distinct_prompt_ratio']:.1%})"
+    )
+    if d.get("top_openings"):
+        console.print(f"  most repeated openings (first {d.get('opening_words', 5)} words):")
+        for o in d["top_openings"]:
+            console.print(f"    {o['count']:>6}  {o['opening']!r}", markup=False)
+    for key, title in (("task_types", "task types"), ("personas", "personas")):
+        dist = d.get(key)
+        if not dist:
+            continue
+        top = ", ".join(f"{t['label']} {t['count']}" for t in dist["top"][:8])
+        more = f" (+{dist['distinct'] - 8} more)" if dist["distinct"] > 8 else ""
+        console.print(f"  {title} ({dist['distinct']} distinct): {top}{more}", markup=False)
 
 
 def _severities(store: Store, dataset_id: str) -> dict[str, str]:
@@ -94,7 +132,9 @@ def _snippet(store: Store, dataset_id: str, index: int, v: Verdict) -> Text | No
         return None
     sample = row.original or row.sample
     field = v.span.field
-    if field == "completion":
+    if field == "completion" and v.validator.startswith(REJECTED_PREFIX):
+        text = sample.metadata.extra.get("preference", {}).get("rejected", "")
+    elif field == "completion":
         text = sample.completion
     elif field == "system_prompt":
         text = sample.system_prompt or ""

@@ -2,7 +2,8 @@
 
 Formats: OpenAI `messages`, TRL `prompt`/`completion` (conversational or plain strings),
 Alpaca `instruction`/`input`/`output`, ShareGPT `conversations`. Keys whose value is None count
-as absent, because Parquet and `datasets` rows carry every column of the file.
+as absent, because Parquet and `datasets` rows carry every column of the file. Preference pairs
+(`prompt`/`chosen`/`rejected`) are detected here and adapted by synthgate.schemas.preference.
 
 >>> s = to_sample({"instruction": "Add 2 and 2.", "input": "", "output": "4"}, "alpaca")
 >>> (s.prompt[0].content, s.completion)
@@ -11,6 +12,7 @@ as absent, because Parquet and `datasets` rows carry every column of the file.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,9 +20,11 @@ from pydantic import ValidationError
 from synthgate.schemas.sample import Sample, SampleMetadata
 
 FORMATS = ("messages", "prompt-completion", "alpaca", "sharegpt")
+PREFERENCE = "preference"  # prompt/chosen/rejected pairs: two samples per record, see schemas.preference
 
 # Keys that make a record look like a format, checked in this order by detect_format.
 _SIGNATURES = {
+    PREFERENCE: ("chosen", "rejected"),
     "messages": ("messages",),
     "sharegpt": ("conversations",),
     "prompt-completion": ("prompt", "completion"),
@@ -36,7 +40,6 @@ _TASK_KEYS = ("task_type", "task", "category")
 _REASONING_KEYS = ("reasoning", "reasoning_content")
 _META_FIELDS = tuple(f for f in SampleMetadata.model_fields if f != "extra")
 METADATA_KEYS = ("id", *_TASK_KEYS, *_REASONING_KEYS, *_META_FIELDS, "metadata")
-_ACCEPTED = {fmt: frozenset(keys + METADATA_KEYS) for fmt, keys in _FORMAT_KEYS.items()}
 
 _MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _MESSAGE_ROLES |= {"tool": "tool", "function": "tool"}
@@ -62,10 +65,12 @@ def accepted_keys(fmt: str) -> tuple[str, ...]:
 
 
 def detect_format(record: dict[str, Any]) -> str:
-    """The format whose defining keys the record carries.
+    """The format whose defining keys the record carries (`preference` for chosen/rejected pairs).
 
     >>> detect_format({"prompt": "Hi?", "completion": "Hello."})
     'prompt-completion'
+    >>> detect_format({"prompt": "Hi?", "chosen": "Hello.", "rejected": "Go away."})
+    'preference'
     """
     if not isinstance(record, dict):
         raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
@@ -87,36 +92,42 @@ def to_sample(
     instruction_as_system: bool = False,
     system_prompt: str | None = None,
     allow_extra_fields: bool = False,
+    reasoning_field: str | None = None,
 ) -> Sample:
     """Adapt one record of format `fmt` (see FORMATS) to a Sample; raise RecordError when it cannot be.
 
     `system_prompt` is applied to records that carry none. Unknown top-level keys are an
     `input.unknown_field` error unless `allow_extra_fields`, which keeps them in metadata.extra.
+    `reasoning_field` names the key holding reasoning kept apart from the answer (on the record or
+    on the final assistant message), besides the usual `reasoning`/`reasoning_content`.
+
+    >>> to_sample({"prompt": "2+2?", "completion": "4", "thoughts": "add"}, "prompt-completion",
+    ...           reasoning_field="thoughts").reasoning
+    'add'
     """
+    if fmt == PREFERENCE:
+        raise ValueError(
+            "a preference record holds two samples: use schemas.preference.to_preference_samples"
+        )
     _check_fmt(fmt)
     if not isinstance(record, dict):
         raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
     rec = {k: v for k, v in record.items() if v is not None}
-    unknown = [k for k in rec if k not in _ACCEPTED[fmt]]
-    if unknown and not allow_extra_fields:
-        raise RecordError(
-            "input.unknown_field",
-            f"unknown field(s) {', '.join(map(repr, unknown))} for the {fmt} format; accepted: "
-            f"{', '.join(accepted_keys(fmt))}. Pass allow_extra_fields (--allow-extra-fields) to keep them.",
-            field=unknown[0],
-        )
+    unknown = unknown_keys(rec, accepted_keys(fmt), fmt, allow_extra_fields, reasoning_field)
+    message = _message_parser(reasoning_field)
     if fmt == "messages":
-        turns = _turns(_list(rec, "messages"), "messages", _message)
+        turns = _turns(_list(rec, "messages"), "messages", message)
     elif fmt == "sharegpt":
         turns = _turns(_list(rec, "conversations"), "conversations", _sharegpt_turn)
         turns = _with_system(_optional_str(rec, "system"), turns)
     elif fmt == "prompt-completion":
-        turns = _prompt_completion(rec)
+        turns = _prompt_completion(rec, message)
     else:
         turns = _alpaca(rec, instruction_as_system)
     system, prompt, completion, turn_reasoning = _split(turns, _ROOTS[fmt])
     # Tool definitions have no place in Sample's training text; keep them beside it for export.
-    task_type, reasoning, metadata = _metadata(rec, unknown + (["tools"] if "tools" in rec else []))
+    kept = unknown + (["tools"] if "tools" in rec else [])
+    task_type, reasoning, metadata = _metadata(rec, kept, reasoning_field)
     return Sample.model_validate(
         {
             "system_prompt": system or system_prompt or None,
@@ -158,6 +169,27 @@ def from_sample(sample: Sample, fmt: str, *, include_metadata: bool = False) -> 
     return out
 
 
+def unknown_keys(
+    rec: dict[str, Any],
+    accepted: tuple[str, ...],
+    fmt: str,
+    allow_extra_fields: bool,
+    reasoning_field: str | None = None,
+) -> list[str]:
+    """The record's keys not in `accepted`; RecordError (`input.unknown_field`) unless allowed."""
+    known = _key_set(accepted)
+    unknown = [k for k in rec if k not in known and k != reasoning_field]
+    if unknown and not allow_extra_fields:
+        raise RecordError(
+            "input.unknown_field",
+            f"unknown field(s) {', '.join(map(repr, unknown))} for the {fmt} format; accepted: "
+            f"{', '.join(accepted)}. Pass allow_extra_fields (--allow-extra-fields) to keep "
+            "them.",
+            field=unknown[0],
+        )
+    return unknown
+
+
 # --- conversations ------------------------------------------------------------------------
 
 # One turn: (role, content, reasoning carried on the turn, path of its role for errors).
@@ -168,7 +200,15 @@ def _turns(items: list[Any], name: str, parse: Any) -> list[_Turn]:
     return [parse(item, f"{name}[{i}]") for i, item in enumerate(items)]
 
 
-def _message(m: Any, path: str) -> _Turn:
+def _message_parser(reasoning_field: str | None) -> Any:
+    if reasoning_field is None or reasoning_field in _REASONING_KEYS:
+        return _message
+    return lambda m, path: _message(m, path, (reasoning_field, *_REASONING_KEYS))
+
+
+def _message(
+    m: Any, path: str, reasoning_keys: tuple[str, ...] = ("reasoning_content", "reasoning")
+) -> _Turn:
     if not isinstance(m, dict):
         raise RecordError("input.wrong_type", f"a message must be an object, got {_kind(m)}", field=path)
     role = _role(m.get("role"), f"{path}.role", _MESSAGE_ROLES)
@@ -178,7 +218,7 @@ def _message(m: Any, path: str) -> _Turn:
             msg = "the message holds tool calls but no content; tool-call turns are not supported"
             raise RecordError("input.wrong_type", msg, field=f"{path}.content")
         raise RecordError("input.missing_field", "the message has no 'content'", field=f"{path}.content")
-    reasoning = m.get("reasoning_content") or m.get("reasoning")
+    reasoning = next((m[k] for k in reasoning_keys if m.get(k)), None)
     reasoning = reasoning if isinstance(reasoning, str) else None
     return role, _content(content, f"{path}.content"), reasoning, f"{path}.role"
 
@@ -262,7 +302,8 @@ _ROOTS = {
 # --- prompt/completion and alpaca ---------------------------------------------------------
 
 
-def _prompt_completion(rec: dict[str, Any]) -> list[_Turn]:
+def _prompt_completion(rec: dict[str, Any], message: Any = None) -> list[_Turn]:
+    message = message or _message
     if "prompt" not in rec:
         raise RecordError("input.missing_field", "the record has no 'prompt'", field="prompt")
     if "completion" not in rec:
@@ -273,13 +314,13 @@ def _prompt_completion(rec: dict[str, Any]) -> list[_Turn]:
             raise RecordError("input.missing_field", "the prompt is empty", field="prompt")
         return [("user", prompt, None, "prompt"), ("assistant", completion, None, "completion")]
     if isinstance(prompt, list) and isinstance(completion, list):
-        answer = _turns(completion, "completion", _message)
+        answer = _turns(completion, "completion", message)
         if len(answer) != 1:
             msg = f"a conversational completion holds exactly one assistant message, got {len(answer)}"
             raise RecordError(
                 "input.no_completion" if not answer else "input.malformed", msg, field="completion"
             )
-        return _turns(prompt, "prompt", _message) + answer
+        return _turns(prompt, "prompt", message) + answer
     for name, value in (("prompt", prompt), ("completion", completion)):
         if not isinstance(value, str | list):
             msg = f"must be a string or a list of messages, got {_kind(value)}"
@@ -342,7 +383,9 @@ def _to_alpaca(sample: Sample) -> dict[str, Any]:
 # --- metadata -----------------------------------------------------------------------------
 
 
-def _metadata(rec: dict[str, Any], kept: list[str]) -> tuple[str | None, str | None, SampleMetadata]:
+def _metadata(
+    rec: dict[str, Any], kept: list[str], reasoning_field: str | None = None
+) -> tuple[str | None, str | None, SampleMetadata]:
     md: dict[str, Any] = {}
     origin: dict[str, str] = {}
     extra: dict[str, Any] = {}
@@ -370,9 +413,10 @@ def _metadata(rec: dict[str, Any], kept: list[str]) -> tuple[str | None, str | N
         path, task_type = task_types[0]
         _str(task_type, path)
         extra.update((p, v) for p, v in task_types[1:] if "." not in p)  # other aliases stay visible
-    reasoning = next((rec[k] for k in _REASONING_KEYS if k in rec), None)
-    if reasoning is not None:
-        _str(reasoning, next(k for k in _REASONING_KEYS if k in rec))
+    # The named field wins over the usual names; a record without it may still use those.
+    reasoning_keys = (*((reasoning_field,) if reasoning_field else ()), *_REASONING_KEYS)
+    reasoning_key = next((k for k in reasoning_keys if k in rec), None)
+    reasoning = _str(rec[reasoning_key], reasoning_key) if reasoning_key else None
     if "id" in rec:
         if isinstance(rec["id"], bool) or not isinstance(rec["id"], str | int):
             raise RecordError(
@@ -411,6 +455,11 @@ def _metadata_keys(sample: Sample) -> dict[str, Any]:
 
 
 # --- small helpers ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(keys)
 
 
 def _check_fmt(fmt: str) -> str:

@@ -150,6 +150,23 @@ class SetConfig(_Strict):
     )
 
 
+class PreferenceConfig(_Strict):
+    identical_threshold: float = Field(
+        default=95.0,
+        ge=0,
+        le=100,
+        description="rapidfuzz ratio (normalized text) at which chosen and rejected are (nearly) "
+        "identical: pref.identical_pair. Such a pair carries (almost) no preference signal.",
+    )
+    max_chosen_refusal_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Share of pairs whose chosen side is a refusal above which "
+        "pref.chosen_refusal_share is raised (preferring refusals teaches over-refusal).",
+    )
+
+
 class ArtifactsConfig(_Strict):
     placeholders: bool = Field(
         default=True, description="Flag unfilled template placeholders ({name}, [INSERT ...], <NAME>)."
@@ -237,6 +254,9 @@ class ChainConfig(_Strict):
     sets: SetConfig = Field(default_factory=SetConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    preference: PreferenceConfig = Field(
+        default_factory=PreferenceConfig, description="Pair checks for preference (DPO) data."
+    )
     contamination: ContaminationConfig = Field(
         default_factory=ContaminationConfig,
         description="Eval-set overlap settings; the check runs when eval sets are given.",

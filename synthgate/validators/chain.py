@@ -38,7 +38,9 @@ def build_validator(name: str, config: ChainConfig, **resources: Any) -> Validat
     cls = getattr(importlib.import_module(module), cls_name)
     section = getattr(config, attr)
     if name == "length":
-        return cls(section, tokenizer=resources.get("tokenizer"))
+        # Reasoning kept for a reasoning student is trained on, so it counts toward max_length.
+        keep = config.thinking.mode == "keep"
+        return cls(section, tokenizer=resources.get("tokenizer"), count_reasoning=keep)
     return cls(section)
 
 

@@ -107,6 +107,7 @@ _ALL = [
     _c("pref.rejected_failed", "fail", "warn", "The rejected side fails the chain."),
     _c("pref.identical_pair", "fail", "block", "chosen and rejected are (nearly) identical."),
     _c("pref.chosen_refusal", "fail", "warn", "The chosen side is a refusal."),
+    _c("pref.chosen_refusal_share", "fail", "warn", "Many pairs prefer a refusal (set level)."),
     # artifacts teachers leave behind
     _c("artifact.unfilled_placeholder", "fail", "block", "An unfilled template placeholder."),
     _c("artifact.citation_marker", "fail", "block", "A leftover citation/markup marker."),

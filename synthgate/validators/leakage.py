@@ -27,7 +27,7 @@ reported once is not reported again under another code.
 Speed: sources are prepared once per distinct text (lru_cache; datasets mostly share one system
 prompt). A clean record costs one lower(), one bytes translate + split and two C-level set passes:
 the completion's word `shingle_words`-grams against the sources', and its words against the
-narration trigger words (~25 µs for 1,800 characters). A rule of 6+ words with one edited word
+narration trigger words (about 25-30 µs for 1,800 characters). A rule of 6+ words with one edited word
 keeps 3 words in a row, so 3-grams never screen out a light edit. Only candidates get aligned
 (rapidfuzz, on a few words around each shared n-gram); only trigger words get the narration regex,
 on a window around them; character offsets are computed for findings alone.
@@ -241,6 +241,7 @@ class LeakageValidator(Validator):
         self._extras = tuple(t for t in config.extra_texts if t.strip())
 
     def check(self, sample: Sample) -> Result:
+        """Every leaked region of the completion, each with a span and a score; never repairs."""
         texts = ((sample.system_prompt,) if sample.system_prompt else ()) + self._extras
         if not texts:
             return Result(sample)

@@ -12,6 +12,10 @@ completion part is the completion plus its end-of-turn/eos skeleton.
   head and question tail survive), joined by `truncation_marker` -> `length.prompt_truncated`.
 - If even an empty last user turn does not fit (system prompt or earlier turns too long)
   -> `length.prompt_over_budget`.
+
+With `count_reasoning` (the chain sets it in thinking `keep` mode), reasoning kept in its own field
+(`sample.reasoning`) is trained on too, so it is counted as the `<think>` block reasoning chat
+templates put before the answer: `<think>\n{reasoning}\n</think>\n\n{completion}`.
 """
 
 from __future__ import annotations
@@ -42,8 +46,11 @@ class LengthValidator(Validator):
 
     name = "length"
 
-    def __init__(self, config: LengthConfig = LengthConfig(), tokenizer: Any = None) -> None:
+    def __init__(
+        self, config: LengthConfig = LengthConfig(), tokenizer: Any = None, *, count_reasoning: bool = False
+    ) -> None:
         self.config = config
+        self.count_reasoning = count_reasoning
         if tokenizer is None:
             tokenizer = (
                 default_tokenizer() if config.tokenizer in DEFAULT_SPECS else load_tokenizer(config.tokenizer)
@@ -72,7 +79,13 @@ class LengthValidator(Validator):
 
     def token_counts(self, samples: Sequence[Sample]) -> list[tuple[int, int]]:
         """(prompt tokens, completion tokens) per sample, chat skeleton included, batch-tokenized."""
-        return self._count_parts([self._split(_prompt_messages(s), s.completion) for s in samples])
+        return self._count_parts([self._split(_prompt_messages(s), self._trained_text(s)) for s in samples])
+
+    def _trained_text(self, sample: Sample) -> str:
+        """The assistant turn as trained: the completion, after its reasoning when that counts."""
+        if self.count_reasoning and sample.reasoning and sample.reasoning.strip():
+            return f"<think>\n{sample.reasoning}\n</think>\n\n{sample.completion}"
+        return sample.completion
 
     # -- judging one sample ------------------------------------------------------------------------
 
@@ -83,16 +96,19 @@ class LengthValidator(Validator):
         if completion_tokens + self._skeleton_prompt > max_length:
             content = completion_tokens - self._skeleton_completion
             skeleton = self._skeleton_prompt + self._skeleton_completion
+            trained = self._trained_text(sample)
+            shift = len(trained) - len(sample.completion)  # the reasoning block before the completion
+            what = "completion (with its reasoning)" if shift else "completion"
             msg = (
-                f"completion is {content} tokens; with the {skeleton}-token chat skeleton it needs "
+                f"{what} is {content} tokens; with the {skeleton}-token chat skeleton it needs "
                 f"{completion_tokens + self._skeleton_prompt} > max_length {max_length} even with an empty "
                 f"prompt (prompt is {prompt_tokens} tokens). Completions are never truncated: shorten it "
                 "or raise max_length."
             )
             # The span marks what a truncating trainer would silently drop.
             room = max_length - self._skeleton_prompt - self._skeleton_completion
-            offsets = self._backend.encode(sample.completion, add_special_tokens=False).offsets
-            start = offsets[room][0] if 0 <= room < len(offsets) else 0
+            offsets = self._backend.encode(trained, add_special_tokens=False).offsets
+            start = max(0, offsets[room][0] - shift) if 0 <= room < len(offsets) else 0
             span = Span(start=start, end=len(sample.completion), field="completion")
             return Result(sample, [verdict(self.name, "length.completion_over_budget", msg, span=span)])
         return self._truncate_prompt(sample, prompt_tokens, completion_tokens)

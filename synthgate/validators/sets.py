@@ -1,5 +1,6 @@
 """Set-level checks over a whole dataset: duplicates, shared system prompts, template collapse,
-refusal share and diversity.
+refusal share and diversity (`SetChecker.stats`: distinct ratios, most repeated openings, task
+type and persona distributions, reported whether or not a threshold fires).
 
 Streaming with bounded state: `observe` keeps a few 64-bit keys and counters per record. Texts
 are normalized (lower case, ASCII punctuation dropped, whitespace collapsed) before comparing.
@@ -81,6 +82,10 @@ _LOW58 = np.uint64((1 << 58) - 1)
 _K1, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _PAD = b"\n" * 16  # keeps each text's 16-byte windows from reading into the next text
 _NCOLS = 3 + 2 * _BANDS  # record, prompt, completion exact keys; prompt bands; completion bands
+_TOP_OPENINGS = 5
+_TOP_LABELS = 20  # task types / personas listed in stats; the rest are counted as distinct only
+_MAX_LABELS = 10_000  # distinct labels tracked; later new ones only count toward "other"
+_LABEL_CHARS = 80
 
 _DELETE = string.punctuation.encode()
 _SPACES = bytes.maketrans(b"\t\n\r\x0b\x0c", b"     ")
@@ -131,6 +136,10 @@ class SetChecker:
         self._opening_text: dict[tuple[str | None, int], str] = {}
         self._systems: Counter[int] = Counter()
         self._system_head: dict[int, str] = {}
+        self._all_openings: Counter[int] = Counter()  # across task types, for stats()
+        self._all_opening_text: dict[int, str] = {}
+        self._personas: Counter[str] = Counter()
+        self._personas_other = 0
 
     def observe(self, index: int, sample: Sample) -> None:
         """Record one sample; call once per record in input order."""
@@ -161,6 +170,16 @@ class SetChecker:
             self._openings[key] += 1
             if self._openings[key] == 2:  # only repeated openings can collapse; keep their text
                 self._opening_text[key] = opening.decode("utf-8", "replace")
+            self._all_openings[key[1]] += 1
+            if self._all_openings[key[1]] == 2:
+                self._all_opening_text[key[1]] = opening.decode("utf-8", "replace")
+        persona = sample.metadata.persona
+        if persona is not None:
+            label = persona[:_LABEL_CHARS]
+            if label in self._personas or len(self._personas) < _MAX_LABELS:
+                self._personas[label] += 1
+            else:
+                self._personas_other += 1
         if is_refusal(sample.completion):
             self._refusals[task] += 1
         if system:
@@ -181,6 +200,40 @@ class SetChecker:
             *self._low_diversity(),
         ]
         return {i: list(vs) for i, vs in self._verdicts.items()}, findings
+
+    def stats(self) -> dict:
+        """Diversity of the set, always reported: distinct prompt/completion counts and ratios
+        (normalized exact matches), the most repeated completion openings, and the task type and
+        persona distributions when records carry them.
+
+        >>> from synthgate.schemas.sample import Message
+        >>> c = SetChecker()
+        >>> for i in range(4):
+        ...     c.observe(i, Sample(prompt=[Message(role="user", content=f"Q{i}?")], completion="Yes."))
+        >>> (c.stats()["distinct_completions"], c.stats()["top_openings"])
+        (1, [{'opening': 'yes', 'count': 4, 'share': 1.0}])
+        """
+        self._flush()
+        n = self._n
+        distinct = {f: self._nonempty[f] - self._dups[f] for f in ("prompt", "completion")}
+        out: dict = {
+            "records": n,
+            "distinct_prompts": distinct["prompt"],
+            "distinct_completions": distinct["completion"],
+            "distinct_prompt_ratio": distinct["prompt"] / n if n else 0.0,
+            "distinct_completion_ratio": distinct["completion"] / n if n else 0.0,
+            "opening_words": self.config.opening_words,
+            "top_openings": [
+                {"opening": self._all_opening_text[key], "count": count, "share": count / n}
+                for key, count in self._all_openings.most_common(_TOP_OPENINGS)
+                if count >= 2
+            ],
+        }
+        if any(t is not None for t in self._groups):
+            out["task_types"] = _distribution(Counter({_label(t): c for t, c in self._groups.items()}), n, 0)
+        if self._personas:
+            out["personas"] = _distribution(self._personas, n, self._personas_other)
+        return out
 
     def _flush(self) -> None:
         m = len(self._batch)
@@ -375,23 +428,24 @@ class SetChecker:
     def _low_diversity(self) -> list[SetFinding]:
         if not self._n:
             return []
-        distinct = {f: self._nonempty[f] - self._dups[f] for f in ("prompt", "completion")}
-        ratio = {f: n / self._n for f, n in distinct.items()}
-        if ratio["completion"] >= self.config.low_diversity_ratio:
+        stats = self.stats()
+        distinct, ratio = stats["distinct_completions"], stats["distinct_completion_ratio"]
+        if ratio >= self.config.low_diversity_ratio:
             return []
+        keys = (
+            "distinct_completions",
+            "distinct_prompts",
+            "distinct_completion_ratio",
+            "distinct_prompt_ratio",
+        )
         return [
             self._finding(
                 "set.low_diversity",
-                f"only {distinct['completion']} distinct completions in {self._n} records "
-                f"({ratio['completion']:.0%}, limit {self.config.low_diversity_ratio:.0%})",
-                distinct["completion"],
-                ratio["completion"],
-                {
-                    "distinct_completions": distinct["completion"],
-                    "distinct_prompts": distinct["prompt"],
-                    "distinct_completion_ratio": ratio["completion"],
-                    "distinct_prompt_ratio": ratio["prompt"],
-                },
+                f"only {distinct} distinct completions in {self._n} records "
+                f"({ratio:.0%}, limit {self.config.low_diversity_ratio:.0%})",
+                distinct,
+                ratio,
+                {k: stats[k] for k in keys},
             )
         ]
 
@@ -452,6 +506,19 @@ def _normalize(text: str) -> bytes:
 
 def _label(task: str | None) -> str:
     return task if task is not None else "(none)"
+
+
+def _distribution(counts: Counter[str], records: int, other: int) -> dict:
+    """The most common labels with counts and shares, and how many distinct labels there were."""
+    top = counts.most_common(_TOP_LABELS)
+    rest = sum(counts.values()) - sum(c for _, c in top) + other
+    out: dict = {
+        "distinct": len(counts) + (1 if other else 0),
+        "top": [{"label": label, "count": c, "share": c / records} for label, c in top],
+    }
+    if rest:
+        out["other"] = rest
+    return out
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,123 @@
+"""Preference pairs: merge both sides' chain results into one record's verdicts, and judge the pair.
+
+Both sides of a pair run through the chain. The record keeps the chosen side's verdicts as they
+are (the chosen answer is what the model is pushed towards). The rejected side's verdicts are
+kept too, with their spans, under the validator name `rejected:<validator>` and lowered to `warn`:
+a broken rejected answer does not gate the record by itself; `pref.rejected_failed` (warn by
+default, raise it with `severity_overrides`) says it failed. Findings on the shared prompt are
+reported once, on the chosen side.
+
+Pair verdicts (validator `pref`):
+- `pref.chosen_failed` / `pref.rejected_failed`: a side has a blocking verdict; the message names
+  its codes.
+- `pref.identical_pair`: chosen and rejected are identical or nearly so (rapidfuzz ratio of the
+  normalized texts >= `identical_threshold`): the pair carries (almost) no preference signal.
+- `pref.chosen_refusal`: the chosen side is a refusal. `PairChecker.finish` raises the set finding
+  `pref.chosen_refusal_share` when more than `max_chosen_refusal_share` of the pairs prefer one.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz
+
+from synthgate.schemas.chain_config import PreferenceConfig
+from synthgate.schemas.verdict import SetFinding, Verdict
+from synthgate.validators.base import Result
+from synthgate.validators.chain import apply_severity
+from synthgate.validators.codes import verdict
+from synthgate.validators.sets import _normalize, is_refusal
+
+NAME = "pref"
+REJECTED_PREFIX = "rejected:"
+_SHARED_FIELDS = frozenset({"prompt", "system_prompt"})
+
+
+def side_of(v: Verdict) -> str | None:
+    """Which side of a pair a stored verdict is about: chosen, rejected, or None for pair verdicts."""
+    if v.validator == NAME:
+        return None
+    return "rejected" if v.validator.startswith(REJECTED_PREFIX) else "chosen"
+
+
+class PairChecker:
+    """Judges pairs one by one and counts what the set-level finding and the summary need."""
+
+    def __init__(self, config: PreferenceConfig = PreferenceConfig(), severity_overrides: dict | None = None):
+        self.config = config
+        self._overrides = severity_overrides or {}
+        self._counts = dict.fromkeys(
+            ("pairs", "chosen_failed", "rejected_failed", "identical_pairs", "chosen_refusals"), 0
+        )
+
+    def check(self, chosen: Result, rejected: Result) -> list[Verdict]:
+        """The record's verdicts: chosen side's, rejected side's (renamed, warn), then the pair's."""
+        self._counts["pairs"] += 1
+        shared = {
+            (v.code, v.span) for v in chosen.verdicts if v.span is not None and v.span.field in _SHARED_FIELDS
+        }
+        own = [
+            v
+            for v in rejected.verdicts
+            if v.span is None or v.span.field not in _SHARED_FIELDS or (v.code, v.span) not in shared
+        ]
+        pair: list[Verdict] = []
+        for side, verdicts in (("chosen", chosen.verdicts), ("rejected", own)):
+            codes = sorted({v.code for v in verdicts if v.blocks})
+            if codes:
+                self._counts[f"{side}_failed"] += 1
+                pair.append(
+                    self._v(
+                        f"pref.{side}_failed",
+                        f"the {side} side fails the chain: {', '.join(codes)}"
+                        + (
+                            " (its verdicts are kept as warnings under rejected:*)"
+                            if side == "rejected"
+                            else ""
+                        ),
+                    )
+                )
+        a, b = _normalize(chosen.sample.completion), _normalize(rejected.sample.completion)
+        score = 100.0 if a == b else fuzz.ratio(a, b, score_cutoff=self.config.identical_threshold)
+        if score:
+            self._counts["identical_pairs"] += 1
+            how = "identical" if a == b else f"{score:.1f}% similar (rapidfuzz ratio)"
+            msg = f"chosen and rejected are {how} once normalized: the pair carries no preference signal"
+            pair.append(self._v("pref.identical_pair", msg, score=score))
+        if is_refusal(chosen.sample.completion):
+            self._counts["chosen_refusals"] += 1
+            also = " (so is the rejected side)" if is_refusal(rejected.sample.completion) else ""
+            msg = f"the chosen side is a refusal{also}: the pair teaches the model to decline"
+            pair.append(self._v("pref.chosen_refusal", msg))
+        renamed = [
+            v.model_copy(update={"validator": REJECTED_PREFIX + v.validator, "severity": "warn"}) for v in own
+        ]
+        return [*chosen.verdicts, *renamed, *pair]
+
+    def finish(self) -> list[SetFinding]:
+        """The set-level finding on the share of pairs that prefer a refusal, if over the limit."""
+        pairs, refusals = self._counts["pairs"], self._counts["chosen_refusals"]
+        share = refusals / pairs if pairs else 0.0
+        limit = self.config.max_chosen_refusal_share
+        if not pairs or share <= limit:
+            return []
+        code = "pref.chosen_refusal_share"
+        return [
+            SetFinding(
+                code=code,
+                severity=self._v(code, "").severity,
+                message=f"{refusals} of {pairs} pairs ({share:.1%}) prefer a refusal (limit {limit:.0%}): "
+                "DPO on them teaches over-refusal; check that these prompts should be declined",
+                count=refusals,
+                share=share,
+                details={"pairs": pairs, "chosen_refusals": refusals, "limit": limit},
+            )
+        ]
+
+    def stats(self) -> dict:
+        """Counts over the pairs seen: pairs, chosen_failed, rejected_failed, identical_pairs, ..."""
+        out: dict = dict(self._counts)
+        out["chosen_refusal_share"] = out["chosen_refusals"] / out["pairs"] if out["pairs"] else 0.0
+        return out
+
+    def _v(self, code: str, message: str, score: float | None = None) -> Verdict:
+        return apply_severity(verdict(NAME, code, message, score=score), self._overrides)

@@ -1,0 +1,97 @@
+"""PairChecker: merging both sides' chain verdicts, pair verdicts and the chosen-refusal share."""
+
+from __future__ import annotations
+
+from synthgate.schemas.chain_config import PreferenceConfig
+from synthgate.schemas.sample import Message, Sample
+from synthgate.schemas.verdict import Span
+from synthgate.validators.base import Result
+from synthgate.validators.codes import verdict
+from synthgate.validators.preference import PairChecker, side_of
+
+ANSWER = "Hold the reset button on the back for ten seconds, then wait for the light to turn green."
+
+
+def side(completion: str, *verdicts) -> Result:
+    sample = Sample(prompt=[Message(role="user", content="How do I reset it?")], completion=completion)
+    return Result(sample, list(verdicts))
+
+
+def codes(verdicts) -> list[tuple[str, str]]:
+    return [(v.validator, v.code) for v in verdicts]
+
+
+def test_rejected_verdicts_are_renamed_lowered_to_warn_and_summarized():
+    leak = verdict("leakage", "leak.system_prompt_verbatim", "x", span=Span(start=0, end=5))
+    found = PairChecker().check(side(ANSWER), side("Unplug it.", leak))
+    assert codes(found) == [
+        ("rejected:leakage", "leak.system_prompt_verbatim"),
+        ("pref", "pref.rejected_failed"),
+    ]
+    assert found[0].severity == "warn" and found[0].span == Span(start=0, end=5)
+    assert "leak.system_prompt_verbatim" in found[1].message and found[1].severity == "warn"
+    assert [side_of(v) for v in found] == ["rejected", None]
+
+
+def test_chosen_verdicts_keep_their_severity_and_add_chosen_failed():
+    cite = verdict("artifacts", "artifact.citation_marker", "x", span=Span(start=3, end=9))
+    found = PairChecker().check(side(ANSWER, cite), side("Unplug it."))
+    assert codes(found) == [("artifacts", "artifact.citation_marker"), ("pref", "pref.chosen_failed")]
+    assert all(v.blocks for v in found) and side_of(found[0]) == "chosen"
+
+
+def test_a_prompt_finding_both_sides_share_is_reported_once_on_the_chosen_side():
+    prompt_span = Span(start=0, end=4, field="prompt")
+    shared = verdict("artifacts", "artifact.unfilled_placeholder", "x", span=prompt_span)
+    found = PairChecker().check(side(ANSWER, shared), side("Unplug it.", shared))
+    assert codes(found) == [("artifacts", "artifact.unfilled_placeholder"), ("pref", "pref.chosen_failed")]
+
+
+def test_warn_only_rejected_verdicts_do_not_make_the_rejected_side_fail():
+    boiler = verdict("artifacts", "artifact.boilerplate", "x", span=Span(start=0, end=5))
+    found = PairChecker().check(side(ANSWER), side("As an AI language model, unplug it.", boiler))
+    assert codes(found) == [("rejected:artifacts", "artifact.boilerplate")]
+
+
+def test_rejected_failed_follows_a_severity_override():
+    loop = verdict("looping", "loop.fragment_loop", "x", span=Span(start=0, end=5))
+    checker = PairChecker(severity_overrides={"pref.rejected_failed": "block"})
+    found = checker.check(side(ANSWER), side("go go go go go", loop))
+    assert found[-1].code == "pref.rejected_failed" and found[-1].blocks
+
+
+def test_identical_pair_after_normalization_scores_100_and_blocks():
+    (found,) = PairChecker().check(side(ANSWER), side(ANSWER.upper().replace(",", "")))
+    assert (found.code, found.score, found.blocks) == ("pref.identical_pair", 100.0, True)
+    assert "identical" in found.message
+
+
+def test_near_identical_pair_at_the_threshold_is_flagged_with_its_score():
+    (found,) = PairChecker().check(side(ANSWER), side(ANSWER.replace("ten", "twenty")))
+    assert found.code == "pref.identical_pair" and 95 <= found.score < 100
+
+
+def test_pairs_differing_in_substance_are_not_identical():
+    assert PairChecker().check(side(ANSWER), side("Unplug it and plug it back in after a minute.")) == []
+    strict = PairChecker(PreferenceConfig(identical_threshold=99.5))
+    assert strict.check(side(ANSWER), side(ANSWER.replace("ten", "twenty"))) == []
+
+
+def test_chosen_refusal_is_a_warning_and_its_share_a_set_finding_over_the_limit():
+    checker = PairChecker(PreferenceConfig(max_chosen_refusal_share=0.25))
+    refusal = "I'm sorry, but I can't help with that."
+    found = checker.check(side(refusal), side("Sure: " + ANSWER))
+    assert codes(found) == [("pref", "pref.chosen_refusal")] and found[0].severity == "warn"
+    assert checker.check(side(ANSWER), side("Unplug it.")) == []
+    (finding,) = checker.finish()
+    assert (finding.code, finding.count, finding.share) == ("pref.chosen_refusal_share", 1, 0.5)
+    assert finding.details == {"pairs": 2, "chosen_refusals": 1, "limit": 0.25}
+    assert checker.stats()["chosen_refusal_share"] == 0.5
+
+
+def test_refusal_share_at_or_under_the_limit_raises_no_finding():
+    checker = PairChecker(PreferenceConfig(max_chosen_refusal_share=0.5))
+    checker.check(side("I'm sorry, but I can't help with that."), side(ANSWER))
+    checker.check(side(ANSWER), side("Unplug it."))
+    assert checker.finish() == []
+    assert PairChecker().finish() == []  # no pairs at all
