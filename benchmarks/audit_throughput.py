@@ -106,10 +106,10 @@ def _floor(path: str) -> None:
             msgs = json.loads(line)["messages"]
             batch.append("\n".join(m["content"] for m in msgs))
             if len(batch) == 1024:
-                tokens += sum(len(e.ids) for e in backend.encode_batch(batch, add_special_tokens=False))
+                tokens += sum(len(e) for e in backend.encode_batch_fast(batch, add_special_tokens=False))
                 batch = []
     if batch:
-        tokens += sum(len(e.ids) for e in backend.encode_batch(batch, add_special_tokens=False))
+        tokens += sum(len(e) for e in backend.encode_batch_fast(batch, add_special_tokens=False))
     total = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": total, "load_seconds": t_load, "tokens": tokens, "peak_rss_mb": rss}))

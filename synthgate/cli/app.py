@@ -7,9 +7,11 @@ import typer
 from synthgate import __version__
 from synthgate.cli import audit as audit_cmd
 from synthgate.cli import datasets as datasets_cmd
+from synthgate.cli import eval as eval_cmd
 from synthgate.cli import export as export_cmd
 from synthgate.cli import generate as generate_cmd
 from synthgate.cli import runs as runs_cmd
+from synthgate.cli import train as train_cmd
 from synthgate.cli import versions
 
 app = typer.Typer(
@@ -27,6 +29,8 @@ app.add_typer(versions.app, name="version")
 app.command("export")(export_cmd.export)
 app.command("generate")(generate_cmd.generate)
 app.add_typer(runs_cmd.app, name="runs")
+app.command("train")(train_cmd.train)
+app.command("eval")(eval_cmd.eval_cmd)
 
 
 def _version(value: bool) -> None:

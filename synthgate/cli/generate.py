@@ -18,7 +18,7 @@ from rich.text import Text
 
 from synthgate.cli.common import console, err_console, handle_errors, print_id
 from synthgate.pipelines.config import load_generate_config
-from synthgate.pipelines.runner import RunState
+from synthgate.pipelines.runner import RunState, candidate_goal
 from synthgate.pipelines.runner import generate as run_generate
 from synthgate.store import Store
 
@@ -47,7 +47,8 @@ def generate(
     cfg = load_generate_config(config)
     base = config.resolve().parent
     path = db if db is not None else base / cfg.store
-    with Store.open(path) as store, _RunProgress(cfg.count) as bar:
+    # Under critic.keep_top the bar counts candidates (count / keep_top), then the best `count` are kept.
+    with Store.open(path) as store, _RunProgress(candidate_goal(cfg)) as bar:
         try:
             state = run_generate(cfg, store, base=base, on_progress=bar.update)
         except KeyboardInterrupt:

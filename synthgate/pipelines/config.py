@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from synthgate.config import load_mapping, validation_message
 from synthgate.errors import ConfigError
+from synthgate.models.embedded import DEFAULT_SPECS, EMBEDDED_NAME
+from synthgate.pipelines.embedded_teacher import TEACHER_NAME
 from synthgate.schemas.chain_config import ChainConfig
 from synthgate.validators.chain import REGISTRY
 
@@ -40,6 +43,15 @@ class SourcesConfig(_Strict):
     )
     text_field: str = Field(default="text", description="Field holding the text in .jsonl documents.")
     chunk_chars: int = Field(default=1200, ge=100, description="Target chunk size in characters.")
+    chunk_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        description="Chunk size in tokens of `tokenizer`, instead of characters (overrides chunk_chars).",
+    )
+    tokenizer: str | None = Field(
+        default=None,
+        description="Tokenizer folder or .gguf that counts `chunk_tokens` (default: the embedded Gemma 3).",
+    )
     overlap_sentences: int = Field(
         default=1, ge=0, description="Sentences repeated at the start of the next chunk."
     )
@@ -50,11 +62,18 @@ class SourcesConfig(_Strict):
         default_factory=list,
         description="Seed topics, used as one-line sources when no documents are given.",
     )
+    prompts: str | None = Field(
+        default=None,
+        description="Id of a dataset in the store (ds_...) whose prompts the teacher answers (task "
+        "`answer`), instead of writing questions from documents or topics.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> SourcesConfig:
-        if not self.documents and not self.topics:
-            raise ValueError("give `documents` (glob patterns) or `topics`")
+        if self.prompts is not None and (self.documents or self.topics):
+            raise ValueError("`prompts` replaces `documents` and `topics`; give one kind of source")
+        if not self.documents and not self.topics and self.prompts is None:
+            raise ValueError("give `documents` (glob patterns), `topics` or `prompts` (a dataset id)")
         return self
 
 
@@ -179,6 +198,34 @@ class CriticConfig(BackendConfig):
     threshold: float = Field(
         default=3.5, ge=1, le=5, description="Keep a sample whose mean rubric score is at least this."
     )
+    keep_top: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Keep only this top fraction (by mean score) of the samples that meet `threshold`: "
+        "the run scores about count / keep_top candidates, then keeps the best `count`.",
+    )
+
+
+class StudentConfig(_Strict):
+    """The model this data will train: its base model, named so a run cannot distill a model into itself."""
+
+    model: str = Field(
+        default="default",
+        description="Base model to train (name, folder or .gguf); `default`: the embedded Gemma 3 270M.",
+    )
+
+
+def model_key(name: str) -> str:
+    """A model name reduced for comparison: last path part, no extension or quantization tag, a-z0-9.
+
+    >>> model_key("google/gemma-3-270m") == model_key("gemma3:270m") == model_key("gemma-3-270m-Q4_K_M.gguf")
+    True
+    """
+    last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+    last = re.sub(r"\.(gguf|safetensors|bin)$", "", last)
+    last = re.sub(r"[-_.:](q\d\w*|iq\d\w*|f16|bf16|f32|fp16)$", "", last)
+    return re.sub(r"[^a-z0-9]", "", last)
 
 
 class GenerateConfig(_Strict):
@@ -196,6 +243,17 @@ class GenerateConfig(_Strict):
     critic: CriticConfig | None = Field(
         default=None, description="The critic; none keeps every valid sample."
     )
+    self_check: bool = Field(
+        default=False,
+        description="Ask the teacher to verify each answer against its context; drop failures "
+        "(reason selfcheck.unsupported).",
+    )
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    allow_self_distill: bool = Field(
+        default=False,
+        description="Allow a teacher that is the student's own base model (refused by default: it "
+        "teaches the student nothing it does not already do).",
+    )
     system_prompt: str = Field(
         default=DEFAULT_SYSTEM_PROMPT, description="The student's system prompt stored with every sample."
     )
@@ -212,6 +270,33 @@ class GenerateConfig(_Strict):
         default_factory=lambda: ChainConfig(order=list(REGISTRY)),
         description="Validator chain config (default: every validator); max_length is applied on top.",
     )
+
+    @model_validator(mode="after")
+    def _prompts_have_one_task(self) -> GenerateConfig:
+        if self.sources.prompts is not None and "tasks" in self.model_fields_set:
+            raise ValueError(
+                "`tasks` does not apply to `sources.prompts`: every job answers one of the dataset's "
+                "prompts (task `answer`); remove `tasks`"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _not_self_distill(self) -> GenerateConfig:
+        teacher, student = self.teacher_model_name(), self.student_model_name()
+        if not self.allow_self_distill and model_key(teacher) == model_key(student):
+            raise ValueError(
+                f"the teacher ({teacher}) is the student's base model ({student}): a model distilled "
+                "from itself learns nothing new; name another teacher, or set allow_self_distill: true"
+            )
+        return self
+
+    def teacher_model_name(self) -> str:
+        """The teacher's model name; `backend: local` without a model is the embedded teacher."""
+        return self.teacher.model or (TEACHER_NAME if self.teacher.backend == "local" else "")
+
+    def student_model_name(self) -> str:
+        """The student's base model name; `default` is the embedded Gemma 3 270M."""
+        return EMBEDDED_NAME if self.student.model in DEFAULT_SPECS else self.student.model
 
     def chain_config(self) -> ChainConfig:
         """The validator chain with this run's max_length (and the custom task's schema)."""

@@ -14,6 +14,7 @@ in the store; resuming by job index needs per-job commits in our own transaction
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -24,9 +25,16 @@ from typing import Any
 from synthgate.errors import BackendError
 from synthgate.pipelines.backends import Backend, Try, build_backend, call_with_retries, retry_policy
 from synthgate.pipelines.config import BackendConfig, GenerateConfig
-from synthgate.pipelines.critic import SCORE_SCHEMA, critic_messages, mean_score
+from synthgate.pipelines.critic import (
+    SCORE_SCHEMA,
+    SELF_CHECK_SCHEMA,
+    critic_messages,
+    mean_score,
+    self_check_messages,
+    top_jobs,
+)
 from synthgate.pipelines.personas import load_personas
-from synthgate.pipelines.sources import load_chunks
+from synthgate.pipelines.sources import load_chunks, load_prompts
 from synthgate.pipelines.tasks import Job, JobPlanner, OutputError, build_sample, parse_output, teacher_prompt
 from synthgate.schemas.verdict import record_status
 from synthgate.store import Store
@@ -48,6 +56,7 @@ class RunState:
     reasons: dict[str, int] = field(default_factory=dict)
     resumed: bool = False
     status: str = "running"
+    goal: int = 0  # samples to collect before selection: `requested`, or more under critic.keep_top
 
     @property
     def jobs(self) -> int:
@@ -104,6 +113,23 @@ class JobRunner:
         if record_status(verdicts) == "fail":
             code = next(v.code for v in verdicts if v.blocks)
             return JobRecord(job.index, "rejected", code, sample=sample, verdicts=verdicts, **base)
+        if self._config.self_check:
+            try:
+                check, _ = self._ask(
+                    "self_check",
+                    self._teacher,
+                    teacher_cfg,
+                    self_check_messages(job, sample),
+                    SELF_CHECK_SCHEMA,
+                    requests,
+                )
+            except _JobFailed as err:
+                code = err.code.replace("gen.", "selfcheck.")
+                return JobRecord(job.index, "failed", code, sample=sample, verdicts=verdicts, **base)
+            if not check["supported"]:
+                return JobRecord(
+                    job.index, "rejected", SELF_CHECK_FAILED, sample=sample, verdicts=verdicts, **base
+                )
         if self._critic is None or self._config.critic is None:
             return JobRecord(job.index, "kept", None, sample=sample, verdicts=verdicts, **base)
         critic_cfg = self._config.critic
@@ -183,6 +209,10 @@ class JobRunner:
         raise _JobFailed(code)
 
 
+SELF_CHECK_FAILED = "selfcheck.unsupported"
+BELOW_TOP_FRACTION = "critic.below_top_fraction"
+
+
 class _JobFailed(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
@@ -215,18 +245,34 @@ def generate(
     would, leaving the run resumable) once that many jobs were committed by this call.
     """
     chunks = load_chunks(config.sources, base)
+    prompts = load_prompts(store, config.sources.prompts) if config.sources.prompts else None
     personas = load_personas(config.personas, base)
-    planner = JobPlanner(config, chunks, personas)
+    planner = JobPlanner(config, chunks, personas, prompts)
     teacher, critic = build_backends(config)
     chain = Chain(config.chain_config())
     worker = JobRunner(config, teacher, critic, chain)
 
     gens = store.generations
-    params = {"name": config.name, "count": config.count, "config": config.model_dump(mode="json")}
+    params = {
+        "name": config.name,
+        "count": config.count,
+        "config": config.model_dump(mode="json"),
+        # What `version create --source run_...` needs without importing the pipeline: the
+        # chain the samples were checked with (max_length applied) and the model names.
+        "chain_config": config.chain_config().model_dump(mode="json"),
+        "teacher_model": teacher.model,
+        "student_model": config.student_model_name(),
+    }
     with store.transaction():
         run_id, resumed = gens.start(config.identity(), params)
     progress = gens.progress(run_id)
     state = RunState(run_id, config.count, resumed=resumed, reasons=dict(progress.reasons), **progress.counts)
+    state.goal = candidate_goal(config)
+    if config.critic is not None and config.critic.keep_top is not None:
+        # Candidates already moved below the cut by an earlier selection still count towards the goal.
+        demoted = state.reasons.pop(BELOW_TOP_FRACTION, 0)
+        state.kept += demoted
+        state.rejected -= demoted
     if on_progress:
         on_progress(state)
     pending = (i for i in range(config.job_limit()) if i not in progress.done)
@@ -237,7 +283,7 @@ def generate(
     committed = 0
     try:
         while True:
-            while len(in_flight) < config.concurrency and state.kept + len(in_flight) < config.count:
+            while len(in_flight) < config.concurrency and state.kept + len(in_flight) < state.goal:
                 index = next(pending, None)
                 if index is None:
                     break
@@ -245,7 +291,8 @@ def generate(
             if not in_flight:
                 break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for fut in finished:
+            records = []
+            for fut in sorted(finished, key=in_flight.__getitem__):
                 in_flight.pop(fut)
                 record = fut.result()
                 if record.status == "kept" and record.sample is not None:
@@ -253,11 +300,15 @@ def generate(
                         # The teacher repeated itself: a second copy would teach nothing new.
                         record = replace(record, status="rejected", reason="dup.exact_record")
                     kept_ids.add(record.sample.id)
-                gens.record_job(run_id, record)
+                records.append(record)
+            # Jobs that finished together are committed together (group commit): each job is
+            # still whole or absent after a kill, and the store keeps up at high concurrency.
+            gens.record_jobs(run_id, records)
+            for record in records:
                 _count(state, record)
-                committed += 1
-                if on_progress:
-                    on_progress(state)
+            committed += len(records)
+            if on_progress:
+                on_progress(state)
             if stop_after_jobs is not None and committed >= stop_after_jobs:
                 state.status = "stopped"
                 return state
@@ -267,9 +318,36 @@ def generate(
     finally:
         # Jobs still in flight are dropped uncommitted; a rerun redoes them.
         pool.shutdown(wait=False, cancel_futures=True)
+    if config.critic is not None and config.critic.keep_top is not None:
+        _select_top(config, store, state)
     state.status = "ok" if state.kept >= config.count else "incomplete"
     store.runs.finish(run_id, state.status, _finish_summary(state))
     return state
+
+
+def candidate_goal(config: GenerateConfig) -> int:
+    """Samples to collect before selection: `count`, or count / critic.keep_top candidates."""
+    keep_top = config.critic.keep_top if config.critic is not None else None
+    return config.count if keep_top is None else math.ceil(config.count / keep_top)
+
+
+def _select_top(config: GenerateConfig, store: Store, state: RunState) -> None:
+    """Keep the best `count` candidates (fewer when the job limit cut the run short); demote the rest.
+
+    Re-selecting from every candidate, demoted ones included, makes this idempotent on resume.
+    """
+    keep_top = config.critic.keep_top if config.critic is not None else None
+    assert keep_top is not None
+    gens = store.generations
+    scored = gens.candidates(state.run_id, BELOW_TOP_FRACTION)
+    n = config.count if len(scored) >= state.goal else math.floor(len(scored) * keep_top)
+    best = top_jobs(scored, n)
+    with store.transaction():
+        gens.set_kept(state.run_id, best, set(scored) - best, BELOW_TOP_FRACTION)
+    state.kept = len(best)
+    state.rejected += len(scored) - len(best)
+    if len(scored) > len(best):
+        state.reasons[BELOW_TOP_FRACTION] = len(scored) - len(best)
 
 
 def _count(state: RunState, record: JobRecord) -> None:

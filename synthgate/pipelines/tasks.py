@@ -2,7 +2,8 @@
 
 Every task asks the teacher for one JSON object checked with jsonschema. Question/answer tasks
 (grounded, synthesis, refusal, raft) use `{"question", "answer", "sources"}` where `sources` may
-only name the chunk ids the job gave (a refusal cites none); `custom` uses the user's schema.
+only name the chunk ids the job gave (a refusal cites none); `custom` uses the user's schema;
+`answer` (the source is a dataset's prompts) asks only for `{"answer"}` to an existing prompt.
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ import jsonschema
 
 from synthgate.pipelines.config import GenerateConfig
 from synthgate.pipelines.personas import BalancedPlan, Persona
-from synthgate.pipelines.sources import Chunk
+from synthgate.pipelines.sources import Chunk, SourcePrompt
 from synthgate.schemas.sample import Message, Sample, SampleMetadata
 
 QA_TASKS = ("grounded", "synthesis", "refusal", "raft")
+ANSWER_TASK = "answer"
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "minLength": 1}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
 
 _INSTRUCTIONS = {
     "grounded": "Write one question this person would ask that passage {ids} answers, and the answer: "
@@ -53,10 +62,11 @@ class Job:
     persona: Persona
     context: list[Chunk]
     hidden: Chunk | None = None  # refusal: the passage the question is about, never shown to the student
+    prompt: SourcePrompt | None = None  # answer: the existing prompt to answer
 
     @property
     def source_ids(self) -> list[str]:
-        return [c.id for c in self.context]
+        return [self.prompt.id] if self.prompt is not None else [c.id for c in self.context]
 
 
 @dataclass
@@ -71,10 +81,18 @@ class TeacherPrompt:
 class JobPlanner:
     """Job index -> Job, deterministic in (seed, index): a resumed run plans the same jobs."""
 
-    def __init__(self, config: GenerateConfig, chunks: list[Chunk], personas: list[Persona]) -> None:
+    def __init__(
+        self,
+        config: GenerateConfig,
+        chunks: list[Chunk],
+        personas: list[Persona],
+        prompts: list[SourcePrompt] | None = None,
+    ) -> None:
         self._config = config
         self._chunks = chunks
-        self._plan = BalancedPlan(config.tasks.weights(), personas, seed=config.seed)
+        self._prompts = prompts or []
+        weights = {ANSWER_TASK: 1.0} if self._prompts else config.tasks.weights()
+        self._plan = BalancedPlan(weights, personas, seed=config.seed)
         # Oracle chunks cycle through a seeded permutation so chunk coverage is even too.
         self._order = list(chunks)
         random.Random(f"{config.seed}:chunks").shuffle(self._order)
@@ -82,6 +100,9 @@ class JobPlanner:
     def job(self, index: int) -> Job:
         task, k = self._plan.task(index)
         persona = self._plan.persona(task, k)
+        if task == ANSWER_TASK:
+            # Prompts in dataset order, cycling when `count` exceeds them.
+            return Job(index, task, persona, [], prompt=self._prompts[k % len(self._prompts)])
         rng = random.Random(f"{self._config.seed}:job:{index}")
         main = self._order[k % len(self._order)]
         tasks = self._config.tasks
@@ -132,9 +153,23 @@ def qa_schema(job: Job) -> dict[str, Any]:
     }
 
 
+def render_conversation(prompt: SourcePrompt) -> str:
+    """An existing prompt as the teacher sees it: the system prompt, then `Role: text` turns."""
+    parts = [f"System prompt: {prompt.system_prompt}"] if prompt.system_prompt else []
+    parts += [f"{m.role.capitalize()}: {m.content}" for m in prompt.turns]
+    return "\n\n".join(parts)
+
+
 def teacher_prompt(job: Job, config: GenerateConfig) -> TeacherPrompt:
     """The teacher's messages for `job`."""
-    if job.task == "custom":
+    if job.prompt is not None:
+        schema = ANSWER_SCHEMA
+        user = (
+            "Write the assistant's next reply to this conversation: helpful, correct and in plain "
+            'prose, following the system prompt if there is one. Put it in "answer".\n\n'
+            f"Conversation:\n{render_conversation(job.prompt)}"
+        )
+    elif job.task == "custom":
         custom = config.tasks.custom_task
         assert custom is not None
         schema = custom.output_schema
@@ -196,17 +231,25 @@ def parse_output(text: str, schema: dict[str, Any]) -> dict[str, Any]:
 def build_sample(
     job: Job, output: dict[str, Any], config: GenerateConfig, metadata: dict[str, Any]
 ) -> Sample:
-    """The training sample: the student's system prompt, context + question, and the answer.
+    """The training sample: the student's system prompt, context + question, and the answer (for
+    `answer` jobs: the source prompt as it was, its own system prompt if it had one).
 
     Built only from the parsed final content; reasoning from the backend never enters it.
     """
-    if job.task == "custom":
+    system_prompt = config.system_prompt
+    if job.prompt is not None:
+        system_prompt = job.prompt.system_prompt if job.prompt.system_prompt is not None else system_prompt
+        turns = list(job.prompt.turns)
+        completion = output["answer"]
+    elif job.task == "custom":
         custom = config.tasks.custom_task
         assert custom is not None
         user = custom.template.format(context=render_context(job.context), persona=job.persona.describe())
+        turns = [Message(role="user", content=user)]
         completion = json.dumps(output, ensure_ascii=False)
     else:
         user = f"Context:\n{render_context(job.context)}\n\nQuestion: {output['question']}"
+        turns = [Message(role="user", content=user)]
         completion = output["answer"]
     meta = SampleMetadata(
         persona=job.persona.id,
@@ -215,8 +258,8 @@ def build_sample(
         **metadata,
     )
     return Sample(
-        system_prompt=config.system_prompt,
-        prompt=[Message(role="user", content=user)],
+        system_prompt=system_prompt,
+        prompt=turns,
         completion=completion,
         task_type=job.task,
         metadata=meta,

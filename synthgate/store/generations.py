@@ -4,6 +4,11 @@ A job is one planned sample (job index in the run's deterministic plan). Its out
 the requests it made are written in one transaction, so a killed run loses only in-flight jobs,
 and the (run_id, job) primary key makes a finished job impossible to store twice. Parameters are
 checked for credentials before they are written (the key lives only in the backend client).
+The one later change to a job row is the critic's top-fraction selection (`set_kept`), which moves
+candidates between kept and rejected when the run ends.
+
+A finished run is also a version source (`run_members_sql`, `source_counts`): its kept samples
+become version members the way an audited dataset's records do.
 """
 
 from __future__ import annotations
@@ -14,13 +19,46 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthgate.schemas.sample import Sample
-from synthgate.schemas.verdict import Verdict
+from synthgate.schemas.verdict import Verdict, record_status
 from synthgate.store._common import dumps, loads, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.store.runs import Runs
 
 KIND = "generate"
 JOB_STATUSES = ("kept", "rejected", "failed")
+
+# A prompt's JSON text written the way samples.py writes it (json.dumps: ", " and ": "), so a
+# version's prompt keys agree whether its members came from an audited file or a generation run.
+_PROMPT_TEXT = """'[' || array_to_string(list_transform(
+    from_json(sample->'prompt', '["JSON"]'),
+    lambda m: '{"role": ' || json_extract(m, '$.role')::VARCHAR
+              || ', "content": ' || json_extract(m, '$.content')::VARCHAR || '}'
+), ', ') || ']'"""
+
+# One row per kept sample of a run, shaped like version_samples (status derived from its verdicts
+# exactly as for audited records: a blocking fail, else fixed, else pass).
+RUN_MEMBERS_SQL = f"""
+    WITH kept AS (
+        SELECT job, sample_id, sample, codes, {_PROMPT_TEXT} AS prompt,
+               from_json(verdicts, '[{{"status": "VARCHAR", "severity": "VARCHAR", "code": "VARCHAR"}}]')
+                   AS vs
+        FROM gen_jobs WHERE run_id = ? AND status = 'kept'
+    )
+    SELECT job AS source_index, sample_id,
+           substr(sha256(coalesce('S' || (sample->>'system_prompt'), 'N') || chr(10) || prompt), 1, 16)
+               AS prompt_key,
+           CASE WHEN len(list_filter(vs, lambda v: v.status = 'fail' AND v.severity = 'block')) > 0
+                    THEN 'fail'
+                WHEN len(list_filter(vs, lambda v: v.status = 'fixed')) > 0 THEN 'fixed'
+                ELSE 'pass' END AS status,
+           list_sort(list_distinct(codes)) AS codes,
+           list_sort(list_distinct(list_transform(list_filter(vs, lambda v: v.status = 'fail'),
+                                                  lambda v: v.code))) AS fail_codes,
+           sample->>'system_prompt' AS system_prompt, prompt, sample->>'completion' AS completion,
+           sample->>'reasoning' AS reasoning, sample->>'task_type' AS task_type,
+           coalesce(sample->'metadata', '{{}}') AS metadata
+    FROM kept
+"""
 
 
 @dataclass(frozen=True)
@@ -90,7 +128,12 @@ class Generations:
         """The run for `identity`, resumed (True) or created; a resumed run is marked running again."""
         run_id = self.find_run(identity)
         if run_id is not None:
-            self._con.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", [run_id])
+            # Same identity, same samples; params are refreshed so they describe the latest start.
+            reject_secrets(params, "params")
+            self._con.execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL, params = ? WHERE id = ?",
+                [dumps({**params, "identity": identity}), run_id],
+            )
             return run_id, True
         return self._runs.create(KIND, {**params, "identity": identity}), False
 
@@ -109,34 +152,92 @@ class Generations:
 
     def record_job(self, run_id: str, record: JobRecord) -> None:
         """Store a finished job and all its requests, in one transaction."""
-        if record.status not in JOB_STATUSES:
-            raise ValueError(f"job status must be one of {JOB_STATUSES}, not {record.status!r}")
-        for r in record.requests:
-            reject_secrets(r.params, "params")
+        self.record_jobs(run_id, [record])
+
+    def record_jobs(self, run_id: str, records: list[JobRecord]) -> None:
+        """Store finished jobs and all their requests, in one transaction (all or none).
+
+        One multi-row INSERT per table: a DuckDB statement and a commit cost about a millisecond
+        each, which at high concurrency would make the store, not the model, the bottleneck.
+        """
+        for record in records:
+            if record.status not in JOB_STATUSES:
+                raise ValueError(f"job status must be one of {JOB_STATUSES}, not {record.status!r}")
+            for r in record.requests:
+                reject_secrets(r.params, "params")
+        if not records:
+            return
         now = utcnow()
-        with self._con.transaction():
+        requests: list[list[Any]] = []
+        jobs: list[list[Any]] = []
+        for record in records:
             for seq, r in enumerate(record.requests):
-                self._con.execute(
-                    "INSERT INTO gen_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        run_id, record.job, seq, r.role, r.attempt, r.try_, r.model, dumps(r.messages),
-                        dumps(r.params), r.text, r.reasoning, r.finish_reason, r.prompt_tokens,
-                        r.completion_tokens, r.latency_s, r.error_kind, r.error, now,
-                    ],
-                )  # fmt: skip
+                requests.append([
+                    run_id, record.job, seq, r.role, r.attempt, r.try_, r.model, dumps(r.messages),
+                    dumps(r.params), r.text, r.reasoning, r.finish_reason, r.prompt_tokens,
+                    r.completion_tokens, r.latency_s, r.error_kind, r.error, now,
+                ])  # fmt: skip
             s = record.sample
-            self._con.execute(
-                "INSERT INTO gen_jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    run_id, record.job, record.status, record.reason, record.task_type, record.persona,
-                    dumps(record.source_ids), s.id if s else None,
-                    s.model_dump_json(exclude_defaults=True) if s else None,
-                    dumps([v.model_dump(mode="json", exclude_none=True) for v in record.verdicts]),
-                    sorted({v.code for v in record.verdicts}),
-                    dumps(record.critic_scores) if record.critic_scores else None,
-                    record.critic_rationale, now,
-                ],
-            )  # fmt: skip
+            jobs.append([
+                run_id, record.job, record.status, record.reason, record.task_type, record.persona,
+                dumps(record.source_ids), s.id if s else None,
+                s.model_dump_json(exclude_defaults=True) if s else None,
+                dumps([v.model_dump(mode="json", exclude_none=True) for v in record.verdicts]),
+                sorted({v.code for v in record.verdicts}),
+                dumps(record.critic_scores) if record.critic_scores else None,
+                record.critic_rationale, now,
+            ])  # fmt: skip
+        with self._con.transaction():
+            if requests:
+                self._insert_rows("gen_requests", requests)
+            self._insert_rows("gen_jobs", jobs)
+
+    def _insert_rows(self, table: str, rows: list[list[Any]]) -> None:
+        marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+        self._con.execute(
+            f"INSERT INTO {table} VALUES {', '.join([marks] * len(rows))}", [v for row in rows for v in row]
+        )
+
+    def candidates(self, run_id: str, demoted_reason: str) -> dict[int, dict[str, float]]:
+        """job -> critic scores of every kept job and every job demoted with `demoted_reason`."""
+        rows = self._con.fetchall(
+            "SELECT job, critic_scores FROM gen_jobs WHERE run_id = ? AND critic_scores IS NOT NULL "
+            "AND (status = 'kept' OR (status = 'rejected' AND reason = ?))",
+            [run_id, demoted_reason],
+        )
+        return {int(job): loads(scores) for job, scores in rows}
+
+    def set_kept(self, run_id: str, keep: set[int], demote: set[int], reason: str) -> None:
+        """Mark `keep` jobs kept and `demote` jobs rejected with `reason` (the critic's top-fraction cut)."""
+        self._con.execute(
+            "UPDATE gen_jobs SET status = 'kept', reason = NULL WHERE run_id = ? AND list_contains(?, job)",
+            [run_id, sorted(keep)],
+        )
+        self._con.execute(
+            "UPDATE gen_jobs SET status = 'rejected', reason = ? WHERE run_id = ? AND list_contains(?, job)",
+            [reason, run_id, sorted(demote)],
+        )
+
+    def source_counts(self, run_id: str) -> tuple[dict[str, int], dict[str, int]]:
+        """(status -> jobs, code -> jobs) over the jobs that produced a sample, for a version's source.
+
+        A kept sample's status comes from its verdicts (pass or fixed); a rejected one is `fail`,
+        whatever rejected it, and its reason counts beside its verdict codes.
+        """
+        statuses = {"pass": 0, "fixed": 0, "fail": 0}
+        codes: dict[str, int] = {}
+        for status, reason, verdicts, job_codes in self._con.stream(
+            "SELECT status, reason, verdicts, codes FROM gen_jobs WHERE run_id = ? AND sample IS NOT NULL",
+            [run_id],
+        ):
+            if status == "kept":
+                statuses[record_status([Verdict.model_validate(v) for v in loads(verdicts) or []])] += 1
+            else:
+                statuses["fail"] += 1
+            found = set(job_codes) | ({reason} if reason and status != "kept" else set())
+            for code in found:
+                codes[code] = codes.get(code, 0) + 1
+        return statuses, dict(sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def samples(self, run_id: str, status: str | None = "kept") -> Iterator[tuple[int, Sample]]:
         """(job, sample) in job order; only jobs with `status` (None: every job with a sample)."""

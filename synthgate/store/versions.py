@@ -20,6 +20,9 @@ from synthgate.schemas.sample import Sample
 from synthgate.store._common import as_utc, dumps, loads, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
+from synthgate.store.generations import KIND as GENERATE_KIND
+from synthgate.store.generations import RUN_MEMBERS_SQL, Generations
+from synthgate.store.runs import Runs
 from synthgate.store.verdicts import _RECORD_STATUS, STATUSES, Verdicts
 
 LIST_COMMAND = "synthgate version list"
@@ -152,8 +155,11 @@ class Versions:
         self._con = con
         self._datasets = datasets
         self._verdicts = verdicts
-        # Source id prefix -> loader; generation runs (`run_`) plug in here.
-        self._sources: dict[str, Callable[[str], _Source]] = {"ds_": self._dataset_source}
+        # Source id prefix -> loader.
+        self._sources: dict[str, Callable[[str], _Source]] = {
+            "ds_": self._dataset_source,
+            "run_": self._run_source,
+        }
 
     def create(
         self,
@@ -296,7 +302,8 @@ class Versions:
         kinds = ", ".join(f"{p}... " for p in self._sources)
         raise InputError(
             f"{source_id!r} is not a source id this synthgate can version (expected one of: {kinds.strip()})",
-            hint="Pass the id of an audited dataset (`synthgate datasets list`).",
+            hint="Pass the id of an audited dataset (`synthgate datasets list`) or of a finished "
+            "generation run (`synthgate runs list`).",
         )
 
     def _dataset_source(self, dataset_id: str) -> _Source:
@@ -315,6 +322,40 @@ class Versions:
             findings=[f.model_dump(mode="json") for f in self._datasets.findings(dataset_id)],
             members_sql=_DATASET_MEMBERS,
             members_params=[dataset_id],
+        )
+
+    def _run_source(self, run_id: str) -> _Source:
+        """A finished generation run: its kept samples, checked by the chain the run config named."""
+        runs = Runs(self._con)
+        run = runs.get(run_id)
+        if run.kind != GENERATE_KIND:
+            raise InputError(
+                f"run {run_id} is a {run.kind} run; only generation runs hold samples to version",
+                hint="Pass the id of a generate run (`synthgate runs list`).",
+            )
+        if run.finished_at is None or run.status not in ("ok", "incomplete"):
+            raise InputError(
+                f"generation run {run_id} has not finished (status {run.status})",
+                hint="Run `synthgate generate` with the same config again: it resumes the run and "
+                "finishes it; then version it.",
+            )
+        chain_config = run.params.get("chain_config")
+        if not isinstance(chain_config, dict):
+            raise InputError(
+                f"generation run {run_id} was recorded without its validator chain config",
+                hint="Run `synthgate generate` with the same config again (it records the chain), "
+                "then version the run.",
+            )
+        statuses, codes = Generations(self._con, runs).source_counts(run_id)
+        return _Source(
+            id=run_id,
+            kind="run",
+            chain_config=chain_config,
+            status_counts=statuses,
+            code_counts=codes,
+            findings=[],
+            members_sql=RUN_MEMBERS_SQL,
+            members_params=[run_id],
         )
 
     # --- helpers ---------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def export(
             **info.member_status_counts,
             "source_records": sum(info.source_status_counts.values()),
         }
-        manifest = _manifest(info, result, counts, files)
+        manifest = _manifest(info, result, counts, files, fmt=fmt, eval_fraction=eval_fraction, seed=seed)
         write_manifest(tmp, manifest)
         _publish(tmp, out)
     except BaseException:
@@ -205,7 +205,14 @@ _WRITERS = {"trl-jsonl": _write_jsonl, "parquet": _write_parquet, "hf-dataset": 
 
 
 def _manifest(
-    info: VersionInfo, result: GateResult, counts: dict[str, int], files: dict[str, ExportFile]
+    info: VersionInfo,
+    result: GateResult,
+    counts: dict[str, int],
+    files: dict[str, ExportFile],
+    *,
+    fmt: str,
+    eval_fraction: float,
+    seed: int,
 ) -> Manifest:
     return Manifest(
         synthgate_version=__version__,
@@ -218,6 +225,11 @@ def _manifest(
         max_length=info.max_length or LengthConfig().max_length,
         teacher_models=info.teacher_models,
         files=files,
+        format=fmt,
+        eval_fraction=eval_fraction,
+        seed=seed,
+        source_id=info.source_id,
+        version_name=info.name,
     )
 
 

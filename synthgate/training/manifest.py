@@ -75,6 +75,21 @@ class Manifest(_Strict):
     files: dict[str, ExportFile] = Field(
         description="Data files of the export, by POSIX path relative to its folder (e.g. 'train.jsonl')."
     )
+    # Added after the first release: optional with defaults, so older manifests still load.
+    format: str = Field(
+        default="trl-jsonl",
+        description="Export format: trl-jsonl, parquet or hf-dataset (manifests without it are trl-jsonl).",
+    )
+    eval_fraction: float | None = Field(
+        default=None, ge=0, lt=1, description="Share of samples held out for eval.jsonl; None: not recorded."
+    )
+    seed: int | None = Field(
+        default=None, description="Seed of the train/eval split (a hash of seed and sample id)."
+    )
+    source_id: str | None = Field(
+        default=None, description="Audited dataset (ds_...) or generation run (run_...) the version froze."
+    )
+    version_name: str | None = Field(default=None, description="Name of the exported version.")
 
     @property
     def requires_completion_only(self) -> bool:

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
 log = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
+# Export format -> (train file, eval file) the trainer reads; hf-dataset exports are not read.
+_SPLIT_FILES = {"trl-jsonl": (TRAIN_FILE, EVAL_FILE), "parquet": ("train.parquet", "eval.parquet")}
 _EMBEDDED_ALIASES = (EMBEDDED_NAME, f"google/{EMBEDDED_NAME}", "gemma3:270m")
 
 
@@ -125,21 +127,16 @@ def train(
     export, out = Path(export_dir), Path(out_dir)
     # Everything that can refuse runs before a model is loaded: refusing should cost seconds.
     manifest = verify_export(export)
-    if TRAIN_FILE not in manifest.files:
-        raise InputError(
-            f"the export holds no {TRAIN_FILE}: training reads the trl-jsonl export format",
-            path=str(export),
-            hint="Export the version again with --format trl-jsonl.",
-        )
+    train_file, eval_file = split_files(manifest, export)
     _check_policy(manifest, base_model, config, allow_self_distill)
     if out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"{out} is not empty", hint="Pass a new output folder; runs never overwrite each other."
         )
     resolved = config.model_copy(update={"max_length": config.max_length or manifest.max_length})
-    train_rows = _read_split(export / TRAIN_FILE)
-    has_eval = EVAL_FILE in manifest.files and manifest.files[EVAL_FILE].records > 0
-    eval_rows = _read_split(export / EVAL_FILE) if has_eval else []
+    train_rows = read_split(export / train_file)
+    has_eval = eval_file in manifest.files and manifest.files[eval_file].records > 0
+    eval_rows = read_split(export / eval_file) if has_eval else []
 
     model, tokenizer = load_causal_lm(base_model)
     if tokenizer.chat_template is None:
@@ -191,32 +188,61 @@ def _check_policy(
         )
 
 
+def split_files(manifest: Manifest, export: Path) -> tuple[str, str]:
+    """(train file, eval file) of an export the trainer can read; InputError for other formats."""
+    files = _SPLIT_FILES.get(manifest.format)
+    if files is None:
+        raise InputError(
+            f"the export is in {manifest.format} format: training reads {' or '.join(_SPLIT_FILES)} exports",
+            path=str(export),
+            hint="Export the version again with --format trl-jsonl.",
+        )
+    if files[0] not in manifest.files:
+        raise InputError(
+            f"the export holds no {files[0]}: training reads the {manifest.format} export format",
+            path=str(export),
+            hint="Export the version again with --format trl-jsonl.",
+        )
+    return files
+
+
 def _name_key(name: str) -> str:
     # "google/gemma-3-270m", "gemma3:270m" and "/models/gemma-3-270m.gguf" all name the same model.
     last = name.strip().rstrip("/").rsplit("/", 1)[-1].removesuffix(".gguf")
     return re.sub(r"[^a-z0-9]", "", last.lower())
 
 
-def _read_split(path: Path) -> list[dict[str, Any]]:
-    rows = []
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(record number, record) of a JSONL or Parquet split, numbered from 1."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        yield from enumerate(pq.read_table(path).to_pylist(), 1)
+        return
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                yield number, json.loads(line)
             except json.JSONDecodeError as err:
                 raise InputError(f"not valid JSON: {err.msg}", path=str(path), record=number) from None
-            prompt, completion = record.get("prompt"), record.get("completion")
-            if not (isinstance(prompt, list) and prompt and isinstance(completion, list) and completion):
-                raise InputError(
-                    "needs conversational 'prompt' and 'completion' lists of messages",
-                    path=str(path),
-                    record=number,
-                    field="prompt" if not isinstance(prompt, list) or not prompt else "completion",
-                )
-            rows.append({"prompt": prompt, "completion": completion})
-    if not rows and path.name == TRAIN_FILE:
+
+
+def read_split(path: Path) -> list[dict[str, Any]]:
+    """The conversational prompt/completion records of one export split (JSONL or Parquet)."""
+    rows = []
+    for number, record in _records(path):
+        prompt, completion = record.get("prompt"), record.get("completion")
+        if not (isinstance(prompt, list) and prompt and isinstance(completion, list) and completion):
+            raise InputError(
+                "needs conversational 'prompt' and 'completion' lists of messages",
+                path=str(path),
+                record=number,
+                field="prompt" if not isinstance(prompt, list) or not prompt else "completion",
+            )
+        rows.append({"prompt": prompt, "completion": completion})
+    if not rows and path.stem == "train":
         raise InputError("holds no records to train on", path=str(path))
     return rows
 

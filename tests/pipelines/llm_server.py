@@ -27,11 +27,13 @@ class ScriptedLLM:
         self,
         teacher: list[list[str]] | None = None,
         critic: list[list[str]] | None = None,
+        self_check: list[list[str]] | None = None,
         latency_s: float = 0.0,
         student_system_prompt: str = "",
     ) -> None:
         self.teacher_script = list(teacher or [])
         self.critic_script = list(critic or [])
+        self.self_check_script = list(self_check or [])
         self.latency_s = latency_s
         self.student_system_prompt = student_system_prompt
         self.plans: dict[str, list[str]] = {}
@@ -44,14 +46,21 @@ class ScriptedLLM:
     def next_behaviour(self, body: dict[str, Any]) -> tuple[str, str]:
         """(role, behaviour) for this request."""
         messages = body["messages"]
-        role = "critic" if "You grade training samples" in messages[0]["content"] else "teacher"
+        system = messages[0]["content"]
+        role = "critic" if "You grade training samples" in system else "teacher"
+        if "You check an answer against the context" in system:
+            role = "self_check"
         key = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
         with self._lock:
             self.bodies.append(body)
             if role == "teacher":
                 self.teacher_requests += 1
             if key not in self.plans:
-                script = self.teacher_script if role == "teacher" else self.critic_script
+                script = {
+                    "teacher": self.teacher_script,
+                    "critic": self.critic_script,
+                    "self_check": self.self_check_script,
+                }[role]
                 self.plans[key] = script.pop(0) if script else ["ok"]
             n = self.seen.get(key, 0)
             self.seen[key] = n + 1
@@ -61,6 +70,9 @@ class ScriptedLLM:
     def teacher_reply(self, behaviour: str, messages: list[dict[str, str]]) -> tuple[str, str | None, str]:
         """(content, reasoning, finish_reason) of a teacher reply."""
         user = messages[-1]["content"]
+        if "Write the assistant's next reply" in user:
+            last = user.rsplit("User: ", 1)[-1]
+            return json.dumps({"answer": f"Here is a careful answer to: {last}"}), None, "stop"
         passages = (
             user.split("Passages:\n", 1)[1] if "Passages:\n" in user else user.split("Context:\n", 1)[1]
         )
@@ -107,7 +119,7 @@ class ScriptedLLM:
     def critic_reply(self, behaviour: str) -> str:
         if behaviour == "bad_json":
             return "The answer looks good, 4/5."
-        score = 2 if behaviour == "low" else 4
+        score = {"low": 2, "high": 5}.get(behaviour, 4)
         scores = {c: score for c in ("groundedness", "correctness", "relevance", "format")}
         return json.dumps({**scores, "rationale": "Supported by the context." if score > 3 else "Weak."})
 
@@ -141,6 +153,10 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if role == "critic":
             content, reasoning, finish = self.llm.critic_reply(behaviour), None, "stop"
+        elif role == "self_check":
+            reply = {"supported": behaviour != "unsupported", "reason": "Checked against the context."}
+            content = "Looks supported to me." if behaviour == "bad_json" else json.dumps(reply)
+            reasoning, finish = None, "stop"
         else:
             content, reasoning, finish = self.llm.teacher_reply(behaviour, body["messages"])
         if self.path.endswith("/api/chat"):

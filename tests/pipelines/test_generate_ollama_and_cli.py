@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from llm_server import REASONING
 from pipeline_helpers import base_config
 from typer.testing import CliRunner
 
 from synthgate.cli.app import app
-from synthgate.errors import ModelError
-from synthgate.pipelines.backends import build_backend
-from synthgate.pipelines.config import BackendConfig, load_generate_config
+from synthgate.pipelines.config import load_generate_config
 from synthgate.pipelines.runner import generate
 from synthgate.store import Store
 
@@ -63,11 +60,6 @@ def test_raft_and_custom_tasks_produce_their_samples(llm_server, write_config, a
     assert set(by_task) == {"raft", "custom"}
     assert len(by_task["raft"].metadata.source_ids) == 4  # oracle + 3 distractors
     assert json.loads(by_task["custom"].completion)["answer"].startswith("According to the context")
-
-
-def test_local_backend_without_a_model_says_the_embedded_teacher_is_unavailable():
-    with pytest.raises(ModelError, match=r"embedded default teacher, which is not available"):
-        build_backend(BackendConfig(backend="local"), None)
 
 
 def test_generate_runs_list_and_show_on_the_cli(llm_server, write_config, api_key, tmp_path):

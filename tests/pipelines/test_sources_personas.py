@@ -14,7 +14,7 @@ from synthgate.pipelines.sources import chunk_text, load_chunks
 
 def test_chunks_end_on_sentence_boundaries_and_overlap_by_one_sentence():
     text = "Alpha is first. Beta comes second! Gamma is third? Delta ends it."
-    chunks = chunk_text("doc.md", text, chunk_chars=35, overlap_sentences=1)
+    chunks = chunk_text("doc.md", text, chunk_size=35, overlap_sentences=1)
     assert [c.text for c in chunks] == [
         "Alpha is first. Beta comes second!",
         "Beta comes second! Gamma is third?",
@@ -80,3 +80,19 @@ def test_balanced_plan_follows_the_task_mix_and_fills_persona_x_task_cells_evenl
     assert [(again.task(i), again.persona(*again.task(i)).id) for i in range(50)] == [
         (jobs[i], plan.persona(*jobs[i]).id) for i in range(50)
     ]
+
+
+def test_chunk_tokens_sizes_chunks_by_the_tokenizer_not_by_characters(tmp_path, gemma_tokenizer):
+    sentences = [f"Sentence number {i} talks about adapters, ranks and quantization." for i in range(12)]
+    (tmp_path / "a.md").write_text(" ".join(sentences))
+    by_tokens = load_chunks(SourcesConfig(documents=["a.md"], chunk_tokens=40, overlap_sentences=0), tmp_path)
+    by_chars = load_chunks(SourcesConfig(documents=["a.md"], chunk_chars=400, overlap_sentences=0), tmp_path)
+
+    def tokens(text):
+        return len(gemma_tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    per_sentence = tokens(sentences[0])
+    assert 10 < per_sentence <= 20
+    assert all(tokens(c.text) <= 40 for c in by_tokens)
+    assert [c.text.count("Sentence") for c in by_tokens] == [40 // (per_sentence + 1)] * len(by_tokens)
+    assert [c.text for c in by_tokens] != [c.text for c in by_chars]

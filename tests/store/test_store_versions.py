@@ -143,7 +143,9 @@ def test_unknown_ids_and_bad_include_are_clear_errors(store, tmp_path):
         store.versions.get("v_0000000000000000")
     with pytest.raises(NotFound, match=r"no dataset 'ds_nope'.*synthgate datasets list"):
         store.versions.create("sft", "ds_nope")
-    with pytest.raises(InputError, match=r"'run_0123' is not a source id this synthgate can version"):
+    with pytest.raises(InputError, match=r"'job_0123' is not a source id this synthgate can version"):
+        store.versions.create("sft", "job_0123")
+    with pytest.raises(NotFound, match=r"no run 'run_0123'.*synthgate runs list"):
         store.versions.create("sft", "run_0123")
     with pytest.raises(ConfigError, match=r"include: unknown status 'passed'; choose from pass, fixed, fail"):
         store.versions.create("sft", ds, include=["passed"])

@@ -1,0 +1,128 @@
+"""Generation throughput vs. the ceiling of a bare concurrent client, against a loopback server.
+
+The scripted OpenAI-compatible server from tests/pipelines (127.0.0.1, a fixed latency per
+request) answers every request from its own process, as a real server would (in-process it would
+compete with the pipeline for the GIL). For each concurrency it measures:
+  pipeline : `synthgate.pipelines.runner.generate` end to end (plan, teacher request, JSON check,
+             the validator chain, per-job commit to a fresh DuckDB file), no critic
+  ceiling  : a bare `openai.OpenAI` client on a thread pool of the same size sending the same
+             teacher requests (nothing parsed, checked or stored)
+and prints samples/s of both and their ratio (the issue's goal: >= 0.9 at concurrency 32).
+
+Usage: .venv/bin/python benchmarks/generate_throughput.py [--latency-ms 50] [--concurrency 1 8 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "pipelines"))
+
+from llm_server import LLMServer, ScriptedLLM  # noqa: E402
+from pipeline_helpers import DOCS, base_config  # noqa: E402
+
+from synthgate.pipelines.config import GenerateConfig  # noqa: E402
+from synthgate.pipelines.personas import load_personas  # noqa: E402
+from synthgate.pipelines.runner import generate  # noqa: E402
+from synthgate.pipelines.sources import load_chunks  # noqa: E402
+from synthgate.pipelines.tasks import JobPlanner, teacher_prompt  # noqa: E402
+from synthgate.store import Store  # noqa: E402
+
+
+def _serve(latency_s: float, conn: mp.connection.Connection) -> None:
+    with LLMServer(ScriptedLLM(latency_s=latency_s)) as srv:
+        conn.send(srv.url)
+        conn.recv()  # until the parent says stop
+
+
+def write_docs(folder: Path, n: int) -> None:
+    """`n` small documents, each naming its number first: the scripted teacher quotes a passage's
+    first sentence, so every chunk gives a distinct sample (no `dup.exact_record` rejects)."""
+    folder.mkdir()
+    bodies = [text.split("\n\n", 1)[1] for text in DOCS.values()]
+    for k in range(n):
+        text = f"Note {k} is about item {k}. {bodies[k % len(bodies)]}"
+        (folder / f"note{k:04d}.md").write_text(text, encoding="utf-8")
+
+
+def config_for(url: str, count: int, concurrency: int, chain: str) -> GenerateConfig:
+    cfg = base_config(url, count=count, concurrency=concurrency, critic=None)
+    cfg["sources"]["chunk_chars"] = 2000  # one chunk per document
+    cfg["teacher"]["api_key_env"] = None
+    if chain == "default":
+        del cfg["validators"]  # every validator, the length check through the embedded tokenizer
+    return GenerateConfig.model_validate(cfg)
+
+
+def run_pipeline(config: GenerateConfig, base: Path) -> float:
+    with Store.open(base / f"bench-{config.concurrency}.duckdb") as store:
+        start = time.perf_counter()
+        state = generate(config, store, base=base)
+        elapsed = time.perf_counter() - start
+    assert state.kept == config.count, state
+    return config.count / elapsed
+
+
+def run_ceiling(config: GenerateConfig, base: Path) -> float:
+    import openai
+
+    planner = JobPlanner(config, load_chunks(config.sources, base), load_personas(config.personas, base))
+    prompts = [teacher_prompt(planner.job(i), config).messages for i in range(config.count)]
+    client = openai.OpenAI(base_url=config.teacher.base_url, api_key="not-needed", max_retries=0)
+    params = config.teacher.params.sent()
+
+    def one(messages: list[dict[str, str]]) -> str:
+        resp = client.chat.completions.create(model=config.teacher.model, messages=messages, **params)
+        return resp.choices[0].message.content or ""
+
+    with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
+        start = time.perf_counter()
+        replies = list(pool.map(one, prompts))
+        elapsed = time.perf_counter() - start
+    assert len(replies) == config.count
+    return config.count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="server latency per request")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--samples", type=int, default=0, help="samples per run (default 40 or 10 x c)")
+    parser.add_argument("--chain", choices=["default", "fast"], default="default")
+    args = parser.parse_args()
+    parent, child = mp.Pipe()
+    server = mp.Process(target=_serve, args=(args.latency_ms / 1000, child), daemon=True)
+    server.start()
+    url = parent.recv()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            measure(url, Path(tmp), args)
+    finally:
+        parent.send("stop")
+        server.join(timeout=5)
+
+
+def measure(url: str, base: Path, args: argparse.Namespace) -> None:
+    """Print one line per concurrency: pipeline and ceiling samples/s and their ratio."""
+    write_docs(base / "docs", max(args.concurrency) * 10)
+    # Warm up once: the tokenizer load and the first connection are not throughput.
+    run_pipeline(config_for(url, 2, 1, args.chain), base)
+    print(f"latency {args.latency_ms:.0f} ms per request, chain {args.chain}, no critic")
+    print(f"{'concurrency':>11} {'samples':>7} {'pipeline/s':>10} {'ceiling/s':>10} {'ratio':>6}")
+    for c in args.concurrency:
+        n = args.samples or max(40, 10 * c)
+        config = config_for(url, n, c, args.chain)
+        pipeline = run_pipeline(config, base)
+        ceiling = run_ceiling(config, base)
+        print(f"{c:>11} {n:>7} {pipeline:>10.1f} {ceiling:>10.1f} {pipeline / ceiling:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
