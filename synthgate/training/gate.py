@@ -60,7 +60,8 @@ class GatePolicy(BaseModel):
         default=0.1,
         ge=0,
         le=1,
-        description="Highest share of members the audit flagged as exact or near duplicates (dup.*).",
+        description="Highest share of members the audit flagged as duplicates (dup.*, except "
+        "near-duplicate prompts alone, which RAG sets legitimately have).",
     )
     refusal_share: dict[str, tuple[float, float]] = Field(
         default_factory=dict,
@@ -171,7 +172,9 @@ class _Scan:
         if blocking:
             self.blocked += 1
             self.block_codes.update(blocking)
-        if any(c.startswith(DUPLICATE_PREFIX) for c in m.fail_codes):
+        # Same rule as the audit's set.near_duplicate_share: near-duplicate prompts alone are
+        # normal in RAG sets (several questions on one chunk); repeated completions/records are not.
+        if any(c.startswith(DUPLICATE_PREFIX) and c != "dup.near_prompt" for c in m.fail_codes):
             self.duplicates += 1
         if self._refusals:
             task = m.sample.task_type if m.sample.task_type is not None else "(none)"
