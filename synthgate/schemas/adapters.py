@@ -15,9 +15,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import ValidationError
-
-from synthgate.schemas.sample import Sample, SampleMetadata
+from synthgate.schemas.record_errors import RecordError, _kind, _list, _optional_str, _str
+from synthgate.schemas.record_metadata import METADATA_KEYS, _metadata, _metadata_keys
+from synthgate.schemas.record_turns import (
+    _message,
+    _message_parser,
+    _sharegpt_turn,
+    _split,
+    _Turn,
+    _turns,
+    _with_system,
+)
+from synthgate.schemas.sample import Sample
 
 FORMATS = ("messages", "prompt-completion", "alpaca", "sharegpt")
 PREFERENCE = "preference"  # prompt/chosen/rejected pairs: two samples per record, see schemas.preference
@@ -36,27 +45,6 @@ _FORMAT_KEYS = {
     "alpaca": ("instruction", "input", "output", "system", "history"),
     "sharegpt": ("conversations", "system", "tools"),
 }
-_TASK_KEYS = ("task_type", "task", "category")
-_REASONING_KEYS = ("reasoning", "reasoning_content")
-_META_FIELDS = tuple(f for f in SampleMetadata.model_fields if f != "extra")
-METADATA_KEYS = ("id", *_TASK_KEYS, *_REASONING_KEYS, *_META_FIELDS, "metadata")
-
-_MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-_MESSAGE_ROLES |= {"tool": "tool", "function": "tool"}
-_SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant"}
-# function_call is the assistant calling a tool (trained on); observation is the tool's answer.
-_SHAREGPT_ROLES |= {"assistant": "assistant", "function_call": "assistant"}
-_SHAREGPT_ROLES |= {"tool": "tool", "observation": "tool", "function": "tool"}
-
-
-class RecordError(Exception):
-    """One record cannot be adapted: an `input.*` reason code, the dotted field path, a message."""
-
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.code = code
-        self.field = field
-        self.message = message
 
 
 def accepted_keys(fmt: str) -> tuple[str, ...]:
@@ -190,107 +178,6 @@ def unknown_keys(
     return unknown
 
 
-# --- conversations ------------------------------------------------------------------------
-
-# One turn: (role, content, reasoning carried on the turn, path of its role for errors).
-_Turn = tuple[str, str, str | None, str]
-
-
-def _turns(items: list[Any], name: str, parse: Any) -> list[_Turn]:
-    return [parse(item, f"{name}[{i}]") for i, item in enumerate(items)]
-
-
-def _message_parser(reasoning_field: str | None) -> Any:
-    if reasoning_field is None or reasoning_field in _REASONING_KEYS:
-        return _message
-    return lambda m, path: _message(m, path, (reasoning_field, *_REASONING_KEYS))
-
-
-def _message(
-    m: Any, path: str, reasoning_keys: tuple[str, ...] = ("reasoning_content", "reasoning")
-) -> _Turn:
-    if not isinstance(m, dict):
-        raise RecordError("input.wrong_type", f"a message must be an object, got {_kind(m)}", field=path)
-    role = _role(m.get("role"), f"{path}.role", _MESSAGE_ROLES)
-    content = m.get("content")
-    if content is None:
-        if m.get("tool_calls") or m.get("function_call"):
-            msg = "the message holds tool calls but no content; tool-call turns are not supported"
-            raise RecordError("input.wrong_type", msg, field=f"{path}.content")
-        raise RecordError("input.missing_field", "the message has no 'content'", field=f"{path}.content")
-    reasoning = next((m[k] for k in reasoning_keys if m.get(k)), None)
-    reasoning = reasoning if isinstance(reasoning, str) else None
-    return role, _content(content, f"{path}.content"), reasoning, f"{path}.role"
-
-
-def _sharegpt_turn(t: Any, path: str) -> _Turn:
-    if not isinstance(t, dict):
-        raise RecordError("input.wrong_type", f"a turn must be an object, got {_kind(t)}", field=path)
-    # Some ShareGPT exports spell turns the OpenAI way ({role, content}); accept both spellings.
-    role_key, text_key = ("from", "value") if t.get("from") is not None else ("role", "content")
-    if t.get(role_key) is None:
-        raise RecordError("input.missing_field", "the turn has no 'from'", field=f"{path}.from")
-    role = _role(t[role_key], f"{path}.{role_key}", _SHAREGPT_ROLES)
-    if t.get(text_key) is None:
-        raise RecordError("input.missing_field", f"the turn has no '{text_key}'", field=f"{path}.{text_key}")
-    return role, _str(t[text_key], f"{path}.{text_key}"), None, f"{path}.{role_key}"
-
-
-def _role(value: Any, path: str, known: dict[str, str]) -> str:
-    if value is None:
-        raise RecordError("input.missing_field", "the turn has no role", field=path)
-    if not isinstance(value, str):
-        raise RecordError("input.wrong_type", f"a role must be a string, got {_kind(value)}", field=path)
-    if value not in known:
-        msg = f"unknown role {value!r}; expected one of {', '.join(known)}"
-        raise RecordError("input.malformed", msg, field=path)
-    return known[value]
-
-
-def _content(content: Any, path: str) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        msg = f"content must be a string or a list of text parts, got {_kind(content)}"
-        raise RecordError("input.wrong_type", msg, field=path)
-    texts = []
-    for j, part in enumerate(content):
-        where = f"{path}[{j}]"
-        if not isinstance(part, dict) or part.get("type") != "text":
-            got = part.get("type") if isinstance(part, dict) else _kind(part)
-            msg = f"only text parts ({{'type': 'text', 'text': ...}}) are supported, got {got!r}"
-            raise RecordError("input.wrong_type", msg, field=where)
-        texts.append(_str(part.get("text"), f"{where}.text"))
-    return "".join(texts)
-
-
-def _with_system(system: str | None, turns: list[_Turn]) -> list[_Turn]:
-    return [("system", system, None, "system"), *turns] if system else turns
-
-
-def _split(turns: list[_Turn], root: str) -> tuple[str | None, list[dict[str, str]], str, str | None]:
-    """Leading system turns -> system prompt; last turn -> completion (must be the assistant's)."""
-    n_system = 0
-    while n_system < len(turns) and turns[n_system][0] == "system":
-        n_system += 1
-    system = "\n\n".join(t[1] for t in turns[:n_system] if t[1]) or None
-    rest = turns[n_system:]
-    for role, _, _, path in rest:
-        if role == "system":
-            msg = "a system turn may only open the conversation"
-            raise RecordError("input.malformed", msg, field=path)
-    if not rest:
-        raise RecordError("input.no_completion", "the conversation has no assistant turn", field=root)
-    role, completion, reasoning, path = rest[-1]
-    if role != "assistant":
-        msg = f"the last turn is the {role}'s; it must be the assistant's answer to train on"
-        raise RecordError("input.no_completion", msg, field=path)
-    prompt = [{"role": r, "content": c} for r, c, _, _ in rest[:-1]]
-    if not any(m["role"] == "user" for m in prompt):
-        raise RecordError("input.missing_field", "no user turn before the completion", field=root)
-    return system, prompt, completion, reasoning
-
-
 _ROOTS = {
     "messages": "messages",
     "sharegpt": "conversations",
@@ -380,80 +267,6 @@ def _to_alpaca(sample: Sample) -> dict[str, Any]:
     return out
 
 
-# --- metadata -----------------------------------------------------------------------------
-
-
-def _metadata(
-    rec: dict[str, Any], kept: list[str], reasoning_field: str | None = None
-) -> tuple[str | None, str | None, SampleMetadata]:
-    md: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    extra: dict[str, Any] = {}
-    task_types: list[tuple[str, Any]] = []
-    nested = rec.get("metadata", {})
-    if not isinstance(nested, dict):
-        raise RecordError("input.wrong_type", f"must be an object, got {_kind(nested)}", field="metadata")
-    for key, value in nested.items():
-        if value is None:
-            continue
-        if key in _META_FIELDS:
-            md[key], origin[key] = value, f"metadata.{key}"
-        elif key in _TASK_KEYS:
-            task_types.append((f"metadata.{key}", value))
-        elif key == "extra" and isinstance(value, dict):
-            extra.update(value)
-        else:
-            extra[key] = value
-    for key in _META_FIELDS:  # top-level keys win over the nested metadata object
-        if key in rec:
-            md[key], origin[key] = rec[key], key
-    task_types = [(k, rec[k]) for k in _TASK_KEYS if k in rec] + task_types
-    task_type = None
-    if task_types:
-        path, task_type = task_types[0]
-        _str(task_type, path)
-        extra.update((p, v) for p, v in task_types[1:] if "." not in p)  # other aliases stay visible
-    # The named field wins over the usual names; a record without it may still use those.
-    reasoning_keys = (*((reasoning_field,) if reasoning_field else ()), *_REASONING_KEYS)
-    reasoning_key = next((k for k in reasoning_keys if k in rec), None)
-    reasoning = _str(rec[reasoning_key], reasoning_key) if reasoning_key else None
-    if "id" in rec:
-        if isinstance(rec["id"], bool) or not isinstance(rec["id"], str | int):
-            raise RecordError(
-                "input.wrong_type", f"must be a string or integer, got {_kind(rec['id'])}", field="id"
-            )
-        extra["input_id"] = rec["id"]
-    extra.update((k, rec[k]) for k in kept if k != "input_id" or "id" not in rec)
-    if isinstance(md.get("source_ids"), list):  # integer chunk ids are common; keep them as strings
-        md["source_ids"] = [
-            str(s) if isinstance(s, int) and not isinstance(s, bool) else s for s in md["source_ids"]
-        ]
-    try:
-        metadata = SampleMetadata.model_validate({**md, "extra": extra})
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = [str(p) for p in first["loc"]]
-        path = origin.get(loc[0], loc[0]) + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
-        raise RecordError("input.wrong_type", first["msg"], field=path) from None
-    return task_type, reasoning, metadata
-
-
-def _metadata_keys(sample: Sample) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    extra = dict(sample.metadata.extra)
-    if "input_id" in extra:
-        out["id"] = extra.pop("input_id")
-    if sample.task_type is not None:
-        out["task_type"] = sample.task_type
-    if sample.reasoning is not None:
-        out["reasoning"] = sample.reasoning
-    nested = sample.metadata.model_dump(exclude_defaults=True, exclude={"extra"})
-    nested.update(extra)
-    if nested:
-        out["metadata"] = nested
-    return out
-
-
 # --- small helpers ------------------------------------------------------------------------
 
 
@@ -466,33 +279,3 @@ def _check_fmt(fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown record format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return fmt
-
-
-def _list(rec: dict[str, Any], key: str) -> list[Any]:
-    if key not in rec:
-        raise RecordError("input.missing_field", f"the record has no {key!r}", field=key)
-    if not isinstance(rec[key], list):
-        raise RecordError("input.wrong_type", f"must be a list, got {_kind(rec[key])}", field=key)
-    return rec[key]
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise RecordError("input.wrong_type", f"must be a string, got {_kind(value)}", field=path)
-    return value
-
-
-def _optional_str(rec: dict[str, Any], key: str) -> str | None:
-    return _str(rec[key], key) if key in rec else None
-
-
-def _kind(value: Any) -> str:
-    names = {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        type(None): "null",
-    }
-    return names.get(type(value), "a number" if isinstance(value, float) else f"a {type(value).__name__}")

@@ -19,20 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from synthgate.schemas.adapters import (
-    METADATA_KEYS,
-    PREFERENCE,
-    RecordError,
-    _kind,
-    _message_parser,
-    _metadata,
-    _optional_str,
-    _split,
-    _Turn,
-    _turns,
-    _with_system,
-    unknown_keys,
-)
+from synthgate.schemas.adapters import PREFERENCE, unknown_keys
+from synthgate.schemas.record_errors import RecordError, _kind, _optional_str
+from synthgate.schemas.record_metadata import METADATA_KEYS, _metadata
+from synthgate.schemas.record_turns import _message_parser, _split, _Turn, _turns, _with_system
 from synthgate.schemas.sample import Sample
 
 SIDES = ("chosen", "rejected")

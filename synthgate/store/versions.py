@@ -8,144 +8,29 @@ budget: identical content gives the same id, any change a new one. There is no u
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
-from synthgate.errors import ConfigError, InputError, StoreError
+from synthgate.errors import ConfigError, StoreError
 from synthgate.schemas.sample import Sample
-from synthgate.store._common import as_utc, dumps, loads, reject_secrets, utcnow
+from synthgate.store._common import dumps, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
-from synthgate.store.generations import KIND as GENERATE_KIND
-from synthgate.store.generations import RUN_MEMBERS_SQL, Generations
-from synthgate.store.runs import Runs
-from synthgate.store.verdicts import _RECORD_STATUS, STATUSES, Verdicts
+from synthgate.store.verdicts import STATUSES, Verdicts
+from synthgate.store.version_records import (
+    _COLUMNS,
+    _MEMBER_COLUMNS,
+    VersionDiff,
+    VersionInfo,
+    VersionMember,
+    _info,
+    _member,
+    version_hash,
+)
+from synthgate.store.version_sources import VersionSources, _members_where, _Source
 
 LIST_COMMAND = "synthgate version list"
 DEFAULT_INCLUDE = ("pass", "fixed")
-
-_COLUMNS = (
-    "id, name, parent_id, source_id, source_kind, include, chain_config, tokenizer, max_length, samples, "
-    "source_status_counts, member_status_counts, source_code_counts, source_findings, teacher_models, "
-    "created_at"
-)
-_MEMBER_COLUMNS = (
-    "source_index, sample_id, prompt_key, status, codes, fail_codes, system_prompt, prompt, completion, "
-    "reasoning, task_type, metadata"
-)
-# The prompt key: system prompt (NULL kept apart from "") and the prompt turns as stored (JSON
-# written by one json.dumps in samples.py, so equal turns give equal text).
-_PROMPT_KEY = "substr(sha256(coalesce('S' || s.system_prompt, 'N') || chr(10) || s.prompt::VARCHAR), 1, 16)"
-
-# One row per readable record of a dataset, shaped like version_samples. Unreadable records
-# (no sample) can never be trained on, so they are never members whatever `include` says.
-_DATASET_MEMBERS = f"""
-    SELECT s.idx AS source_index, s.sample_id AS sample_id, {_PROMPT_KEY} AS prompt_key,
-           {_RECORD_STATUS} AS status,
-           coalesce(list_sort(list_distinct(list(v.code))), []) AS codes,
-           coalesce(list_sort(list_distinct(list(v.code) FILTER (WHERE v.status = 'fail'))), [])
-               AS fail_codes,
-           s.system_prompt AS system_prompt, s.prompt AS prompt, s.completion AS completion,
-           s.reasoning AS reasoning, s.task_type AS task_type, s.metadata AS metadata
-    FROM samples s
-    LEFT JOIN verdicts v ON v.dataset_id = s.dataset_id AND v.idx = s.idx
-    WHERE s.dataset_id = ? AND s.sample_id IS NOT NULL
-    GROUP BY ALL
-"""
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One stored version and its lineage.
-
-    `reused` is True only on the value `create()` returns when identical content was already
-    versioned: that version is returned unchanged (its name and parent are the first creator's).
-    """
-
-    id: str
-    name: str
-    parent_id: str | None
-    source_id: str
-    source_kind: str
-    include: tuple[str, ...]
-    chain_config: dict[str, Any]
-    tokenizer: str | None
-    max_length: int | None
-    samples: int
-    source_status_counts: dict[str, int]
-    member_status_counts: dict[str, int]
-    source_code_counts: dict[str, int]
-    source_findings: list[dict[str, Any]]
-    teacher_models: list[str]
-    created_at: datetime
-    reused: bool = False
-
-    @property
-    def source_pass_rate(self) -> float | None:
-        """Share of the source's records that are pass or fixed (None for an empty source)."""
-        total = sum(self.source_status_counts.values())
-        if not total:
-            return None
-        return (self.source_status_counts.get("pass", 0) + self.source_status_counts.get("fixed", 0)) / total
-
-
-@dataclass(frozen=True)
-class VersionMember:
-    """One member as frozen in a version: the repaired sample, its status and codes at creation.
-
-    `fail_codes` are the codes of the member's `fail` verdicts (any severity); `codes` also holds
-    repairs (`fixed`), such as `think.stripped`.
-    """
-
-    source_index: int
-    sample: Sample
-    prompt_key: str
-    status: str
-    codes: list[str]
-    fail_codes: list[str]
-
-
-@dataclass(frozen=True)
-class VersionDiff:
-    """What changed from version `a` to version `b`.
-
-    `changed` pairs (sample id in a, sample id in b) with the same prompt key (system prompt and
-    prompt turns) but different content; `added`/`removed` are the other sample ids only in b / a.
-    `code_deltas` maps code -> (records in a's source, in b's source, b - a).
-    """
-
-    a: str
-    b: str
-    added: list[str]
-    removed: list[str]
-    changed: list[tuple[str, str]]
-    pass_rate_a: float | None
-    pass_rate_b: float | None
-    code_deltas: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-
-    @property
-    def pass_rate_delta(self) -> float | None:
-        if self.pass_rate_a is None or self.pass_rate_b is None:
-            return None
-        return self.pass_rate_b - self.pass_rate_a
-
-
-@dataclass(frozen=True)
-class _Source:
-    """What a version needs from its source: settings, counts, and a query of candidate members."""
-
-    id: str
-    kind: str
-    chain_config: dict[str, Any]
-    status_counts: dict[str, int]
-    code_counts: dict[str, int]
-    findings: list[dict[str, Any]]
-    members_sql: str
-    members_params: list[Any]
 
 
 class Versions:
@@ -153,13 +38,7 @@ class Versions:
 
     def __init__(self, con: Connection, datasets: Datasets, verdicts: Verdicts) -> None:
         self._con = con
-        self._datasets = datasets
-        self._verdicts = verdicts
-        # Source id prefix -> loader.
-        self._sources: dict[str, Callable[[str], _Source]] = {
-            "ds_": self._dataset_source,
-            "run_": self._run_source,
-        }
+        self._sources = VersionSources(con, datasets, verdicts)
 
     def create(
         self,
@@ -179,7 +58,7 @@ class Versions:
         if not name.strip():
             raise ConfigError("a version needs a non-empty name")
         with self._con.transaction():
-            source = self._source(source_id)
+            source = self._sources.load(source_id)
             length = source.chain_config.get("length") or {}
             tokenizer, max_length = length.get("tokenizer"), length.get("max_length")
             where, params = _members_where(source, include)
@@ -293,71 +172,6 @@ class Versions:
         """Raise NotFound (naming how to list ids) unless the version exists."""
         self._con.require("versions", "version", version_id, LIST_COMMAND)
 
-    # --- sources ---------------------------------------------------------------------------
-
-    def _source(self, source_id: str) -> _Source:
-        for prefix, load in self._sources.items():
-            if source_id.startswith(prefix):
-                return load(source_id)
-        kinds = ", ".join(f"{p}... " for p in self._sources)
-        raise InputError(
-            f"{source_id!r} is not a source id this synthgate can version (expected one of: {kinds.strip()})",
-            hint="Pass the id of an audited dataset (`synthgate datasets list`) or of a finished "
-            "generation run (`synthgate runs list`).",
-        )
-
-    def _dataset_source(self, dataset_id: str) -> _Source:
-        info = self._datasets.get(dataset_id)
-        if info.finished_at is None:
-            raise InputError(
-                f"dataset {dataset_id} has no finished audit",
-                hint="Run `synthgate audit` to completion, then version the dataset it stores.",
-            )
-        return _Source(
-            id=dataset_id,
-            kind="dataset",
-            chain_config=info.chain_config,
-            status_counts=self._verdicts.status_counts(dataset_id),
-            code_counts=self._verdicts.code_counts(dataset_id),
-            findings=[f.model_dump(mode="json") for f in self._datasets.findings(dataset_id)],
-            members_sql=_DATASET_MEMBERS,
-            members_params=[dataset_id],
-        )
-
-    def _run_source(self, run_id: str) -> _Source:
-        """A finished generation run: its kept samples, checked by the chain the run config named."""
-        runs = Runs(self._con)
-        run = runs.get(run_id)
-        if run.kind != GENERATE_KIND:
-            raise InputError(
-                f"run {run_id} is a {run.kind} run; only generation runs hold samples to version",
-                hint="Pass the id of a generate run (`synthgate runs list`).",
-            )
-        if run.finished_at is None or run.status not in ("ok", "incomplete"):
-            raise InputError(
-                f"generation run {run_id} has not finished (status {run.status})",
-                hint="Run `synthgate generate` with the same config again: it resumes the run and "
-                "finishes it; then version it.",
-            )
-        chain_config = run.params.get("chain_config")
-        if not isinstance(chain_config, dict):
-            raise InputError(
-                f"generation run {run_id} was recorded without its validator chain config",
-                hint="Run `synthgate generate` with the same config again (it records the chain), "
-                "then version the run.",
-            )
-        statuses, codes = Generations(self._con, runs).source_counts(run_id)
-        return _Source(
-            id=run_id,
-            kind="run",
-            chain_config=chain_config,
-            status_counts=statuses,
-            code_counts=codes,
-            findings=[],
-            members_sql=RUN_MEMBERS_SQL,
-            members_params=[run_id],
-        )
-
     # --- helpers ---------------------------------------------------------------------------
 
     def _exists(self, version_id: str) -> bool:
@@ -432,28 +246,6 @@ class Versions:
         )
 
 
-def version_hash(
-    sample_ids: Iterable[str],
-    chain_config: dict[str, Any],
-    tokenizer: str | None,
-    max_length: int | None,
-) -> str:
-    """`v_` + 16 hex of sha256 over sorted member ids, the canonical chain config and length budget.
-
-    `sample_ids` must already be sorted (duplicates kept: a repeated record is part of the content).
-
-    >>> len(version_hash(["a1", "b2"], {"order": ["thinking"]}, None, 2048))
-    18
-    """
-    h = hashlib.sha256(b"synthgate-version-1\n")
-    for sid in sample_ids:
-        h.update(sid.encode())
-        h.update(b"\n")
-    settings = {"chain_config": chain_config, "tokenizer": tokenizer, "max_length": max_length}
-    h.update(json.dumps(settings, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
-    return "v_" + h.hexdigest()[:16]
-
-
 def _check_include(include: Sequence[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(s.strip() for s in include if s.strip()))
     unknown = [s for s in chosen if s not in STATUSES]
@@ -463,57 +255,5 @@ def _check_include(include: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _members_where(source: _Source, include: tuple[str, ...]) -> tuple[str, list[Any]]:
-    marks = ", ".join("?" * len(include))
-    return (
-        f"FROM ({source.members_sql}) WHERE status IN ({marks})",
-        [*source.members_params, *include],
-    )
-
-
 def _replace_reused(info: VersionInfo) -> VersionInfo:
     return replace(info, reused=True)
-
-
-def _member(version_id: str, row: tuple) -> VersionMember:
-    index, sample_id, key, status, codes, fail_codes, system, prompt, completion, reasoning, task, meta = row
-    sample = Sample.model_validate(
-        {
-            "system_prompt": system,
-            "prompt": json.loads(prompt),
-            "completion": completion,
-            "reasoning": reasoning,
-            "task_type": task,
-            "metadata": json.loads(meta) if meta else {},
-        }
-    )
-    if sample.id != sample_id:
-        raise StoreError(
-            f"version {version_id}: the member stored as sample {sample_id} (source index {index}) no "
-            f"longer hashes to its id ({sample.id}); version rows were altered outside synthgate",
-            hint="Create a new version from the source; do not edit version tables by hand.",
-        )
-    return VersionMember(index, sample, key, status, list(codes), list(fail_codes))
-
-
-def _info(row: tuple) -> VersionInfo:
-    (ident, name, parent, source, kind, include, chain, tok, max_len, samples, src_counts, mem_counts,
-     codes, findings, teachers, created) = row  # fmt: skip
-    return VersionInfo(
-        id=ident,
-        name=name,
-        parent_id=parent,
-        source_id=source,
-        source_kind=kind,
-        include=tuple(loads(include) or ()),
-        chain_config=loads(chain) or {},
-        tokenizer=tok,
-        max_length=max_len,
-        samples=int(samples),
-        source_status_counts=loads(src_counts) or {},
-        member_status_counts=loads(mem_counts) or {},
-        source_code_counts=loads(codes) or {},
-        source_findings=loads(findings) or [],
-        teacher_models=loads(teachers) or [],
-        created_at=as_utc(created),  # type: ignore[arg-type]
-    )

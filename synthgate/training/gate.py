@@ -21,7 +21,7 @@ from synthgate.config import load_mapping, validation_message
 from synthgate.errors import ConfigError
 from synthgate.store import Store, VersionMember
 from synthgate.training.manifest import GateCheck
-from synthgate.validators.sets import is_refusal
+from synthgate.validators.refusal import is_refusal
 
 DEFAULT_POLICY_FILE = "default_gate.yaml"
 SHARED_SYSTEM_PROMPT = "set.shared_system_prompt"

@@ -35,48 +35,22 @@ on a window around them; character offsets are computed for findings alone.
 
 from __future__ import annotations
 
-import itertools
 import re
-import string
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import LCSseq
 
 from synthgate.schemas.chain_config import LeakageConfig
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
+from synthgate.validators.leakage_match import _Finding, _findings, _prepare, _screen, _Source
+from synthgate.validators.leakage_words import _META, _char_spans, _grams, _keys, _lower, _words
 from synthgate.validators.text import sentence_spans
 
-_MOST_OF_SHORT = 0.8  # share of a short source's characters that counts as reciting it
-_MAX_JOIN_GAP = 2  # edited words allowed between two verbatim runs joined into one region
-_MIN_CONTENT = 3  # content words a rule match must share: fewer is ordinary prose
 _MIN_PARAPHRASE_OVERLAP = 2
-_STEM = 5  # words compare on their first 5 bytes: papers/paper, generalise/generalize
 _WINDOW = 60  # characters around a narration trigger word searched with the regex
-_FEW_GRAMS = 16  # up to this many shared n-grams are located by search, more by one pass
-
-_STOPWORDS = frozenset(
-    w.encode()
-    for w in """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers him his how i if in into is it its itself just me more most my no nor
-    not now of off on once or other our ours out over own same she should so some such than that the their
-    theirs them then there these they this those through to too under until up very was we were what when
-    where which while who whom why will with would you your yours yourself""".split()
-)
-# Words of the narration itself: they say nothing about which instructions are restated.
-_META = frozenset(
-    w.encode()
-    for w in "instructed instruction instructions told asked directed required supposed guideline "
-    "guidelines rule rules directive directives system prompt message".split()
-)
 _TRIGGERS = _META | {b"provided", b"given", b"supplied"}
 # Narration of one's own instructions. Mentions of instructions or guidelines in general ("follow the
 # instructions in the README", "according to the guidelines in the paper") are not narration; only
@@ -101,134 +75,7 @@ _NARRATION = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
-_SPLIT = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
-_TOKEN = re.compile(rb"\S+")
-# Non-ASCII spaces and punctuation, blanked byte for byte so offsets survive ("doesn’t", "models—and").
-_WIDE = tuple(
-    c.encode() for c in "\u00a0\u00ab\u00b7\u00bb\u2009\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u202f"
-)
-_CONTRACTED = {b"ca": b"can", b"wo": b"will", b"sha": b"shall"}
 _TRAILING = ".!?\"')]”’"
-
-
-def _lower(text: str) -> str:
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    # A few characters lower-case to two ("İ"); keep those so offsets stay valid.
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
-def _blanked(raw: bytes) -> bytes:
-    """Lower-cased UTF-8 with punctuation as spaces, byte for byte."""
-    if not raw.isascii():
-        for wide in _WIDE:
-            raw = raw.replace(wide, b" " * len(wide))
-    return raw.translate(_SPLIT)
-
-
-def _words(text: str) -> list[bytes]:
-    """Lower-cased words (UTF-8), split at whitespace and punctuation: what every check compares."""
-    return _blanked(_lower(text).encode()).split()
-
-
-def _keys(words: Sequence[bytes]) -> tuple[bytes, ...]:
-    return tuple(w[:_STEM] for w in words)
-
-
-def _expand(words: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
-    """Words with "n't" spelled "not" (doesn't = does not), and the index each came from."""
-    if b"t" not in words:
-        return list(words), list(range(len(words)))
-    out: list[bytes] = []
-    back: list[int] = []
-    for i, w in enumerate(words):
-        if w == b"t" and out and out[-1].endswith(b"n"):  # "doesn't" was split as "doesn", "t"
-            out[-1] = _CONTRACTED.get(out[-1][:-1], out[-1][:-1])
-            w = b"not"
-        out.append(w)
-        back.append(i)
-    return out, back
-
-
-def _is_content(word: bytes) -> bool:
-    return len(word) > 2 and word not in _STOPWORDS
-
-
-def _char_spans(text: str, upto: int | None = None) -> list[tuple[int, int]]:
-    """Character [start, end) of each of _words(text), or of the first `upto` + 1."""
-    raw = _lower(text).encode()
-    found = _TOKEN.finditer(_blanked(raw))
-    spans = [m.span() for m in (found if upto is None else itertools.islice(found, upto + 1))]
-    if len(raw) == len(text):  # ASCII: byte offsets are character offsets
-        return spans
-    return [(len(raw[:a].decode()), len(raw[:b].decode())) for a, b in spans]
-
-
-@dataclass(frozen=True, eq=False)
-class _Rule:
-    first: int  # word range [first, last] in the source
-    last: int
-    norm: str  # its words (expanded), space-joined: what fuzz.ratio compares
-    keys: tuple[bytes, ...]  # keys of the expanded words
-    key_counts: dict[bytes, int]
-    content: tuple[bool, ...]
-    allowed: int  # words that may be missing or changed: one per ten
-
-
-@dataclass(frozen=True, eq=False)
-class _Source:
-    words: tuple[bytes, ...]
-    spans: tuple[tuple[int, int], ...]
-    index: dict[tuple[bytes, ...], list[int]]
-    rules: tuple[_Rule, ...]
-    vocab: frozenset[bytes]  # content-word keys, for the paraphrase overlap
-
-
-@lru_cache(maxsize=256)
-def _prepare(text: str, n: int, min_rule_words: int) -> _Source:
-    """Everything about one source that does not depend on the completion."""
-    words = tuple(_words(text))
-    spans = _char_spans(text)
-    index: dict[tuple[bytes, ...], list[int]] = {}
-    for j in range(len(words) - n + 1):
-        index.setdefault(words[j : j + n], []).append(j)
-    rules = []
-    pos = 0
-    for a, b in sentence_spans(text):
-        while pos < len(spans) and spans[pos][0] < a:
-            pos += 1
-        first = pos
-        while pos < len(spans) and spans[pos][1] <= b:
-            pos += 1
-        expanded, _ = _expand(words[first:pos])
-        content = tuple(_is_content(w) for w in expanded)
-        if len(expanded) >= min_rule_words and sum(content) >= _MIN_CONTENT:
-            norm = b" ".join(expanded).decode(errors="replace")
-            allowed = 1 + (len(expanded) - 1) // 10
-            keys = _keys(expanded)
-            rules.append(_Rule(first, pos - 1, norm, keys, Counter(keys), content, allowed))
-    vocab = frozenset(_keys([w for w in words if _is_content(w) and w not in _META]))
-    return _Source(words, tuple(spans), index, tuple(rules), vocab)
-
-
-@lru_cache(maxsize=256)
-def _screen(texts: tuple[str, ...], n: int, min_rule_words: int) -> frozenset[tuple[bytes, ...]]:
-    """The word n-grams of all sources."""
-    return frozenset().union(*(_prepare(t, n, min_rule_words).index for t in texts))
-
-
-def _grams(words: Sequence[bytes], n: int) -> Iterator[tuple[bytes, ...]]:
-    return zip(*(words[k:] for k in range(n)), strict=False)
-
-
-@dataclass(frozen=True)
-class _Finding:
-    start: int  # word range [start, end] in the completion
-    end: int
-    score: float
-    kind: str  # "verbatim" or "sentence"
-    what: str  # share of the source recited, or the rule
 
 
 class LeakageValidator(Validator):
@@ -304,109 +151,6 @@ class LeakageValidator(Validator):
         if extra is not None:
             code = "leak.configured_text"
         return verdict(self.name, code, message, span=Span(start=start, end=end), score=round(f.score, 1))
-
-
-def _findings(
-    src: _Source, words: list[bytes], grams: frozenset[tuple[bytes, ...]], cfg: LeakageConfig
-) -> list[_Finding]:
-    runs = _runs(words, grams, src)
-    out = _verbatim(runs, src, words, cfg) if runs else []
-    tried: set[tuple[int, int]] = set()
-    for ci, sj, length in runs:
-        for r, rule in enumerate(src.rules):
-            p = ci - (sj - rule.first)  # where the rule would start in the completion
-            if rule.first > sj + length - 1 or rule.last < sj or (r, p) in tried:
-                continue
-            tried.add((r, p))
-            f = _match_rule(rule, words, p, cfg.sentence_threshold)
-            if f is not None and not any(f.start <= g.end and g.start <= f.end for g in out):
-                out.append(f)
-    return out
-
-
-def _runs(
-    words: list[bytes], grams: frozenset[tuple[bytes, ...]], src: _Source
-) -> list[tuple[int, int, int]]:
-    """Every maximal run (completion word, source word, length) of n+ equal words."""
-    n, m, s, index, swords = len(next(iter(grams))), len(words), len(src.words), src.index, src.words
-    starts: list[tuple[int, list[int]]] = []
-    if len(grams) > _FEW_GRAMS:
-        starts = [(i, index[g]) for i, g in enumerate(_grams(words, n)) if g in index]
-    else:  # usually: find the few shared n-grams with bytes.find (C) instead of visiting every word
-        joined = b" ".join(words)
-        for gram in grams:
-            js = index.get(gram)
-            needle = b" ".join(gram)
-            at = joined.find(needle) if js else -1
-            while at >= 0:
-                end = at + len(needle)
-                if (at == 0 or joined[at - 1] == 32) and (end == len(joined) or joined[end] == 32):
-                    starts.append((joined.count(b" ", 0, at), js))
-                at = joined.find(needle, at + 1)
-    runs: list[tuple[int, int, int]] = []
-    reach: dict[int, int] = {}  # diagonal (i - j) -> end of the run already found on it
-    for i, js in sorted(starts):
-        for j in js:
-            if reach.get(i - j, -1) > i:
-                continue
-            length = n
-            while i + length < m and j + length < s and words[i + length] == swords[j + length]:
-                length += 1
-            reach[i - j] = i + length
-            runs.append((i, j, length))
-    return runs
-
-
-def _verbatim(
-    runs: list[tuple[int, int, int]], src: _Source, words: list[bytes], cfg: LeakageConfig
-) -> list[_Finding]:
-    """Runs, joined across small edits, that recite the source."""
-    groups: list[list[tuple[int, int, int]]] = []
-    for run in sorted(runs):
-        # A phrase the source repeats also matches off the main diagonal; such runs start their
-        # own short groups instead of cutting a recitation in two.
-        for g in groups:
-            ci, sj, length = g[-1]
-            if 0 <= run[0] - ci - length <= _MAX_JOIN_GAP and 0 <= run[1] - sj - length <= _MAX_JOIN_GAP:
-                g.append(run)
-                break
-        else:
-            groups.append([run])
-    total = src.spans[-1][1] - src.spans[0][0]
-    out = []
-    for g in groups:
-        c0, s0 = g[0][0], g[0][1]
-        c1, s1 = g[-1][0] + g[-1][2] - 1, g[-1][1] + g[-1][2] - 1
-        chars = src.spans[s1][1] - src.spans[s0][0]
-        whole = s0 == 0 and s1 == len(src.words) - 1
-        most = total < cfg.verbatim_min_chars and chars >= _MOST_OF_SHORT * total
-        if sum(r[2] for r in g) >= cfg.min_rule_words and (whole or most or chars >= cfg.verbatim_min_chars):
-            recited = b" ".join(words[c0 : c1 + 1]).decode(errors="replace")
-            score = fuzz.ratio(b" ".join(src.words[s0 : s1 + 1]).decode(errors="replace"), recited)
-            out.append(_Finding(c0, c1, score, "verbatim", f"{round(100 * chars / total)}%"))
-    return sorted(out, key=lambda f: f.start - f.end)  # longest first: it wins overlaps
-
-
-def _match_rule(rule: _Rule, words: list[bytes], p: int, threshold: float) -> _Finding | None:
-    """The rule, lightly edited, in the completion near word p; None when it is not there."""
-    slack = rule.allowed + 2
-    lo = max(0, p - slack)
-    region, back = _expand(words[lo : max(lo, p + len(rule.keys) + slack)])
-    region_keys = _keys(region)
-    need = len(rule.keys) - rule.allowed
-    # Cheap necessary condition before aligning: enough of the rule's words occur at all.
-    present = set(region_keys)
-    if sum(c for k, c in rule.key_counts.items() if k in present) < need:
-        return None
-    blocks = LCSseq.editops(rule.keys, region_keys).as_matching_blocks()
-    pairs = [(b.a + d, b.b + d) for b in blocks for d in range(b.size)]
-    if len(pairs) < need or sum(rule.content[a] for a, _ in pairs) < _MIN_CONTENT:
-        return None
-    x, y = pairs[0][1], pairs[-1][1]
-    score = fuzz.ratio(rule.norm, b" ".join(region[x : y + 1]).decode(errors="replace"))
-    if score < threshold:
-        return None
-    return _Finding(lo + back[x], lo + back[y], score, "sentence", rule.norm)
 
 
 def _paraphrases(

@@ -37,9 +37,6 @@ the exact checks (regex sentence split, offsets, n-gram dictionaries) run.
 
 from __future__ import annotations
 
-import re
-import string
-import unicodedata
 from collections import Counter
 from typing import ClassVar
 
@@ -48,6 +45,24 @@ from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
+from synthgate.validators.looping_labels import (
+    _AWORD,
+    _QUESTION_TEXT,
+    _QUICK,
+    _QWORD,
+    _answer_before,
+    _at_boundary,
+    _labels,
+)
+from synthgate.validators.looping_text import (
+    _CODE_LINE,
+    _FENCE,
+    _PIECE_TABLE,
+    _TABLE,
+    _TOKEN,
+    _blank,
+    _lower_same_length,
+)
 from synthgate.validators.text import normalize, sentence_spans
 
 _MIN_UNIT_WORDS = 3  # shorter sentences/lines ("Stir.", "}", "return x") repeat legitimately
@@ -55,101 +70,6 @@ _MAX_FRAGMENT_WORDS = 12
 _MAX_CHAR_UNIT = 4
 _MIN_CHAR_REPEATS = 8
 _LENGTH_REASONS = frozenset({"length", "max_tokens"})
-
-
-def _build_table() -> dict[int, str]:
-    """Lower-cased text -> words separated by spaces, sentence ends and newlines as "\\n".
-
-    Every mapping is one character to one character, so offsets into the result are offsets into
-    the completion.
-    """
-    table = {ord(c): " " for c in string.punctuation + "\t\r\x0b\x0c"}
-    ranges = [(0x80, 0xC0), (0x2000, 0x2070), (0x2190, 0x2800), (0x2E00, 0x2E80), (0x3000, 0x3040)]
-    ranges += [(0xFE30, 0xFE70), (0xFF00, 0xFF10), (0xFF1A, 0xFF21), (0xFF3B, 0xFF41), (0xFF5B, 0xFF66)]
-    for lo, hi in ranges:
-        for cp in range(lo, hi):
-            if unicodedata.category(chr(cp))[0] in "PSZC":
-                table[cp] = " "
-    for c in ".!?\n\u3002\uff01\uff1f":
-        table[ord(c)] = "\n"
-    return table
-
-
-_TABLE = _build_table()
-# The sentence/line prefilter's view: pieces between any . ! ? or newline, with spaces and
-# punctuation deleted (so "Hello, world" and "hello world" give the same piece).
-_PIECE_TABLE = {cp: (None if sub == " " else sub) for cp, sub in _TABLE.items()} | {ord(" "): None}
-_TOKEN = re.compile(r"\S+")
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
-# Unfenced markup and code lines (HTML, CSS, C-like): they start with a tag or end in ; { } >.
-_CODE_LINE = re.compile(r"^[ \t]*<[^\n]*|^[^\n]*[;{}>][ \t]*$", re.MULTILINE)
-
-# Q/A labels, matched on the lower-cased text. A label is "question"/"q" ("answer"/"a") with an
-# optional number, then ":" (or "." / ")" after a number: "Question 2.", "A1)"; a bare "Q." too),
-# or markdown header/bold markup before it ("### Question", "**Q1**"); see `_labels`. `_QUICK`
-# is a cheap necessary condition for a question label; it starts with a literal, so re scans for
-# it in C. Answer labels are only looked for once an invented question was found.
-_QUICK = re.compile(r"q(?:uestion|[ \t]*#?\d{1,3}|[ \t]*(?:\*\*|__)?[ \t]*[:.)])")
-_QWORD = re.compile(r"(q(?:uestion)?)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?")
-_AWORD = re.compile(r"(?<![a-z0-9])(answer|a)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?")
-_MARKUP_CHARS = " \t*_#>-"
-_SENTENCE_END_CHARS = ".!?:;)]\"'\u201d\u2019"
-_HAS_WORD = re.compile(r"[^\W_]")
-_QUESTION_TEXT = re.compile(r"[^?\n]*\??")
-
-
-def _labels(low: str, pattern: re.Pattern[str], pos: int = 0) -> list[tuple[int, int]]:
-    """[start, end) of each Q (or A) label from `pos` on; start includes markup ("### ", "**")."""
-    labels = []
-    for m in pattern.finditer(low, pos):
-        a = m.start()
-        if a and low[a - 1].isalnum():
-            continue  # inside a word: "faq:", "iraq."
-        word, number, term = m.groups()
-        j = a
-        while j > 0 and low[j - 1] in " \t":
-            j -= 1
-        markup = low[j - 1 : j] == "#" or low[max(0, j - 2) : j] in ("**", "__")
-        if term == ":" or (term and (number or word == "q")) or markup:
-            while j > 0 and low[j - 1] in _MARKUP_CHARS and low[j - 1] not in " \t-":
-                j -= 1
-            labels.append((j if markup else a, m.end()))
-    return labels
-
-
-def _at_boundary(low: str, pos: int) -> bool:
-    """`pos` starts the text or a line, or follows a sentence end (markdown markup skipped)."""
-    j = pos
-    while j > 0 and low[j - 1] in _MARKUP_CHARS:
-        j -= 1
-    return j == 0 or low[j - 1] == "\n" or low[j - 1] in _SENTENCE_END_CHARS
-
-
-def _answer_before(low: str, pos: int) -> bool:
-    """Answer text precedes `pos`; an "Answer:" label opening the completion is not content."""
-    lead = len(low) - len(low.lstrip(_MARKUP_CHARS + "\n"))
-    opening = _labels(low[:pos], _AWORD, lead)
-    start = opening[0][1] if opening and opening[0][0] <= lead else 0
-    return bool(_HAS_WORD.search(low, start, pos))
-
-
-def _lower_same_length(text: str) -> str:
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    # A few characters lower-case to two ("İ"); keep those as they are so offsets stay valid.
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
-def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
-    if not ranges:
-        return text
-    parts, pos = [], 0
-    for a, b in ranges:
-        parts += [text[pos:a], " " * (b - a)]
-        pos = b
-    parts.append(text[pos:])
-    return "".join(parts)
 
 
 def _merged(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:

@@ -25,7 +25,8 @@ from synthgate.schemas.verdict import SetFinding, Verdict
 from synthgate.validators.base import Result
 from synthgate.validators.chain import apply_severity
 from synthgate.validators.codes import verdict
-from synthgate.validators.sets import _normalize, is_refusal
+from synthgate.validators.refusal import is_refusal
+from synthgate.validators.sets import _normalize
 
 NAME = "pref"
 REJECTED_PREFIX = "rejected:"

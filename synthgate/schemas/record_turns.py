@@ -1,0 +1,119 @@
+"""Conversation turns (OpenAI messages, ShareGPT turns) -> system prompt, prompt turns and the
+assistant completion, with the path of every field for errors.
+
+Shared by the formats whose records hold a conversation and by preference pairs, so a turn
+is read and checked the same way wherever it appears.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synthgate.schemas.record_errors import RecordError, _kind, _str
+from synthgate.schemas.record_metadata import _REASONING_KEYS
+
+_MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+_MESSAGE_ROLES |= {"tool": "tool", "function": "tool"}
+_SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant"}
+# function_call is the assistant calling a tool (trained on); observation is the tool's answer.
+_SHAREGPT_ROLES |= {"assistant": "assistant", "function_call": "assistant"}
+_SHAREGPT_ROLES |= {"tool": "tool", "observation": "tool", "function": "tool"}
+
+
+# One turn: (role, content, reasoning carried on the turn, path of its role for errors).
+_Turn = tuple[str, str, str | None, str]
+
+
+def _turns(items: list[Any], name: str, parse: Any) -> list[_Turn]:
+    return [parse(item, f"{name}[{i}]") for i, item in enumerate(items)]
+
+
+def _message_parser(reasoning_field: str | None) -> Any:
+    if reasoning_field is None or reasoning_field in _REASONING_KEYS:
+        return _message
+    return lambda m, path: _message(m, path, (reasoning_field, *_REASONING_KEYS))
+
+
+def _message(
+    m: Any, path: str, reasoning_keys: tuple[str, ...] = ("reasoning_content", "reasoning")
+) -> _Turn:
+    if not isinstance(m, dict):
+        raise RecordError("input.wrong_type", f"a message must be an object, got {_kind(m)}", field=path)
+    role = _role(m.get("role"), f"{path}.role", _MESSAGE_ROLES)
+    content = m.get("content")
+    if content is None:
+        if m.get("tool_calls") or m.get("function_call"):
+            msg = "the message holds tool calls but no content; tool-call turns are not supported"
+            raise RecordError("input.wrong_type", msg, field=f"{path}.content")
+        raise RecordError("input.missing_field", "the message has no 'content'", field=f"{path}.content")
+    reasoning = next((m[k] for k in reasoning_keys if m.get(k)), None)
+    reasoning = reasoning if isinstance(reasoning, str) else None
+    return role, _content(content, f"{path}.content"), reasoning, f"{path}.role"
+
+
+def _sharegpt_turn(t: Any, path: str) -> _Turn:
+    if not isinstance(t, dict):
+        raise RecordError("input.wrong_type", f"a turn must be an object, got {_kind(t)}", field=path)
+    # Some ShareGPT exports spell turns the OpenAI way ({role, content}); accept both spellings.
+    role_key, text_key = ("from", "value") if t.get("from") is not None else ("role", "content")
+    if t.get(role_key) is None:
+        raise RecordError("input.missing_field", "the turn has no 'from'", field=f"{path}.from")
+    role = _role(t[role_key], f"{path}.{role_key}", _SHAREGPT_ROLES)
+    if t.get(text_key) is None:
+        raise RecordError("input.missing_field", f"the turn has no '{text_key}'", field=f"{path}.{text_key}")
+    return role, _str(t[text_key], f"{path}.{text_key}"), None, f"{path}.{role_key}"
+
+
+def _role(value: Any, path: str, known: dict[str, str]) -> str:
+    if value is None:
+        raise RecordError("input.missing_field", "the turn has no role", field=path)
+    if not isinstance(value, str):
+        raise RecordError("input.wrong_type", f"a role must be a string, got {_kind(value)}", field=path)
+    if value not in known:
+        msg = f"unknown role {value!r}; expected one of {', '.join(known)}"
+        raise RecordError("input.malformed", msg, field=path)
+    return known[value]
+
+
+def _content(content: Any, path: str) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        msg = f"content must be a string or a list of text parts, got {_kind(content)}"
+        raise RecordError("input.wrong_type", msg, field=path)
+    texts = []
+    for j, part in enumerate(content):
+        where = f"{path}[{j}]"
+        if not isinstance(part, dict) or part.get("type") != "text":
+            got = part.get("type") if isinstance(part, dict) else _kind(part)
+            msg = f"only text parts ({{'type': 'text', 'text': ...}}) are supported, got {got!r}"
+            raise RecordError("input.wrong_type", msg, field=where)
+        texts.append(_str(part.get("text"), f"{where}.text"))
+    return "".join(texts)
+
+
+def _with_system(system: str | None, turns: list[_Turn]) -> list[_Turn]:
+    return [("system", system, None, "system"), *turns] if system else turns
+
+
+def _split(turns: list[_Turn], root: str) -> tuple[str | None, list[dict[str, str]], str, str | None]:
+    """Leading system turns -> system prompt; last turn -> completion (must be the assistant's)."""
+    n_system = 0
+    while n_system < len(turns) and turns[n_system][0] == "system":
+        n_system += 1
+    system = "\n\n".join(t[1] for t in turns[:n_system] if t[1]) or None
+    rest = turns[n_system:]
+    for role, _, _, path in rest:
+        if role == "system":
+            msg = "a system turn may only open the conversation"
+            raise RecordError("input.malformed", msg, field=path)
+    if not rest:
+        raise RecordError("input.no_completion", "the conversation has no assistant turn", field=root)
+    role, completion, reasoning, path = rest[-1]
+    if role != "assistant":
+        msg = f"the last turn is the {role}'s; it must be the assistant's answer to train on"
+        raise RecordError("input.no_completion", msg, field=path)
+    prompt = [{"role": r, "content": c} for r, c, _, _ in rest[:-1]]
+    if not any(m["role"] == "user" for m in prompt):
+        raise RecordError("input.missing_field", "no user turn before the completion", field=root)
+    return system, prompt, completion, reasoning

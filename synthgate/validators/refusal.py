@@ -1,0 +1,64 @@
+"""Refusal detection: does a completion open by declining to answer?
+
+Shared by the set-level refusal share, preference pairs (a refused chosen side) and the eval's
+refusal accuracy, so one definition of "refusal" serves the audit, the gate and the eval.
+"""
+
+from __future__ import annotations
+
+import re
+
+# (gates, pattern) on the lower-cased opening: a pattern runs only when one of its gate strings
+# occurs (`in` is ~100x cheaper than a regex scan), and each pattern starts with a literal or a
+# rare character so the regex engine skips ahead instead of trying every alternative everywhere.
+_NOT = r"(?: no|n['’])t "
+_SOURCE_WORDS = ("context", "passage", "document", "source", "excerpt", "text")
+_REFUSALS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (
+        ("not", "n't", "n’t"),
+        re.compile(
+            _NOT
+            + r"(?:(?:contain|provide|include|have|give)(?: (?:enough|sufficient|any|the|this|that|such))?"
+            r" (?:information|details?|data)|(?:enough|sufficient) (?:information|context|details)"
+            r"|(?:mentioned|specified|provided|stated|included|covered|addressed|discussed|described|given)"
+            r" (?:in|by|within) the)"
+        ),
+    ),
+    (_SOURCE_WORDS, re.compile(_NOT + r"(?:mention|specify|say|state|cover|address|discuss)")),
+    (("insufficient",), re.compile(r"insufficient (?:information|context)")),
+    (
+        ("i can", "unable", "i am not", "i'm not", "i’m not"),
+        re.compile(
+            r"\bi (?:cannot|can['’]t|can not|am unable to|['’]m unable to|am not able to|['’]m not able to)"
+            r" (?:answer|provide|determine|find|help|say|tell|confirm)"
+        ),
+    ),
+    (("sorry",), re.compile(r"sorry,? but")),
+    (("there",), re.compile(r"there (?:is|['’]s) no (?:information|mention|data|details)")),
+    (
+        ("know", "info"),
+        re.compile(r"\bi (?:do not|don['’]t) (?:know|have (?:enough |sufficient |any )?info)"),
+    ),
+)
+# A refusal declines in its opening; a caveat late in a full answer is not a refusal.
+_REFUSAL_WINDOW = 300
+
+
+def is_refusal(text: str) -> bool:
+    """True when the text opens by declining to answer.
+
+    >>> is_refusal("The provided context does not contain enough information to answer.")
+    True
+    >>> is_refusal("I'm sorry, but I can't help with that.")
+    True
+    >>> is_refusal("The warranty covers two years; shipping is not included.")
+    False
+    """
+    low = text[:_REFUSAL_WINDOW].lower()
+    for gates, pattern in _REFUSALS:
+        for gate in gates:
+            if gate in low:
+                if pattern.search(low):
+                    return True
+                break
+    return False
