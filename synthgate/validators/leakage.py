@@ -46,8 +46,8 @@ from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
 from synthgate.validators.leakage_match import _Finding, _findings, _prepare, _screen, _Source
-from synthgate.validators.leakage_words import _META, _char_spans, _grams, _keys, _lower, _words
-from synthgate.validators.text import sentence_spans
+from synthgate.validators.leakage_words import _META, _char_spans, _grams, _keys, _words
+from synthgate.validators.text import lower_same_length, sentence_spans
 
 _MIN_PARAPHRASE_OVERLAP = 2
 _WINDOW = 60  # characters around a narration trigger word searched with the regex
@@ -157,7 +157,7 @@ def _paraphrases(
     completion: str, words: list[bytes], sources: list[_Source], taken: list[tuple[int, int]]
 ) -> list[Verdict]:
     """Sentences that narrate their instructions and share their vocabulary."""
-    low = _lower(completion)
+    low = lower_same_length(completion)
     starts: set[int] = set()
     for trigger in _TRIGGERS.intersection(words):
         at = low.find(trigger.decode())

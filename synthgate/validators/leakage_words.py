@@ -12,6 +12,8 @@ import re
 import string
 from collections.abc import Iterator, Sequence
 
+from synthgate.validators.text import lower_same_length
+
 _STEM = 5  # words compare on their first 5 bytes: papers/paper, generalise/generalize
 
 _STOPWORDS = frozenset(
@@ -38,14 +40,6 @@ _WIDE = tuple(
 _CONTRACTED = {b"ca": b"can", b"wo": b"will", b"sha": b"shall"}
 
 
-def _lower(text: str) -> str:
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    # A few characters lower-case to two ("İ"); keep those so offsets stay valid.
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
 def _blanked(raw: bytes) -> bytes:
     """Lower-cased UTF-8 with punctuation as spaces, byte for byte."""
     if not raw.isascii():
@@ -56,7 +50,7 @@ def _blanked(raw: bytes) -> bytes:
 
 def _words(text: str) -> list[bytes]:
     """Lower-cased words (UTF-8), split at whitespace and punctuation: what every check compares."""
-    return _blanked(_lower(text).encode()).split()
+    return _blanked(lower_same_length(text).encode()).split()
 
 
 def _keys(words: Sequence[bytes]) -> tuple[bytes, ...]:
@@ -84,7 +78,7 @@ def _is_content(word: bytes) -> bool:
 
 def _char_spans(text: str, upto: int | None = None) -> list[tuple[int, int]]:
     """Character [start, end) of each of _words(text), or of the first `upto` + 1."""
-    raw = _lower(text).encode()
+    raw = lower_same_length(text).encode()
     found = _TOKEN.finditer(_blanked(raw))
     spans = [m.span() for m in (found if upto is None else itertools.islice(found, upto + 1))]
     if len(raw) == len(text):  # ASCII: byte offsets are character offsets

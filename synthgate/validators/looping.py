@@ -61,9 +61,8 @@ from synthgate.validators.looping_text import (
     _TABLE,
     _TOKEN,
     _blank,
-    _lower_same_length,
 )
-from synthgate.validators.text import normalize, sentence_spans
+from synthgate.validators.text import lower_same_length, normalize, sentence_spans
 
 _MIN_UNIT_WORDS = 3  # shorter sentences/lines ("Stir.", "}", "return x") repeat legitimately
 _MAX_FRAGMENT_WORDS = 12
@@ -133,7 +132,7 @@ class LoopingValidator(Validator):
             )
         if not text.strip():
             return Result(sample, list(found.values()))
-        low = _lower_same_length(text)
+        low = lower_same_length(text)
         if not cfg.allow_qa_pairs and _QUICK.search(low):
             qa = self._extra_qa(sample, text, low)
             if qa:

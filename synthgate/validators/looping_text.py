@@ -40,14 +40,6 @@ _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", r
 _CODE_LINE = re.compile(r"^[ \t]*<[^\n]*|^[^\n]*[;{}>][ \t]*$", re.MULTILINE)
 
 
-def _lower_same_length(text: str) -> str:
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    # A few characters lower-case to two ("İ"); keep those as they are so offsets stay valid.
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
 def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
     if not ranges:
         return text

@@ -73,3 +73,15 @@ def shingles(tokens: list[str], n: int) -> set[tuple[str, ...]]:
 def cached_words(text: str) -> tuple[str, ...]:
     """words(text), memoised: system prompts repeat across a dataset."""
     return tuple(words(text))
+
+
+def lower_same_length(text: str) -> str:
+    """`text.lower()` with every offset kept: the few characters that lower-case to two ("İ") stay.
+
+    >>> lower_same_length("Ab İ")
+    'ab İ'
+    """
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
