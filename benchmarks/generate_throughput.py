@@ -7,9 +7,15 @@ compete with the pipeline for the GIL). For each concurrency it measures:
              the validator chain, per-job commit to a fresh DuckDB file), no critic
   ceiling  : a bare `openai.OpenAI` client on a thread pool of the same size sending the same
              teacher requests (nothing parsed, checked or stored)
-and prints samples/s of both and their ratio (the issue's goal: >= 0.9 at concurrency 32).
+and prints samples/s of both, their ratio (the issue's goal: >= 0.9 at concurrency 32), and the
+CPU milliseconds this process spent per sample in each (the server runs in its own process).
 
-Usage: .venv/bin/python benchmarks/generate_throughput.py [--latency-ms 50] [--concurrency 1 8 32]
+The ratio depends on the server latency. At 1000 ms (a short answer from a real server) both are
+bound by the server and the pipeline's work hides behind the wait; at 50 ms the loopback server
+answers faster than any LLM server could, both sides become CPU-bound on this machine, and the
+ratio measures the pipeline's CPU cost per sample against the client's alone (the cpu ms columns).
+
+Usage: .venv/bin/python benchmarks/generate_throughput.py [--latency-ms 50 1000] [--concurrency 1 8 32]
 """
 
 from __future__ import annotations
@@ -61,16 +67,17 @@ def config_for(url: str, count: int, concurrency: int, chain: str) -> GenerateCo
     return GenerateConfig.model_validate(cfg)
 
 
-def run_pipeline(config: GenerateConfig, base: Path) -> float:
-    with Store.open(base / f"bench-{config.concurrency}.duckdb") as store:
-        start = time.perf_counter()
+def run_pipeline(config: GenerateConfig, base: Path, db: str) -> tuple[float, float]:
+    """(samples/s, CPU ms of this process per sample)."""
+    with Store.open(base / db) as store:
+        start, cpu = time.perf_counter(), time.process_time()
         state = generate(config, store, base=base)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert state.kept == config.count, state
-    return config.count / elapsed
+    return config.count / elapsed, 1000 * cpu / config.count
 
 
-def run_ceiling(config: GenerateConfig, base: Path) -> float:
+def run_ceiling(config: GenerateConfig, base: Path) -> tuple[float, float]:
     import openai
 
     planner = JobPlanner(config, load_chunks(config.sources, base), load_personas(config.personas, base))
@@ -83,45 +90,55 @@ def run_ceiling(config: GenerateConfig, base: Path) -> float:
         return resp.choices[0].message.content or ""
 
     with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         replies = list(pool.map(one, prompts))
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert len(replies) == config.count
-    return config.count / elapsed
+    return config.count / elapsed, 1000 * cpu / config.count
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency-ms", type=float, default=50.0, help="server latency per request")
+    parser.add_argument(
+        "--latency-ms", type=float, nargs="+", default=[50.0, 1000.0], help="server latency per request"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--samples", type=int, default=0, help="samples per run (default 40 or 10 x c)")
     parser.add_argument("--chain", choices=["default", "fast"], default="default")
     args = parser.parse_args()
-    parent, child = mp.Pipe()
-    server = mp.Process(target=_serve, args=(args.latency_ms / 1000, child), daemon=True)
-    server.start()
-    url = parent.recv()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            measure(url, Path(tmp), args)
-    finally:
-        parent.send("stop")
-        server.join(timeout=5)
+    print(f"chain {args.chain}, no critic; cpu = CPU ms of the benchmark process per sample")
+    print(
+        f"{'latency':>7} {'concurrency':>11} {'samples':>7} {'pipeline/s':>10} {'ceiling/s':>10} "
+        f"{'ratio':>6} {'cpu pipe':>8} {'cpu ceil':>8}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        write_docs(base / "docs", max(args.concurrency) * 10)
+        for latency_ms in args.latency_ms:
+            parent, child = mp.Pipe()
+            server = mp.Process(target=_serve, args=(latency_ms / 1000, child), daemon=True)
+            server.start()
+            try:
+                measure(parent.recv(), base, latency_ms, args)
+            finally:
+                parent.send("stop")
+                server.join(timeout=5)
 
 
-def measure(url: str, base: Path, args: argparse.Namespace) -> None:
-    """Print one line per concurrency: pipeline and ceiling samples/s and their ratio."""
-    write_docs(base / "docs", max(args.concurrency) * 10)
+def measure(url: str, base: Path, latency_ms: float, args: argparse.Namespace) -> None:
+    """Print one line per concurrency: pipeline and ceiling samples/s, their ratio, CPU per sample."""
     # Warm up once: the tokenizer load and the first connection are not throughput.
-    run_pipeline(config_for(url, 2, 1, args.chain), base)
-    print(f"latency {args.latency_ms:.0f} ms per request, chain {args.chain}, no critic")
-    print(f"{'concurrency':>11} {'samples':>7} {'pipeline/s':>10} {'ceiling/s':>10} {'ratio':>6}")
+    run_pipeline(config_for(url, 2, 1, args.chain), base, f"warm-{latency_ms:.0f}.duckdb")
     for c in args.concurrency:
         n = args.samples or max(40, 10 * c)
         config = config_for(url, n, c, args.chain)
-        pipeline = run_pipeline(config, base)
-        ceiling = run_ceiling(config, base)
-        print(f"{c:>11} {n:>7} {pipeline:>10.1f} {ceiling:>10.1f} {pipeline / ceiling:>6.2f}")
+        pipeline, cpu_pipe = run_pipeline(config, base, f"bench-{latency_ms:.0f}-{c}.duckdb")
+        ceiling, cpu_ceil = run_ceiling(config, base)
+        print(
+            f"{latency_ms:>5.0f}ms {c:>11} {n:>7} {pipeline:>10.1f} {ceiling:>10.1f} "
+            f"{pipeline / ceiling:>6.2f} {cpu_pipe:>8.2f} {cpu_ceil:>8.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

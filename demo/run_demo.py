@@ -1,15 +1,22 @@
 """`make demo`: run synthgate's main job on the embedded defaults and print each step's result.
 
-1. audit demo/data/poisoned_rag.jsonl, a small RAG set carrying each failure mode the seeds
+1. generate a small RAG set (12 samples) from the notes in demo/docs with the embedded teacher,
+   Qwen2.5-Coder-0.5B-Instruct, in-process on the CPU (demo/generate.yaml): every request,
+   response, sample and verdict goes into the store; replies that failed the validators or did
+   not do their task are kept there as rejects with their reason codes;
+2. show the run (kept/rejected by reason, persona x task coverage), 3. freeze its kept samples as
+   a version and 4. export it through the gate;
+5. audit demo/data/poisoned_rag.jsonl, a small RAG set carrying each failure mode the seeds
    describe: exit 1 (blocking findings) is expected, which is the point of the demo;
-2. freeze the poisoned set with its failing records and try to export it: the gate refuses (exit 1)
+6. freeze the poisoned set with its failing records and try to export it: the gate refuses (exit 1)
    and writes nothing;
-3. audit demo/data/clean_rag.jsonl, a clean set on the same papers (exit 0);
-4. freeze it as a version, 5. export it as TRL prompt/completion JSONL with a manifest,
-6. train a LoRA adapter on the embedded Gemma 3 270M for a few steps (a smoke run, not a useful
-   model), 7. compare base zero-shot, base few-shot and base + adapter on the shipped eval set.
+7. audit demo/data/clean_rag.jsonl, a clean set on the same papers (exit 0);
+8. freeze it as a version, 9. export it as TRL prompt/completion JSONL with a manifest,
+10. train a LoRA adapter on the embedded Gemma 3 270M for a few steps (a smoke run, not a useful
+   model), 11. compare base zero-shot, base few-shot and base + adapter on the shipped eval set.
 
-Everything lands in demo/out/. About 5-10 minutes on two CPU cores, most of it steps 6 and 7.
+Everything lands in demo/out/. About 5-8 minutes on two CPU cores once the models are converted
+(the first run converts the teacher and the student, about 3 minutes more).
 """
 
 from __future__ import annotations
@@ -45,8 +52,21 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     db = ["--db", str(OUT / "demo.duckdb")]
+    run = step(
+        "1. generate 12 samples from demo/docs with the embedded teacher (CPU, about 2-3 minutes)",
+        ["generate", "demo/generate.yaml", *db],
+    )
+    step("2. what the run kept and rejected, and its persona x task coverage", ["runs", "show", run, *db])
+    generated = step(
+        "3. freeze the run's kept samples as a version",
+        ["version", "create", "rag-generated", "--source", run, *db],
+    )
+    step(
+        "4. export the generated version through the gate",
+        ["export", generated, "--format", "trl-jsonl", "--out", str(OUT / "generated-export"), *db],
+    )
     poisoned = step(
-        "1. audit a poisoned RAG dataset (exit 1 expected: it has blocking findings)",
+        "5. audit a poisoned RAG dataset (exit 1 expected: it has blocking findings)",
         [
             "audit",
             "demo/data/poisoned_rag.jsonl",
@@ -63,29 +83,29 @@ def main() -> None:
     print(f"\nstored dataset: {poisoned}; per-record report: demo/out/report.jsonl")
 
     poisoned_version = step(
-        "2a. freeze the poisoned set, failing records included",
+        "6a. freeze the poisoned set, failing records included",
         ["version", "create", "rag-poisoned", "--source", poisoned, "--include", "pass,fixed,fail", *db],
     )
     step(
-        "2b. try to export it (exit 1 expected: the gate refuses and writes nothing)",
+        "6b. try to export it (exit 1 expected: the gate refuses and writes nothing)",
         ["export", poisoned_version, "--out", str(OUT / "poisoned-export"), *db],
         ok_codes=(1,),
     )
     assert not (OUT / "poisoned-export").exists(), "a refused export must leave no folder"
 
     clean = step(
-        "3. audit a clean RAG dataset on the same papers",
+        "7. audit a clean RAG dataset on the same papers",
         ["audit", "demo/data/clean_rag.jsonl", *db, "--max-length", "512"],
     )
     version = step(
-        "4. freeze it as an immutable version", ["version", "create", "rag-clean", "--source", clean, *db]
+        "8. freeze it as an immutable version", ["version", "create", "rag-clean", "--source", clean, *db]
     )
     export = step(
-        "5. export it for training (the gate passes; manifest.json records every file's sha256)",
+        "9. export it for training (the gate passes; manifest.json records every file's sha256)",
         ["export", version, "--format", "trl-jsonl", "--out", str(OUT / "export"), *db],
     )
     adapter = step(
-        f"6. train a LoRA adapter on the embedded Gemma 3 270M ({TRAIN_STEPS} steps: a smoke run)",
+        f"10. train a LoRA adapter on the embedded Gemma 3 270M ({TRAIN_STEPS} steps: a smoke run)",
         [
             "train",
             export,
@@ -98,7 +118,7 @@ def main() -> None:
         ],
     )
     step(
-        "7. compare base zero-shot, base few-shot and base + adapter on the shipped eval set",
+        "11. compare base zero-shot, base few-shot and base + adapter on the shipped eval set",
         [
             "eval",
             EVAL_SET,

@@ -25,7 +25,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 @handle_errors
 def create(
     name: Annotated[str, typer.Argument(help="Version name; versions sharing a name form a lineage.")],
-    source: Annotated[str, typer.Option("--source", help="Audited dataset id (ds_...).")],
+    source: Annotated[
+        str, typer.Option("--source", help="Audited dataset id (ds_...) or generation run id (run_...).")
+    ],
     include: Annotated[
         str, typer.Option(help="Statuses that become members: pass, fixed, fail.")
     ] = "pass,fixed",
@@ -35,13 +37,15 @@ def create(
     as_json: JsonOption = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Freeze an audited dataset's samples (after repairs) with the given statuses as a version.
+    """Freeze an audited dataset's samples (after repairs), or a generation run's kept samples, with the
+    given statuses as a version.
 
     The id hashes the members, the chain config and the length budget: the same content always
     gets the same id (the existing version is returned), any change a new one. Prints the id last.
 
     Example:
         synthgate version create rag-sft --source ds_0123456789ab --include pass,fixed
+        synthgate version create rag-gen --source run_0123456789ab
     """
     with Store.open(db) as store:
         info = store.versions.create(name, source, include=include.split(","), parent=parent)

@@ -177,6 +177,12 @@ class BackendConfig(_Strict):
     json_retries: int = Field(
         default=2, ge=0, description="New generations asked for when the output is not valid JSON."
     )
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        description="local backend: requests decoded together in one batch (concurrent requests are "
+        "gathered up to this many; 1 = one at a time).",
+    )
 
     def resolve_api_key(self) -> SecretStr | None:
         """The key from `api_key_env`; ConfigError naming the variable when it is unset."""
@@ -298,13 +304,38 @@ class GenerateConfig(_Strict):
         """The student's base model name; `default` is the embedded Gemma 3 270M."""
         return EMBEDDED_NAME if self.student.model in DEFAULT_SPECS else self.student.model
 
-    def chain_config(self) -> ChainConfig:
-        """The validator chain with this run's max_length (and the custom task's schema)."""
+    def chain_config(self, base: Path | None = None) -> ChainConfig:
+        """The validator chain with this run's max_length (and the custom task's schema).
+
+        max_length is the student's budget, so the length check counts the student's tokens: unless
+        `validators.length.tokenizer` names one, a student other than the embedded Gemma must be a
+        local folder or .gguf (relative to `base`) whose tokenizer is used.
+        """
         data = self.validators.model_dump()
         data["length"]["max_length"] = self.max_length
+        counts = "length" in data["order"] and data["length"]["tokenizer"] is None
+        if counts and self.student.model not in DEFAULT_SPECS:
+            data["length"]["tokenizer"] = str(self._student_path(base))
+        elif data["length"]["tokenizer"] not in (None, *DEFAULT_SPECS) and base is not None:
+            # Relative to the config file, like every other path in it.
+            tok = Path(data["length"]["tokenizer"]).expanduser()
+            data["length"]["tokenizer"] = str(tok if tok.is_absolute() else base / tok)
         if self.tasks.custom_task is not None:
             data["format"]["json_schemas"].setdefault("custom", self.tasks.custom_task.output_schema)
         return ChainConfig.model_validate(data)
+
+    def _student_path(self, base: Path | None) -> Path:
+        path = Path(self.student.model).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        if not path.exists():
+            raise ConfigError(
+                f"student.model {self.student.model!r} is not a local folder or .gguf file, so the length "
+                f"check cannot count its tokens (max_length {self.max_length} is in the student's tokens)",
+                hint="Point student.model at the local model folder or .gguf, or set "
+                "validators.length.tokenizer to its tokenizer folder.",
+            )
+        return path
 
     def job_limit(self) -> int:
         return self.max_jobs or 5 * self.count
@@ -312,10 +343,15 @@ class GenerateConfig(_Strict):
     def identity(self) -> str:
         """The run identity: a hash of everything that decides what is generated.
 
-        Secrets are never in the config (only variable names). `concurrency` and `store` are left
-        out: they change how fast and where, not what, so a rerun with another concurrency resumes.
+        Secrets are never in the config (only variable names). `concurrency`, `store` and the
+        local backend's `batch_size` are left out: they change how fast and where, not what, so a
+        rerun with another concurrency resumes.
         """
-        data = self.model_dump(mode="json", exclude={"concurrency", "store"})
+        speed = {"batch_size"}
+        data = self.model_dump(
+            mode="json",
+            exclude={"concurrency": True, "store": True, "teacher": speed, "critic": speed},
+        )
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -34,6 +34,7 @@ from synthgate.pipelines.critic import (
     top_jobs,
 )
 from synthgate.pipelines.personas import load_personas
+from synthgate.pipelines.reply_checks import ReplyRejected, check_reply
 from synthgate.pipelines.sources import load_chunks, load_prompts
 from synthgate.pipelines.tasks import Job, JobPlanner, OutputError, build_sample, parse_output, teacher_prompt
 from synthgate.schemas.verdict import record_status
@@ -107,6 +108,11 @@ class JobRunner:
                 "completion_tokens": gen.usage.get("completion_tokens"),
             },
         )
+        try:
+            check_reply(job, prompt, output)
+        except ReplyRejected as err:
+            log.info("job %d: %s", job.index, err)
+            return JobRecord(job.index, "rejected", err.code, sample=sample, **base)
         with self._chain_lock:
             result = self._chain.run_batch([sample])[0]
         sample, verdicts = result.sample, result.verdicts
@@ -224,11 +230,28 @@ def build_backends(config: GenerateConfig) -> tuple[Backend, Backend | None]:
     teacher = build_backend(config.teacher, config.teacher.resolve_api_key())
     critic = None
     if config.critic is not None:
-        critic = build_backend(config.critic, config.critic.resolve_api_key())
+        if _same_local_model(config.teacher, config.critic):
+            # One in-process model serves both roles (its batcher keeps their requests apart):
+            # loading it twice would double the memory and split the CPU between two copies.
+            critic = teacher
+        else:
+            critic = build_backend(config.critic, config.critic.resolve_api_key())
     teacher.load()
-    if critic is not None:
+    if critic is not None and critic is not teacher:
         critic.load()
     return teacher, critic
+
+
+def _same_local_model(a: BackendConfig, b: BackendConfig) -> bool:
+    return a.backend == b.backend == "local" and a.model == b.model and a.think == b.think
+
+
+def close_backends(*backends: Backend | None) -> None:
+    """Stop what backends run in the background (the local backend's batcher thread)."""
+    for backend in {id(b): b for b in backends if b is not None}.values():
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
 
 
 def generate(
@@ -248,8 +271,9 @@ def generate(
     prompts = load_prompts(store, config.sources.prompts) if config.sources.prompts else None
     personas = load_personas(config.personas, base)
     planner = JobPlanner(config, chunks, personas, prompts)
+    chain_config = config.chain_config(base)  # config errors before any model loads
+    chain = Chain(chain_config)
     teacher, critic = build_backends(config)
-    chain = Chain(config.chain_config())
     worker = JobRunner(config, teacher, critic, chain)
 
     gens = store.generations
@@ -259,7 +283,7 @@ def generate(
         "config": config.model_dump(mode="json"),
         # What `version create --source run_...` needs without importing the pipeline: the
         # chain the samples were checked with (max_length applied) and the model names.
-        "chain_config": config.chain_config().model_dump(mode="json"),
+        "chain_config": chain_config.model_dump(mode="json"),
         "teacher_model": teacher.model,
         "student_model": config.student_model_name(),
     }
@@ -318,6 +342,7 @@ def generate(
     finally:
         # Jobs still in flight are dropped uncommitted; a rerun redoes them.
         pool.shutdown(wait=False, cancel_futures=True)
+        close_backends(teacher, critic)
     if config.critic is not None and config.critic.keep_top is not None:
         _select_top(config, store, state)
     state.status = "ok" if state.kept >= config.count else "incomplete"

@@ -32,18 +32,20 @@ ANSWER_SCHEMA: dict[str, Any] = {
 }
 
 _INSTRUCTIONS = {
-    "grounded": "Write one question this person would ask that passage {ids} answers, and the answer: "
-    "plain prose (no markdown headers or bullet lists), using only facts stated in the passage. "
+    "grounded": "Write one question this person would ask that passage {ids} answers, and its answer "
+    "in one to four complete sentences (no markdown headers or bullet lists), using only facts "
+    "stated in the passage. "
     'Set "sources" to the ids of the passages the answer uses.',
     "synthesis": "Write one question this person would ask that needs BOTH passages {ids} to answer "
-    "(compare or combine them), and a prose answer (no headers or bullets) using only facts stated in "
-    'them. Set "sources" to the ids of both passages.',
-    "refusal": "Write one question this person would ask about the topic of the HIDDEN passage below. "
+    "(compare or combine them), and its answer in complete sentences (no headers or bullets) using "
+    'only facts stated in them. Set "sources" to the ids of both passages.',
+    "refusal": "Write one question this person would ask about the subject of the topic passage below. "
     "The assistant will only see the OTHER passages {ids}, which do not answer it, so the answer must "
     "politely say that the provided context does not contain enough information, in one or two "
     'sentences, without answering from outside knowledge. Set "sources" to [].',
     "raft": "Write one question this person would ask that exactly one of the passages {ids} answers, "
-    "and a prose answer (no headers or bullets) using only that passage, ignoring the others. "
+    "and its answer in complete sentences (no headers or bullets) using only that passage, ignoring "
+    "the others. "
     'Set "sources" to the id of the passage the answer uses.',
 }
 
@@ -90,6 +92,7 @@ class JobPlanner:
     ) -> None:
         self._config = config
         self._chunks = chunks
+        self._pools: dict[str, list[Chunk]] = {}  # chunk id -> the chunks that may be its distractors
         self._prompts = prompts or []
         weights = {ANSWER_TASK: 1.0} if self._prompts else config.tasks.weights()
         self._plan = BalancedPlan(weights, personas, seed=config.seed)
@@ -124,8 +127,13 @@ class JobPlanner:
     def _distractors(self, main: Chunk, n: int, rng: random.Random) -> list[Chunk]:
         # Prefer other documents (they do not answer the question); fall back to other chunks of
         # the same document when the sources hold a single document.
-        pool = [c for c in self._chunks if c.doc != main.doc] or [c for c in self._chunks if c.id != main.id]
-        pool = pool or [main]
+        pool = self._pools.get(main.id)
+        if pool is None:
+            # Cached per chunk: a scan of every chunk per job made planning O(jobs x chunks).
+            pool = [c for c in self._chunks if c.doc != main.doc] or [
+                c for c in self._chunks if c.id != main.id
+            ]
+            pool = self._pools[main.id] = pool or [main]
         return rng.sample(pool, min(n, len(pool)))
 
 
@@ -182,7 +190,7 @@ def teacher_prompt(job: Job, config: GenerateConfig) -> TeacherPrompt:
             _INSTRUCTIONS[job.task].format(ids=ids),
         ]
         if job.hidden is not None:
-            parts.append(f"HIDDEN passage (the question's topic; never cite it):\n{job.hidden.text}")
+            parts.append(f"Topic passage (what the question is about; never cite it):\n{job.hidden.text}")
         parts.append(f"Passages:\n{render_context(job.context)}")
         user = "\n\n".join(parts)
     system = _TEACHER_SYSTEM.format(schema=json.dumps(schema, separators=(",", ":")))

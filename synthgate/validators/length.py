@@ -21,7 +21,7 @@ templates put before the answer: `<think>\n{reasoning}\n</think>\n\n{completion}
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from synthgate.errors import ModelError
@@ -36,8 +36,13 @@ Messages = list[dict[str, str]]
 
 
 @cache
+@lru_cache(maxsize=1)
 def default_tokenizer() -> Any:
-    """The embedded Gemma 3 270M tokenizer with its turn template, loaded once per process."""
+    """The embedded Gemma 3 270M tokenizer with its turn template, loaded once per process.
+
+    Shared: the length check only reads it (the Rust tokenizer's encode is thread-safe); code that
+    changes a tokenizer's template (training, eval) loads its own with `load_tokenizer`.
+    """
     return load_tokenizer(None)
 
 

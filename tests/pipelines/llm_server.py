@@ -80,7 +80,7 @@ class ScriptedLLM:
         texts = [t.split("] ", 1)[1] for t in passages.split("\n\n") if t.startswith("[c_")]
         texts = ["\n".join(line for line in t.split("\n") if not line.startswith("#")) for t in texts]
         first = [t.split(". ")[0].rstrip(".") + "." for t in texts]
-        refusal = "HIDDEN passage" in user
+        refusal = "Topic passage" in user
         if refusal:
             question, answer, sources = (
                 "What is the exact release date of the next major version?",
@@ -105,6 +105,8 @@ class ScriptedLLM:
                 "\n\nQuestion: What else does it say?\nAnswer: It says more."
                 "\n\nQuestion: And then?\nAnswer: More."
             )
+        elif behaviour == "echo":
+            answer = "No commentary."  # a format instruction of the teacher prompt, as the answer
         elif behaviour == "length":
             finish = "length"
         elif behaviour == "bad_schema":

@@ -91,3 +91,26 @@ def test_a_custom_weight_without_its_template_is_an_error(tmp_path):
     path.write_text(MINIMAL.replace("refusal: 0.2}", "refusal: 0.2, custom: 0.1}"))
     with pytest.raises(ConfigError, match=r"tasks: Value error, `custom` has a weight but no `custom_task`"):
         load_generate_config(path)
+
+
+def test_the_length_check_counts_the_students_tokens(tmp_path):
+    """max_length is the student's budget: the default student uses the embedded tokenizer, a local
+    student folder its own, and a hub name with no local files is refused before any model loads."""
+    path = tmp_path / "gen.yaml"
+    path.write_text(MINIMAL)
+    assert load_generate_config(path).chain_config(tmp_path).length.tokenizer is None  # embedded Gemma
+    (tmp_path / "models" / "my-llama").mkdir(parents=True)
+    path.write_text(MINIMAL + "student: {model: models/my-llama}\n")
+    assert load_generate_config(path).chain_config(tmp_path).length.tokenizer == str(
+        tmp_path / "models" / "my-llama"
+    )
+    path.write_text(MINIMAL + "student: {model: meta-llama/Llama-3.2-1B}\n")
+    config = load_generate_config(path)
+    with pytest.raises(ConfigError, match=r"student.model 'meta-llama/Llama-3.2-1B' is not a local") as err:
+        config.chain_config(tmp_path)
+    assert "validators.length.tokenizer" in err.value.hint
+    path.write_text(
+        MINIMAL + "student: {model: meta-llama/Llama-3.2-1B}\nvalidators: {length: {tokenizer: tok/}}\n"
+    )
+    # Relative to the config file, like every path in it.
+    assert load_generate_config(path).chain_config(tmp_path).length.tokenizer == str(tmp_path / "tok")

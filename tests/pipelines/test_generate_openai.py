@@ -73,7 +73,7 @@ def test_misbehaving_teacher_is_rejected_with_verdicts_and_count_is_still_reache
     llm_server, write_config, api_key, tmp_path
 ):
     server = llm_server(
-        teacher=[["leak"], ["loop"], ["think"], ["bad_json", "ok"], ["think_outside"], ["length"]],
+        teacher=[["leak"], ["loop"], ["think"], ["bad_json", "ok"], ["think_outside"], ["length"], ["echo"]],
         critic=[["ok"], ["low"]],
         student_system_prompt=DEFAULT_SYSTEM_PROMPT,
     )
@@ -82,11 +82,13 @@ def test_misbehaving_teacher_is_rejected_with_verdicts_and_count_is_still_reache
     assert (state.status, state.kept) == ("ok", 8)
     summary, rows, requests, kept = jobs(tmp_path / "synthgate.duckdb", state.run_id)
     by_reason = {r[2]: r for r in rows if r[1] != "kept"}
-    assert set(by_reason) == {
+    # The scripted teacher answers from the passages alone: a chunk planned twice repeats a sample.
+    assert set(by_reason) - {"dup.exact_record"} == {
         "leak.system_prompt_verbatim",
         "loop.extra_qa_pair",
         "loop.finish_reason_length",
         "critic.below_threshold",
+        "gen.instruction_echo",
     }
     assert "leak.system_prompt_verbatim" in by_reason["leak.system_prompt_verbatim"][3]
     with Store.open(tmp_path / "synthgate.duckdb") as store:

@@ -4,18 +4,23 @@
 student is), or the name of a model already in the Hugging Face cache; with no `model` it is the
 embedded teacher, Qwen2.5-Coder-0.5B-Instruct (`pipelines.embedded_teacher`). Nothing is downloaded.
 Prompts go through the model's own chat template; `temperature` 0 or unset is greedy decoding.
+
+Concurrent requests are decoded together: the pipeline's worker threads each call `generate`, and
+a `MicroBatcher` gathers what arrives together (up to `batch_size`) into one left-padded
+`model.generate` call. On CPU one decoding step reads every weight once whatever the batch, so a
+batch of 8 writes several times the tokens per second of 8 calls in turn.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from synthgate.errors import ModelError
 from synthgate.pipelines.backends.base import Generation
+from synthgate.pipelines.backends.batching import MicroBatcher
 from synthgate.pipelines.config import BackendConfig
 from synthgate.pipelines.embedded_teacher import TEACHER_NAME, teacher_model_dir
 
@@ -23,15 +28,19 @@ from synthgate.pipelines.embedded_teacher import TEACHER_NAME, teacher_model_dir
 # runs its first kernel (a no-op when the caller already set it).
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
 
+# How long the batcher waits for more requests to join one that has arrived: short beside a
+# generation (seconds on CPU), long enough for workers that finished together to submit together.
+_GATHER_S = 0.05
+
 
 class LocalBackend:
-    """transformers `generate` under a lock (one model, one forward pass at a time)."""
+    """transformers `generate` on batches of concurrent requests (one batch at a time)."""
 
     def __init__(self, config: BackendConfig) -> None:
         # The embedded teacher is recorded under its name, not a cache path that differs per machine.
         self.model = config.model or TEACHER_NAME
         self._config = config
-        self._lock = threading.Lock()
+        self._batcher = MicroBatcher(self._generate_batch, config.batch_size, _GATHER_S, key=_batch_key)
 
     def load(self) -> None:
         try:
@@ -54,6 +63,9 @@ class LocalBackend:
                 f"local model {self.model!r} has no chat template",
                 hint="Use an instruction-tuned (chat) model: the teacher is prompted with chat turns.",
             )
+        if self._tok.pad_token_id is None:
+            # Left padding needs a pad id; masked positions never reach the output.
+            self._tok.pad_token = self._tok.eos_token
         self._lm.eval()
 
     def _folder(self) -> str:
@@ -67,43 +79,72 @@ class LocalBackend:
         return self._config.model  # a Hugging Face hub id, resolved from the local cache only
 
     def generate(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Generation:
+        """One reply; blocks while it is decoded, together with whatever else arrived with it."""
+        return self._batcher.submit((messages, params))
+
+    def close(self) -> None:
+        self._batcher.close()
+
+    def _generate_batch(self, items: list[tuple[list[dict[str, str]], dict[str, Any]]]) -> list[Generation]:
+        """Decode requests that share their sampling parameters (`_batch_key`) in one call."""
         import torch
 
         start = time.perf_counter()
+        params = items[0][1]
         # enable_thinking=False is Qwen3's switch; other templates ignore unknown variables.
-        enc = self._tok.apply_chat_template(
-            messages,
-            add_generation_prompt=True,
-            return_tensors="pt",
-            return_dict=True,
-            enable_thinking=self._config.think,
-        )
+        prompts = [
+            self._tok.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False, enable_thinking=self._config.think
+            )
+            for messages, _ in items
+        ]
+        self._tok.padding_side = "left"  # new tokens line up at the right edge of every row
+        # The template already wrote the special tokens (BOS, turn markers).
+        enc = self._tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         max_new = int(params.get("max_tokens") or 512)
-        temperature = float(params.get("temperature") or 0.0)
-        kwargs: dict[str, Any] = {"max_new_tokens": max_new, "do_sample": temperature > 0}
-        if temperature > 0:
-            kwargs["temperature"] = temperature
-            if params.get("top_p") is not None:
-                kwargs["top_p"] = float(params["top_p"])
-        else:
-            # Greedy: clear the sampling defaults a model's generation_config may carry.
-            kwargs.update(temperature=None, top_p=None, top_k=None)
+        kwargs = _decoding_kwargs(params, max_new)
         if params.get("stop"):
             kwargs.update(stop_strings=list(params["stop"]), tokenizer=self._tok)
-        with self._lock, torch.inference_mode():
-            if temperature > 0 and params.get("seed") is not None:
+        with torch.inference_mode():
+            if kwargs["do_sample"] and params.get("seed") is not None:
                 torch.manual_seed(int(params["seed"]))
-            out = self._lm.generate(**enc, **kwargs)
-        prompt_len = int(enc["input_ids"].shape[1])
-        new = out[0, prompt_len:]
+            out = self._lm.generate(**enc, **kwargs, pad_token_id=self._tok.pad_token_id)
+        latency = time.perf_counter() - start
+        width = int(enc["input_ids"].shape[1])
         eos = self._lm.generation_config.eos_token_id
         eos_ids = {eos} if isinstance(eos, int) else set(eos or [])
-        ended = len(new) > 0 and int(new[-1]) in eos_ids
-        text = self._tok.decode(new, skip_special_tokens=True)
-        finish = "length" if len(new) >= max_new and not ended else "stop"
-        return Generation(
-            text=text,
-            finish_reason=finish,
-            usage={"prompt_tokens": prompt_len, "completion_tokens": int(len(new))},
-            latency_s=time.perf_counter() - start,
-        )
+        results = []
+        for row, mask in zip(out, enc["attention_mask"], strict=True):
+            new = [int(t) for t in row[width:]]
+            end = next((i for i, t in enumerate(new) if t in eos_ids), None)
+            # Rows that finished early are padded to the batch's length: cut at their first EOS.
+            kept = new if end is None else new[:end]
+            ended = end is not None
+            results.append(
+                Generation(
+                    text=self._tok.decode(kept, skip_special_tokens=True),
+                    finish_reason="length" if len(kept) >= max_new and not ended else "stop",
+                    usage={"prompt_tokens": int(mask.sum()), "completion_tokens": len(kept) + int(ended)},
+                    latency_s=latency,
+                )
+            )
+        return results
+
+
+def _batch_key(item: tuple[list[dict[str, str]], dict[str, Any]]) -> str:
+    """Requests decode together only when every sampling parameter matches."""
+    params = item[1]
+    return repr(sorted((k, repr(v)) for k, v in params.items() if k != "json_schema"))
+
+
+def _decoding_kwargs(params: dict[str, Any], max_new: int) -> dict[str, Any]:
+    temperature = float(params.get("temperature") or 0.0)
+    kwargs: dict[str, Any] = {"max_new_tokens": max_new, "do_sample": temperature > 0}
+    if temperature > 0:
+        kwargs["temperature"] = temperature
+        if params.get("top_p") is not None:
+            kwargs["top_p"] = float(params["top_p"])
+    else:
+        # Greedy: clear the sampling defaults a model's generation_config may carry.
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    return kwargs
