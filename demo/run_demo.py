@@ -53,7 +53,7 @@ def main() -> None:
     OUT.mkdir(parents=True)
     db = ["--db", str(OUT / "demo.duckdb")]
     run = step(
-        "1. generate 12 samples from demo/docs with the embedded teacher (CPU, about 2-3 minutes)",
+        "1. generate 12 samples from demo/docs with the embedded teacher (CPU, about 3-4 minutes)",
         ["generate", "demo/generate.yaml", *db],
     )
     step("2. what the run kept and rejected, and its persona x task coverage", ["runs", "show", run, *db])

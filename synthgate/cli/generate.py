@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -78,7 +79,15 @@ class _RateColumn(ProgressColumn):
 class _RunProgress:
     """A rich bar on stderr: kept / count, rate, ETA and the live reject counts by reason."""
 
+    # Not a terminal (CI logs, `2> file`): a plain line at most this often instead of a live bar,
+    # whose last frame would be squeezed into the log's width.
+    PLAIN_EVERY_S = 30.0
+
     def __init__(self, total: int) -> None:
+        self._total = total
+        self._plain = not err_console.is_terminal
+        self._last_plain = 0.0
+        self._started = time.monotonic()
         self._progress = Progress(
             TextColumn("generating"),
             BarColumn(),
@@ -87,6 +96,7 @@ class _RunProgress:
             TimeRemainingColumn(),
             TextColumn("{task.fields[rejects]}"),
             console=err_console,
+            disable=self._plain,
         )
         self._task = self._progress.add_task("generate", total=total, rejects="")
 
@@ -103,3 +113,12 @@ class _RunProgress:
         if top:
             rejects += " (" + ", ".join(f"{code} {n}" for code, n in top) + ")"
         self._progress.update(self._task, completed=state.kept, rejects=rejects)
+        now = time.monotonic()
+        if self._plain and (now - self._last_plain >= self.PLAIN_EVERY_S or state.kept >= self._total):
+            self._last_plain = now
+            rate = state.kept / max(now - self._started, 1e-9)
+            err_console.print(
+                f"generating: kept {state.kept}/{self._total}, {rejects}, {rate:.2f} samples/s",
+                markup=False,
+                soft_wrap=True,
+            )

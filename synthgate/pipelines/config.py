@@ -131,7 +131,9 @@ class SamplingParams(_Strict):
     seed: int | None = Field(default=None, description="Sampling seed, where the server honours one.")
     stop: list[str] | None = Field(default=None, description="Stop sequences.")
     extra_body: dict[str, Any] = Field(
-        default_factory=dict, description="Server-specific request fields (openai backend), sent as is."
+        default_factory=dict,
+        description="Server-specific request fields (openai backend; distilabel classes that take "
+        "extra_body), sent as is.",
     )
 
     def sent(self) -> dict[str, Any]:
@@ -141,19 +143,46 @@ class SamplingParams(_Strict):
         )
 
 
+# llm_kwargs the distilabel backend sets itself -> the config key that sets it.
+_DISTILABEL_OWNED = {
+    "model": "model",
+    "model_id": "model",
+    "base_url": "base_url",
+    "api_key": "api_key_env (the variable's name, never the key)",
+    "timeout": "timeout_s",
+    "max_retries": "max_retries (synthgate retries, and records every try)",
+}
+
+
 class BackendConfig(_Strict):
     """One model endpoint (the teacher, or the critic)."""
 
-    backend: Literal["openai", "ollama", "local"] = Field(
-        description="openai: any OpenAI-compatible server; ollama: Ollama's native API; local: transformers."
+    backend: Literal["openai", "ollama", "local", "distilabel"] = Field(
+        description="openai: any OpenAI-compatible server; ollama: Ollama's native API; local: transformers; "
+        "distilabel: a distilabel LLM class (`llm_class`), for providers without a native backend."
     )
     model: str | None = Field(
-        default=None, description="Model name (server side) or local folder; local + none = embedded."
+        default=None,
+        description="Model name (server side) or local folder; local + none = embedded; distilabel: "
+        "passed as the class's `model` (or `model_id`).",
     )
-    base_url: str | None = Field(default=None, description="Server URL (openai: ending in /v1).")
+    base_url: str | None = Field(
+        default=None, description="Server URL (openai: ending in /v1; distilabel: the class's base_url)."
+    )
     api_key_env: str | None = Field(
         default=None,
-        description="Name of the environment variable holding the API key (never the key itself).",
+        description="Name of the environment variable holding the API key (never the key itself); "
+        "distilabel: passed as the class's api_key.",
+    )
+    llm_class: str | None = Field(
+        default=None,
+        description="distilabel backend: a class exported by distilabel.models (OpenAILLM, vLLM, "
+        "AnthropicLLM, InferenceEndpointsLLM, ...) or a dotted path pkg.module.Class.",
+    )
+    llm_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="distilabel backend: extra constructor arguments of `llm_class` (never a key: "
+        "use api_key_env); `generation_kwargs` in here are sent with every request.",
     )
     params: SamplingParams = Field(default_factory=SamplingParams)
     think: bool = Field(
@@ -180,9 +209,37 @@ class BackendConfig(_Strict):
     batch_size: int = Field(
         default=8,
         ge=1,
-        description="local backend: requests decoded together in one batch (concurrent requests are "
-        "gathered up to this many; 1 = one at a time).",
+        description="local backend and in-process distilabel classes (vLLM, ...): requests decoded "
+        "together in one batch (concurrent requests are gathered up to this many; 1 = one at a time).",
     )
+
+    @model_validator(mode="after")
+    def _distilabel_fields(self) -> BackendConfig:
+        if self.backend != "distilabel":
+            if self.llm_class is not None or self.llm_kwargs:
+                raise ValueError(
+                    f"`llm_class` and `llm_kwargs` apply to backend distilabel only, not {self.backend}"
+                )
+            return self
+        if not self.llm_class:
+            raise ValueError(
+                "backend distilabel needs `llm_class`: a class of distilabel.models (e.g. OpenAILLM) "
+                "or a dotted path pkg.module.Class"
+            )
+        owned = sorted(set(self.llm_kwargs) & set(_DISTILABEL_OWNED))
+        if owned:
+            raise ValueError(
+                f"llm_kwargs {owned} are set from the backend's own keys: "
+                + ", ".join(_DISTILABEL_OWNED[k] for k in owned)
+            )
+        if self.params.max_tokens is None:
+            # OpenAILLM stops at 128 new tokens unless told, and distilabel returns no
+            # finish_reason, so a reply cut at that default could not be told apart.
+            raise ValueError(
+                "backend distilabel needs params.max_tokens: distilabel classes cap replies at their "
+                "own default (OpenAILLM: 128 tokens) and report no finish_reason"
+            )
+        return self
 
     def resolve_api_key(self) -> SecretStr | None:
         """The key from `api_key_env`; ConfigError naming the variable when it is unset."""
@@ -352,6 +409,11 @@ class GenerateConfig(_Strict):
             mode="json",
             exclude={"concurrency": True, "store": True, "teacher": speed, "critic": speed},
         )
+        for role in ("teacher", "critic"):
+            # Fields added later count only when set: a run started before them still resumes.
+            for key, unset in (("llm_class", None), ("llm_kwargs", {})):
+                if data.get(role) is not None and data[role].get(key) == unset:
+                    data[role].pop(key)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

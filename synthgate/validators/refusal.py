@@ -27,6 +27,14 @@ _REFUSALS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     (_SOURCE_WORDS, re.compile(_NOT + r"(?:mention|specify|say|state|cover|address|discuss)")),
     (("insufficient",), re.compile(r"insufficient (?:information|context)")),
     (
+        ("provided", "given", "available"),
+        re.compile(
+            r"(?:information|details|data) (?:provided|given|available)(?: here| above)? (?:does|do)"
+            + _NOT
+            + r"(?:include|contain|mention|say|specify|cover|address)"
+        ),
+    ),
+    (
         ("i can", "unable", "i am not", "i'm not", "i’m not"),
         re.compile(
             r"\bi (?:cannot|can['’]t|can not|am unable to|['’]m unable to|am not able to|['’]m not able to)"
@@ -50,6 +58,8 @@ def is_refusal(text: str) -> bool:
     >>> is_refusal("The provided context does not contain enough information to answer.")
     True
     >>> is_refusal("I'm sorry, but I can't help with that.")
+    True
+    >>> is_refusal("Unfortunately, the information provided does not include the release date.")
     True
     >>> is_refusal("The warranty covers two years; shipping is not included.")
     False

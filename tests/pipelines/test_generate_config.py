@@ -114,3 +114,15 @@ def test_the_length_check_counts_the_students_tokens(tmp_path):
     )
     # Relative to the config file, like every path in it.
     assert load_generate_config(path).chain_config(tmp_path).length.tokenizer == str(tmp_path / "tok")
+
+
+def test_a_run_identity_does_not_change_when_fields_are_added_with_defaults(tmp_path):
+    """A rerun finds its run by this hash: new config fields left at their defaults (batch_size,
+    llm_class, llm_kwargs) must not move it, or an interrupted run would start over."""
+    path = tmp_path / "gen.yaml"
+    path.write_text(MINIMAL)
+    assert load_generate_config(path).identity() == "74d3633a16b00469"
+    path.write_text(MINIMAL.replace("concurrency: 8", "concurrency: 32"))
+    assert load_generate_config(path).identity() == "74d3633a16b00469"
+    path.write_text(MINIMAL.replace("count: 40", "count: 41"))
+    assert load_generate_config(path).identity() != "74d3633a16b00469"

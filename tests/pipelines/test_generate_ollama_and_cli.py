@@ -73,6 +73,10 @@ def test_generate_runs_list_and_show_on_the_cli(llm_server, write_config, api_ke
     assert result.exit_code == 0, result.output
     run_id = result.stdout.strip().splitlines()[-1]
     assert run_id.startswith("run_") and "kept 3/3, rejected 2" in result.stdout
+    # Not a terminal: plain progress lines (start, then at most every 30 s, and the end), no bar frames.
+    progress = [ln for ln in result.stderr.splitlines() if ln.startswith("generating:")]
+    assert progress[0].startswith("generating: kept 0/3, rejected 0 failed 0")
+    assert progress[-1].startswith("generating: kept 3/3, rejected 2 failed 0 (")
 
     listed = runner.invoke(app, ["runs", "list", "--db", str(db), "--json"])
     assert [(r["id"], r["kind"], r["status"], r["kept"]) for r in json.loads(listed.stdout)] == [

@@ -203,6 +203,7 @@ def test_refusal_share_star_judges_all_records():
         "I'm sorry, but I can't help with that.",
         "I cannot answer that from the text.",
         "There is no information about the author.",
+        "Unfortunately, the information provided does not include the release date.",
     ],
 )
 def test_is_refusal_detects_declining_openings(text):
@@ -215,6 +216,7 @@ def test_is_refusal_detects_declining_openings(text):
         ANSWER,
         "The product is not cheap, but it lasts.",
         "It doesn't have side effects.",
+        "The warranty information provided covers two years; it does not include shipping.",
         ANSWER + " " + ANSWER + " The context does not mention the dividend.",  # late caveat
     ],
 )

@@ -1,13 +1,18 @@
-"""LLM backends behind one small seam (`base.Backend`): openai, ollama, local (transformers).
+"""LLM backends behind one small seam (`base.Backend`): openai, ollama, local (transformers), distilabel.
 
-Why not distilabel's LLM classes directly: distilabel is the chosen engine, but its `OpenAILLM` and
-`OllamaLLM` (1.5.3, frozen upstream) return only the generated strings and token counts. They drop
-`finish_reason` (the loop validator needs it), the separate reasoning field (which must be kept
-apart from the sample), per-try errors and latencies, and they retry inside the SDK client where
-no try can be recorded; `OllamaLLM` cannot pass `think`. Resumability and "store every request"
-need all of that, so each backend here calls the provider SDK the way distilabel does (same
-clients, same message format) and returns a `Generation` carrying everything. Provider SDKs are
-imported lazily, inside each backend's `load()`.
+distilabel is the engine where it serves: `backend: distilabel` is the provider adapter for
+everything synthgate has no native client for (vLLM in-process, Inference Endpoints, Anthropic,
+Mistral, Groq, LiteLLM, ...), any of its LLM classes named by `llm_class`.
+
+Why openai and ollama stay native: distilabel's `OpenAILLM` and `OllamaLLM` (1.5.3, frozen
+upstream) return only the generated strings and token counts. They drop `finish_reason` (the
+loop validator needs it), the separate reasoning field (which must be kept apart from the
+sample), per-try errors and latencies, and they retry inside the SDK client where no try can be
+recorded; `OllamaLLM` cannot pass `think`. Resumability and "store every request" need all of
+that, so those two backends call the provider SDK the way distilabel does (same clients, same
+message format) and return a `Generation` carrying everything; the distilabel backend turns SDK
+retries off where the class allows and states what it cannot carry (`backends/distilabel.py`).
+Provider SDKs are imported lazily, inside each backend's `load()`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ def build_backend(config: BackendConfig, api_key: SecretStr | None) -> Backend:
         from synthgate.pipelines.backends.ollama import OllamaBackend
 
         return OllamaBackend(config, api_key)
+    if config.backend == "distilabel":
+        from synthgate.pipelines.backends.distilabel import DistilabelBackend
+
+        return DistilabelBackend(config, api_key)
     from synthgate.pipelines.backends.local import LocalBackend
 
     return LocalBackend(config)
