@@ -2,9 +2,10 @@
 
 Resumable by construction: the run's id is found by the config's identity hash, the job plan is a
 pure function of (config, job index), and a job's outcome and requests are committed together. A
-rerun skips every committed job and redoes only those that were in flight when the last process
-died. Jobs are submitted only while `kept + in flight < count`, so the kept count can never pass
-`count` (a rejected job makes room for the next one).
+rerun skips every committed job and redoes only those that were in flight, or finished but not
+yet committed (at most COMMIT_EVERY_S old), when the last process died. Jobs are submitted only
+while `kept + in flight < count`, so the kept count can never pass `count` (a rejected job makes
+room for the next one).
 
 Why a thread pool rather than distilabel's Pipeline: distilabel runs steps in subprocesses and
 caches whole batches to its own files, so a kill loses or repeats batches and none of its state is
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -47,7 +49,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunState:
-    """Live counts, passed to the progress callback after each committed job."""
+    """Live counts, passed to the progress callback after each group commit."""
 
     run_id: str
     requested: int
@@ -216,6 +218,8 @@ class JobRunner:
 
 
 SELF_CHECK_FAILED = "selfcheck.unsupported"
+# Finished jobs wait at most this long for others to share their commit.
+COMMIT_EVERY_S = 0.1
 BELOW_TOP_FRACTION = "critic.below_top_fraction"
 
 
@@ -305,6 +309,22 @@ def generate(
     in_flight: dict[Future[JobRecord], int] = {}
     kept_ids = set(progress.kept_ids)
     committed = 0
+    unsaved: list[JobRecord] = []  # finished, counted, not yet committed
+    last_commit = time.monotonic()
+
+    def commit() -> None:
+        nonlocal committed, last_commit
+        if unsaved:
+            # Group commit: each job is still whole or absent after a kill (its outcome and its
+            # requests go in one transaction), and at high concurrency one DuckDB commit per
+            # COMMIT_EVERY_S instead of one per job keeps the store from being the bottleneck.
+            gens.record_jobs(run_id, unsaved)
+            committed += len(unsaved)
+            unsaved.clear()
+            if on_progress:
+                on_progress(state)
+        last_commit = time.monotonic()
+
     try:
         while True:
             while len(in_flight) < config.concurrency and state.kept + len(in_flight) < state.goal:
@@ -314,8 +334,8 @@ def generate(
                 in_flight[pool.submit(worker.run, planner.job(index))] = index
             if not in_flight:
                 break
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            records = []
+            wait_s = max(0.0, COMMIT_EVERY_S - (time.monotonic() - last_commit)) if unsaved else None
+            finished, _ = wait(in_flight, timeout=wait_s, return_when=FIRST_COMPLETED)
             for fut in sorted(finished, key=in_flight.__getitem__):
                 in_flight.pop(fut)
                 record = fut.result()
@@ -324,19 +344,25 @@ def generate(
                         # The teacher repeated itself: a second copy would teach nothing new.
                         record = replace(record, status="rejected", reason="dup.exact_record")
                     kept_ids.add(record.sample.id)
-                records.append(record)
-            # Jobs that finished together are committed together (group commit): each job is
-            # still whole or absent after a kill, and the store keeps up at high concurrency.
-            gens.record_jobs(run_id, records)
-            for record in records:
+                unsaved.append(record)
+                # Counted now, so the submit loop above never plans past `count`; a kill before
+                # the commit loses only these counts, and a rerun redoes their jobs.
                 _count(state, record)
-            committed += len(records)
-            if on_progress:
-                on_progress(state)
-            if stop_after_jobs is not None and committed >= stop_after_jobs:
+            stopping = stop_after_jobs is not None and committed + len(unsaved) >= stop_after_jobs
+            due = time.monotonic() - last_commit >= COMMIT_EVERY_S or len(unsaved) >= config.concurrency
+            if unsaved and (due or stopping or not in_flight):
+                commit()
+            if stopping:
                 state.status = "stopped"
                 return state
+        commit()
+    except KeyboardInterrupt:
+        commit()  # Ctrl-C: keep what finished; the jobs in flight are redone on resume
+        store.runs.finish(run_id, "interrupted", _finish_summary(state))
+        raise
     except BaseException:
+        for record in unsaved:  # the summary counts what the store holds
+            _count(state, record, -1)
         store.runs.finish(run_id, "interrupted", _finish_summary(state))
         raise
     finally:
@@ -375,10 +401,10 @@ def _select_top(config: GenerateConfig, store: Store, state: RunState) -> None:
         state.reasons[BELOW_TOP_FRACTION] = len(scored) - len(best)
 
 
-def _count(state: RunState, record: JobRecord) -> None:
-    setattr(state, record.status, getattr(state, record.status) + 1)
+def _count(state: RunState, record: JobRecord, step: int = 1) -> None:
+    setattr(state, record.status, getattr(state, record.status) + step)
     if record.reason:
-        state.reasons[record.reason] = state.reasons.get(record.reason, 0) + 1
+        state.reasons[record.reason] = state.reasons.get(record.reason, 0) + step
 
 
 def _finish_summary(state: RunState) -> dict[str, Any]:

@@ -125,3 +125,9 @@ class MicroBatcher(Generic[T, R]):
             return
         for (_, fut), result in zip(batch, results, strict=True):
             fut.set_result(result)
+
+
+def params_key(item: tuple[Any, dict[str, Any]]) -> str:
+    """Batch key of a (messages, params) request: requests batch together only when every sampling
+    parameter matches (`json_schema` is in the prompt, not a decoding setting)."""
+    return repr(sorted((k, repr(v)) for k, v in item[1].items() if k != "json_schema"))

@@ -36,7 +36,7 @@ from pydantic import SecretStr, ValidationError
 
 from synthgate.errors import ConfigError, ModelError
 from synthgate.pipelines.backends.base import Generation, PermanentError, TransientError
-from synthgate.pipelines.backends.batching import MicroBatcher
+from synthgate.pipelines.backends.batching import MicroBatcher, params_key
 from synthgate.pipelines.backends.openai import _retry_after, _short
 from synthgate.pipelines.config import BackendConfig
 
@@ -99,7 +99,7 @@ class DistilabelBackend:
             self._loop = asyncio.new_event_loop()
             threading.Thread(target=self._loop.run_forever, name="synthgate-distilabel", daemon=True).start()
         else:
-            self._batcher = MicroBatcher(self._run_batch, self._config.batch_size, _GATHER_S, key=_batch_key)
+            self._batcher = MicroBatcher(self._run_batch, self._config.batch_size, _GATHER_S, key=params_key)
 
     def generate(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Generation:
         start = time.perf_counter()
@@ -233,10 +233,6 @@ def _classify(err: BaseException) -> TransientError | PermanentError:
     if isinstance(err, ConnectionError) or any(w in names for w in ("Connect", "Transport", "Disconnect")):
         return TransientError("connection", msg)
     return PermanentError(type(err).__name__, msg)
-
-
-def _batch_key(item: tuple[list[dict[str, str]], dict[str, Any]]) -> str:
-    return repr(sorted((k, repr(v)) for k, v in item[1].items() if k != "json_schema"))
 
 
 def _first(value: Any) -> int | None:

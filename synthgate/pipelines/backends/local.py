@@ -20,7 +20,7 @@ from typing import Any
 
 from synthgate.errors import ModelError
 from synthgate.pipelines.backends.base import Generation
-from synthgate.pipelines.backends.batching import MicroBatcher
+from synthgate.pipelines.backends.batching import MicroBatcher, params_key
 from synthgate.pipelines.config import BackendConfig
 from synthgate.pipelines.embedded_teacher import TEACHER_NAME, teacher_model_dir
 
@@ -40,7 +40,7 @@ class LocalBackend:
         # The embedded teacher is recorded under its name, not a cache path that differs per machine.
         self.model = config.model or TEACHER_NAME
         self._config = config
-        self._batcher = MicroBatcher(self._generate_batch, config.batch_size, _GATHER_S, key=_batch_key)
+        self._batcher = MicroBatcher(self._generate_batch, config.batch_size, _GATHER_S, key=params_key)
 
     def load(self) -> None:
         try:
@@ -86,7 +86,7 @@ class LocalBackend:
         self._batcher.close()
 
     def _generate_batch(self, items: list[tuple[list[dict[str, str]], dict[str, Any]]]) -> list[Generation]:
-        """Decode requests that share their sampling parameters (`_batch_key`) in one call."""
+        """Decode requests that share their sampling parameters (`params_key`) in one call."""
         import torch
 
         start = time.perf_counter()
@@ -129,12 +129,6 @@ class LocalBackend:
                 )
             )
         return results
-
-
-def _batch_key(item: tuple[list[dict[str, str]], dict[str, Any]]) -> str:
-    """Requests decode together only when every sampling parameter matches."""
-    params = item[1]
-    return repr(sorted((k, repr(v)) for k, v in params.items() if k != "json_schema"))
 
 
 def _decoding_kwargs(params: dict[str, Any], max_new: int) -> dict[str, Any]:
