@@ -17,10 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,7 @@ from synthgate.pipelines.critic import (
 )
 from synthgate.pipelines.personas import load_personas
 from synthgate.pipelines.reply_checks import ReplyRejected, check_reply
+from synthgate.pipelines.scheduler import JobScheduler, RunState, count
 from synthgate.pipelines.sources import load_chunks, load_prompts
 from synthgate.pipelines.tasks import Job, JobPlanner, OutputError, build_sample, parse_output, teacher_prompt
 from synthgate.schemas.verdict import record_status
@@ -45,25 +43,6 @@ from synthgate.store.generations import JobRecord, RequestRecord
 from synthgate.validators.chain import Chain
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunState:
-    """Live counts, passed to the progress callback after each group commit."""
-
-    run_id: str
-    requested: int
-    kept: int = 0
-    rejected: int = 0
-    failed: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    resumed: bool = False
-    status: str = "running"
-    goal: int = 0  # samples to collect before selection: `requested`, or more under critic.keep_top
-
-    @property
-    def jobs(self) -> int:
-        return self.kept + self.rejected + self.failed
 
 
 ProgressCallback = Callable[[RunState], None]
@@ -303,71 +282,53 @@ def generate(
         state.rejected -= demoted
     if on_progress:
         on_progress(state)
-    pending = (i for i in range(config.job_limit()) if i not in progress.done)
-
-    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="synthgate-gen")
-    in_flight: dict[Future[JobRecord], int] = {}
-    kept_ids = set(progress.kept_ids)
+    indices = (i for i in range(config.job_limit()) if i not in progress.done)
+    scheduler = JobScheduler(indices, planner.job, state, set(progress.kept_ids))
     committed = 0
-    unsaved: list[JobRecord] = []  # finished, counted, not yet committed
-    last_commit = time.monotonic()
 
-    def commit() -> None:
-        nonlocal committed, last_commit
-        if unsaved:
+    def commit(records: list[JobRecord]) -> None:
+        nonlocal committed
+        if records:
             # Group commit: each job is still whole or absent after a kill (its outcome and its
-            # requests go in one transaction), and at high concurrency one DuckDB commit per
-            # COMMIT_EVERY_S instead of one per job keeps the store from being the bottleneck.
-            gens.record_jobs(run_id, unsaved)
-            committed += len(unsaved)
-            unsaved.clear()
+            # requests go in one transaction), and one DuckDB commit per COMMIT_EVERY_S instead of
+            # one per job keeps the store from being the bottleneck at high concurrency.
+            gens.record_jobs(run_id, records)
+            committed += len(records)
             if on_progress:
                 on_progress(state)
-        last_commit = time.monotonic()
 
+    workers = [
+        threading.Thread(target=scheduler.work, args=(worker.run,), name=f"synthgate-gen-{i}", daemon=True)
+        for i in range(config.concurrency)
+    ]
+    for thread in workers:
+        thread.start()
     try:
         while True:
-            while len(in_flight) < config.concurrency and state.kept + len(in_flight) < state.goal:
-                index = next(pending, None)
-                if index is None:
-                    break
-                in_flight[pool.submit(worker.run, planner.job(index))] = index
-            if not in_flight:
-                break
-            wait_s = max(0.0, COMMIT_EVERY_S - (time.monotonic() - last_commit)) if unsaved else None
-            finished, _ = wait(in_flight, timeout=wait_s, return_when=FIRST_COMPLETED)
-            for fut in sorted(finished, key=in_flight.__getitem__):
-                in_flight.pop(fut)
-                record = fut.result()
-                if record.status == "kept" and record.sample is not None:
-                    if record.sample.id in kept_ids:
-                        # The teacher repeated itself: a second copy would teach nothing new.
-                        record = replace(record, status="rejected", reason="dup.exact_record")
-                    kept_ids.add(record.sample.id)
-                unsaved.append(record)
-                # Counted now, so the submit loop above never plans past `count`; a kill before
-                # the commit loses only these counts, and a rerun redoes their jobs.
-                _count(state, record)
-            stopping = stop_after_jobs is not None and committed + len(unsaved) >= stop_after_jobs
-            due = time.monotonic() - last_commit >= COMMIT_EVERY_S or len(unsaved) >= config.concurrency
-            if unsaved and (due or stopping or not in_flight):
-                commit()
-            if stopping:
+            want = None if stop_after_jobs is None else max(1, stop_after_jobs - committed)
+            records, over = scheduler.wait(COMMIT_EVERY_S, want)
+            commit(records)
+            if scheduler.error is not None:
+                raise scheduler.error
+            if stop_after_jobs is not None and committed >= stop_after_jobs:
+                commit(scheduler.stop())
                 state.status = "stopped"
                 return state
-        commit()
+            if over:
+                break
     except KeyboardInterrupt:
-        commit()  # Ctrl-C: keep what finished; the jobs in flight are redone on resume
+        commit(scheduler.stop())  # Ctrl-C: keep what finished; the jobs in flight are redone on resume
         store.runs.finish(run_id, "interrupted", _finish_summary(state))
         raise
     except BaseException:
-        for record in unsaved:  # the summary counts what the store holds
-            _count(state, record, -1)
+        for record in scheduler.stop():  # the summary counts what the store holds
+            count(state, record, -1)
         store.runs.finish(run_id, "interrupted", _finish_summary(state))
         raise
     finally:
-        # Jobs still in flight are dropped uncommitted; a rerun redoes them.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Jobs still in flight are dropped uncommitted (their daemon threads finish into a stopped
+        # scheduler); a rerun redoes them.
+        scheduler.stop()
         close_backends(teacher, critic)
     if config.critic is not None and config.critic.keep_top is not None:
         _select_top(config, store, state)
@@ -399,12 +360,6 @@ def _select_top(config: GenerateConfig, store: Store, state: RunState) -> None:
     state.rejected += len(scored) - len(best)
     if len(scored) > len(best):
         state.reasons[BELOW_TOP_FRACTION] = len(scored) - len(best)
-
-
-def _count(state: RunState, record: JobRecord, step: int = 1) -> None:
-    setattr(state, record.status, getattr(state, record.status) + step)
-    if record.reason:
-        state.reasons[record.reason] = state.reasons.get(record.reason, 0) + step
 
 
 def _finish_summary(state: RunState) -> dict[str, Any]:
