@@ -15,7 +15,7 @@
 10. train a LoRA adapter on the embedded Gemma 3 270M for a few steps (a smoke run, not a useful
    model), 11. compare base zero-shot, base few-shot and base + adapter on the shipped eval set.
 
-Everything lands in demo/out/. About 5-8 minutes on two CPU cores once the models are converted
+Everything lands in demo/out/. About 6 minutes on two CPU cores once the models are converted
 (the first run converts the teacher and the student, about 3 minutes more).
 """
 
@@ -53,7 +53,7 @@ def main() -> None:
     OUT.mkdir(parents=True)
     db = ["--db", str(OUT / "demo.duckdb")]
     run = step(
-        "1. generate 12 samples from demo/docs with the embedded teacher (CPU, about 3-4 minutes)",
+        "1. generate 12 samples from demo/docs with the embedded teacher (CPU, about 3 minutes)",
         ["generate", "demo/generate.yaml", *db],
     )
     step("2. what the run kept and rejected, and its persona x task coverage", ["runs", "show", run, *db])
