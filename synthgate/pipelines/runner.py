@@ -7,9 +7,10 @@ yet committed (at most COMMIT_EVERY_S old), when the last process died. Jobs are
 while `kept + in flight < count`, so the kept count can never pass `count` (a rejected job makes
 room for the next one).
 
-Why a thread pool rather than distilabel's Pipeline: distilabel runs steps in subprocesses and
-caches whole batches to its own files, so a kill loses or repeats batches and none of its state is
-in the store; resuming by job index needs per-job commits in our own transaction.
+Why our own worker threads (`scheduler.JobScheduler`) rather than distilabel's Pipeline:
+distilabel runs steps in subprocesses and caches whole batches to its own files, so a kill loses or
+repeats batches and none of its state is in the store; resuming by job index needs per-job commits
+in our own transaction.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class JobRunner:
         self._teacher = teacher
         self._critic = critic
         self._chain = chain
-        # Tokenizers used by the length validator are not safe to share across threads.
+        # One chain call at a time: the validators are pure and the tokenizer's encode is
+        # thread-safe, but not every validator is audited for concurrent use, and dropping the lock
+        # measured no faster (benchmarks/generate_throughput.py).
         self._chain_lock = threading.Lock()
 
     def run(self, job: Job) -> JobRecord:

@@ -37,6 +37,19 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+def short_error(err: Exception) -> str:
+    """The first line of an SDK error (at most 300 characters), or its type when it has no text."""
+    return str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+
+
+def retry_after(err: Any) -> float | None:
+    """Seconds from an HTTP error's Retry-After header, when the SDK error carries its response."""
+    try:
+        return float(err.response.headers.get("retry-after"))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 class PermanentError(Exception):
     """A failure retrying will not fix (bad request, authentication, unknown model)."""
 

@@ -35,9 +35,14 @@ from typing import Any, get_args
 from pydantic import SecretStr, ValidationError
 
 from synthgate.errors import ConfigError, ModelError
-from synthgate.pipelines.backends.base import Generation, PermanentError, TransientError
+from synthgate.pipelines.backends.base import (
+    Generation,
+    PermanentError,
+    TransientError,
+    retry_after,
+    short_error,
+)
 from synthgate.pipelines.backends.batching import MicroBatcher, params_key
-from synthgate.pipelines.backends.openai import _retry_after, _short
 from synthgate.pipelines.config import BackendConfig
 
 # SamplingParams name -> the names distilabel classes give it, in order of preference.
@@ -94,7 +99,7 @@ class DistilabelBackend:
                 f"{cls.__name__} cannot load: {err}", hint="Install the package it names."
             ) from None
         except Exception as err:
-            raise ModelError(f"{cls.__name__} cannot load: {_short(err)}") from None
+            raise ModelError(f"{cls.__name__} cannot load: {short_error(err)}") from None
         if isinstance(self._llm, AsyncLLM):
             self._loop = asyncio.new_event_loop()
             threading.Thread(target=self._loop.run_forever, name="synthgate-distilabel", daemon=True).start()
@@ -221,11 +226,11 @@ def _classify(err: BaseException) -> TransientError | PermanentError:
     response = getattr(err, "response", None)
     codes = (getattr(err, "status_code", None), getattr(response, "status_code", None))
     status = next((c for c in codes if isinstance(c, int)), None)
-    msg = _short(err)
+    msg = short_error(err)
     if "Timeout" in names:
         return TransientError("timeout", msg)
     if status == 429 or "RateLimit" in names:
-        return TransientError("rate_limit", msg, _retry_after(err))
+        return TransientError("rate_limit", msg, retry_after(err))
     if status is not None and (status >= 500 or status in (408, 409)):
         return TransientError("server_error", f"HTTP {status}: {msg}")
     if status is not None:

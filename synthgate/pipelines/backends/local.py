@@ -63,6 +63,7 @@ class LocalBackend:
                 f"local model {self.model!r} has no chat template",
                 hint="Use an instruction-tuned (chat) model: the teacher is prompted with chat turns.",
             )
+        self._tok.padding_side = "left"  # new tokens line up at the right edge of every row
         if self._tok.pad_token_id is None:
             # Left padding needs a pad id; masked positions never reach the output.
             self._tok.pad_token = self._tok.eos_token
@@ -98,7 +99,6 @@ class LocalBackend:
             )
             for messages, _ in items
         ]
-        self._tok.padding_side = "left"  # new tokens line up at the right edge of every row
         # The template already wrote the special tokens (BOS, turn markers).
         enc = self._tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         max_new = int(params.get("max_tokens") or 512)

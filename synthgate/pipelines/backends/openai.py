@@ -9,7 +9,13 @@ from typing import Any
 from pydantic import SecretStr
 
 from synthgate.errors import ConfigError
-from synthgate.pipelines.backends.base import Generation, PermanentError, TransientError
+from synthgate.pipelines.backends.base import (
+    Generation,
+    PermanentError,
+    TransientError,
+    retry_after,
+    short_error,
+)
 from synthgate.pipelines.config import BackendConfig
 
 # Local servers ignore the key, but the openai client refuses to start without one.
@@ -55,15 +61,15 @@ class OpenAIBackend:
                 model=self.model, messages=messages, extra_body=extra_body or None, **kwargs
             )
         except openai.RateLimitError as err:
-            raise TransientError("rate_limit", _short(err), _retry_after(err)) from None
+            raise TransientError("rate_limit", short_error(err), retry_after(err)) from None
         except openai.APITimeoutError as err:
-            raise TransientError("timeout", _short(err)) from None
+            raise TransientError("timeout", short_error(err)) from None
         except openai.APIConnectionError as err:
-            raise TransientError("connection", _short(err)) from None
+            raise TransientError("connection", short_error(err)) from None
         except openai.APIStatusError as err:
             if err.status_code >= 500 or err.status_code in (408, 409):
-                raise TransientError("server_error", f"HTTP {err.status_code}: {_short(err)}") from None
-            raise PermanentError(f"http_{err.status_code}", _short(err)) from None
+                raise TransientError("server_error", f"HTTP {err.status_code}: {short_error(err)}") from None
+            raise PermanentError(f"http_{err.status_code}", short_error(err)) from None
         latency = time.perf_counter() - start
         if not resp.choices:
             raise TransientError("bad_response", "the server returned no choices")
@@ -86,14 +92,3 @@ class OpenAIBackend:
             usage=usage,
             latency_s=latency,
         )
-
-
-def _short(err: Exception) -> str:
-    return str(err).splitlines()[0][:300] if str(err) else type(err).__name__
-
-
-def _retry_after(err: Any) -> float | None:
-    try:
-        return float(err.response.headers.get("retry-after"))
-    except (AttributeError, TypeError, ValueError):
-        return None
