@@ -117,6 +117,7 @@ _ALL = [
     # secrets and personal data
     _c("secret.api_key", "fail", "block", "Something shaped like an API key or token."),
     _c("secret.private_key", "fail", "block", "A private key block."),
+    _c("secret.url_credentials", "fail", "block", "A password inside a URL (scheme://user:pw@host)."),
     _c("pii.email", "fail", "warn", "An email address."),
     _c("pii.phone", "fail", "warn", "A phone number."),
 ]

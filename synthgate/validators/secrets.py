@@ -18,6 +18,18 @@ Provider-shaped tokens must still mix letters and digits (Hugging Face's: upper 
 so prose such as "sk-this-is-a-very-long-word" is left alone; anything containing "example" (AWS's
 documented AKIAIOSFODNN7EXAMPLE) is too.
 
+More provider shapes (`secret.api_key`): GitLab `glpat-`/`gldt-`/`glrt-`, PyPI `pypi-AgE...`
+(a macaroon, 50+ characters), SendGrid `SG.<22>.<43>`, Azure storage `AccountKey=<86>==` in a
+connection string (the Azurite emulator's published `devstoreaccount1` key is not flagged),
+Discord bot tokens (`<base64 of a numeric user id>.<6>.<27+>`: the first part must decode to
+digits, so dotted names are left alone), npm `npm_` + 36, Twilio `SK`/`AC` + 32 lowercase hex
+(a whole word: a 40-digit git SHA is not one).
+
+URL credentials (`secret.url_credentials`): the password in `scheme://user:password@host`
+(`https://admin:pw@db.internal`); the span is the password, and the address is not also an
+email. Stand-ins are not flagged: `password`/`pass`/`secret`/the user name as password,
+the scheme as password (`redis://default:redis@`), `<password>`, `${DB_PASS}`, masked `****`, and hosts at documentation domains (example.com, .test, ...).
+
 Private keys (`secret.private_key`): a `-----BEGIN ... PRIVATE KEY-----` block with at least 64
 base64 characters in it (a "..." stand-in in documentation is not a key).
 
@@ -30,14 +42,20 @@ Phones (`pii.phone`): `+CC` international numbers with separators and 10-15 digi
 numbers `(415) 867-5309`, `415-867-5309`, `415.867.5309` (optionally `1-` first). Never a bare
 digit run (GSM8K arithmetic), years, dates, versions or ISBNs, since they lack these shapes. The
 fictional 555 numbers of films and docs (area code or exchange 555) are not flagged.
+
+Masking (`mask_secrets`, `mask_strings`): every output and the store show a finding of any of
+these kinds as a same-length masked form (`sk-p*********9f`), so a span into the text stays
+valid; `mask` is the short form verdict messages use.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections import Counter
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from synthgate.schemas.chain_config import SecretsConfig
 from synthgate.schemas.sample import Sample
@@ -60,6 +78,17 @@ def mask(secret: str) -> str:
     n = len(secret)
     lead, trail = min(4, n // 4), min(2, n // 8)
     return f"{secret[:lead]}…[masked]…{secret[n - trail :] if trail else ''}"
+
+
+def mask_same_length(secret: str) -> str:
+    """`secret` with all but the characters `mask` keeps replaced by `*`: the length is unchanged.
+
+    >>> mask_same_length("sk-proj-0123456789abcdefghij9f")
+    'sk-p************************9f'
+    """
+    n = len(secret)
+    lead, trail = min(4, n // 4), min(2, n // 8)
+    return secret[:lead] + "*" * (n - lead - trail) + secret[n - trail :]
 
 
 def entropy(s: str) -> float:
@@ -85,7 +114,18 @@ _PROVIDERS: list[tuple[str, str, re.Pattern[str]]] = [
     ("xox", "Slack token", re.compile(r"xox[baprs]-[A-Za-z0-9-]{10,}")),
     ("AIza", "Google API key", re.compile(r"AIza[\w-]{35}")),
     ("eyJ", "JWT", re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
+    ("gl", "GitLab token", re.compile(r"gl(?:pat|dt|rt)-[\w-]{20,}")),
+    ("pypi-", "PyPI token", re.compile(r"pypi-AgE[\w-]{50,}")),
+    ("SG.", "SendGrid API key", re.compile(r"SG\.[\w-]{22}\.[\w-]{43}\b")),
+    # Only the key itself is the span: the rest of the connection string is not secret.
+    ("AccountKey=", "Azure storage account key", re.compile(r"(?<=AccountKey=)[A-Za-z0-9+/]{86}==")),
+    (".", "Discord bot token", re.compile(r"[MNO][A-Za-z0-9]{23,27}\.[\w-]{6}\.[\w-]{27,40}\b")),
+    ("npm_", "npm token", re.compile(r"npm_[A-Za-z0-9]{36}\b")),
+    ("AC", "Twilio account SID", re.compile(r"AC[0-9a-f]{32}\b")),
+    ("SK", "Twilio API key", re.compile(r"SK[0-9a-f]{32}\b")),
 ]
+# Microsoft's storage emulator (Azurite) uses one published key for the account devstoreaccount1.
+_AZURE_EMULATOR = "devstoreaccount1"
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 # Generic credentials: a value after "=" / ":" (":=", "=>", "==" too), quoted or not, that looks
 # random, with a credential-ish name right before the separator.
@@ -101,6 +141,12 @@ _NOT_SECRET = re.compile(
     r"(?i)your|here|example|x{4}|placeholder|dummy|changeme|redacted|insert|<|\$\{|\{\{|://"
     r"|^[/~.]|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$"
 )
+# scheme://user:password@host; the lookbehind keeps the scheme whole ("https", "postgres+psycopg").
+_URL_CREDENTIALS = re.compile(
+    r"(?<![\w+.-])(?P<scheme>[A-Za-z][\w+.-]{1,20})://(?P<user>[^\s:/@\"'<>]*):(?P<password>[^\s/@\"'<>]+)@"
+    r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+)
+_STAND_IN_PASSWORDS = frozenset({"password", "pass", "passwd", "pwd", "secret", "mypassword", "pass123"})
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(.*?)(?:-----END \1-----|\Z)", re.S
 )
@@ -144,6 +190,10 @@ def _api_keys(text: str) -> list[tuple[int, int, str]]:
             token = m.group()
             if not _starts_word(text, m.start()) or "example" in token.lower():
                 continue  # "task-..." is no key; AWS documents AKIAIOSFODNN7EXAMPLE
+            if label.startswith("Discord") and not _is_discord_id(token.split(".", 1)[0]):
+                continue  # a dotted name, not base64 of a user id
+            if label.startswith("Azure") and _AZURE_EMULATOR in text[max(0, m.start() - 300) : m.start()]:
+                continue
             if label.startswith("Hugging"):
                 random_looking = token != token.lower() and token != token.upper()  # letters only
             else:
@@ -169,6 +219,37 @@ def _api_keys(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def _is_discord_id(part: str) -> bool:
+    """Whether `part` is base64 of a numeric (snowflake) user id, as a Discord token's first part is."""
+    try:
+        decoded = base64.b64decode(part + "=" * (-len(part) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 15 <= len(decoded) <= 20 and decoded.isdigit()
+
+
+def _url_credentials(text: str) -> tuple[list[tuple[int, int, str]], list[tuple[int, int]]]:
+    """Passwords in URLs (start, end, the URL with the password masked), and where every
+    `user:password@host` sits, stand-ins included: an address inside one is a login, not an email."""
+    found, logins = [], []
+    for m in _URL_CREDENTIALS.finditer(text):
+        scheme, user, password, host = m.group("scheme", "user", "password", "host")
+        logins.append((m.start("user"), m.end()))
+        stand_in = (
+            password.lower() in _STAND_IN_PASSWORDS
+            or password in (user, scheme)  # guest:guest, redis://default:redis@...
+            or "***" in password  # masked already
+            or not password.strip("xX.")
+            or _NOT_SECRET.search(password)
+            or password.startswith(("$", "%", "{"))
+        )
+        if stand_in or _is_documentation_domain(host):
+            continue
+        shown = f"{text[m.start() : m.start('password')]}{mask(password)}@{host}"
+        found.append((m.start("password"), m.end("password"), shown))
+    return found, logins
+
+
 def _random_looking(value: str, min_entropy: float) -> bool:
     return (
         _mixed(value)
@@ -178,14 +259,17 @@ def _random_looking(value: str, min_entropy: float) -> bool:
     )
 
 
-def _is_documentation_email(local: str, domain: str) -> bool:
+def _is_documentation_domain(domain: str) -> bool:
     labels = domain.lower().split(".")
     return (
         labels[-1] in _DOC_TLDS
         or any(lb == "example" or lb.startswith(("example-", "your")) for lb in labels)
         or ".".join(labels[-2:]) in _STAND_IN_DOMAINS
-        or local.lower() in _NON_PERSONAL
     )
+
+
+def _is_documentation_email(local: str, domain: str) -> bool:
+    return _is_documentation_domain(domain) or local.lower() in _NON_PERSONAL
 
 
 def _phones(text: str) -> list[tuple[int, int]]:
@@ -205,8 +289,90 @@ def _phones(text: str) -> list[tuple[int, int]]:
     return sorted(found)
 
 
+class Finding(NamedTuple):
+    """One secret or personal datum in a text: its span, its reason code and a masked description."""
+
+    start: int
+    end: int
+    code: str
+    message: str
+
+
+def find_secrets(text: str, *, emails: bool = True, phones: bool = True) -> list[Finding]:
+    """Every secret and PII span in `text`, in order, one per place (a JWT inside a Bearer header,
+    a key inside a PEM block and an address inside a URL are reported once).
+
+    >>> [f.code for f in find_secrets("Write to jane.doe@gmail.com or call 415-867-5309.")]
+    ['pii.email', 'pii.phone']
+    """
+    found: list[Finding] = []
+    if "-----BEGIN" in text:
+        for m in _PRIVATE_KEY.finditer(text):
+            if len(_BASE64.findall(m.group(2))) >= 64:
+                size = m.end() - m.start()
+                msg = f'private key block "-----BEGIN {m.group(1)}-----" ({size} characters)'
+                found.append(Finding(m.start(), m.end(), "secret.private_key", msg))
+    for a, b, label in _api_keys(text):
+        found.append(Finding(a, b, "secret.api_key", f'{label} "{mask(text[a:b])}"'))
+    logins: list[tuple[int, int]] = []
+    if "://" in text:
+        urls, logins = _url_credentials(text)
+        for a, b, shown in urls:
+            found.append(Finding(a, b, "secret.url_credentials", f'password in URL "{shown}"'))
+    if emails and "@" in text:
+        for m in _EMAIL.finditer(text):
+            if any(a <= m.start() < e for a, e in logins):
+                continue  # "admin:pw@db.internal" is a login, already reported as one
+            local = text[m.start() : text.index("@", m.start())]
+            if not _is_documentation_email(local, m.group(1)):
+                found.append(Finding(m.start(), m.end(), "pii.email", f'email address "{mask(m.group())}"'))
+    if phones:
+        for a, b in _phones(text):
+            found.append(Finding(a, b, "pii.phone", f'phone number "{mask(text[a:b])}"'))
+    out: list[Finding] = []
+    last_end = -1
+    for f in sorted(found, key=lambda f: (f.start, -f.end)):
+        if f.start >= last_end:
+            out.append(f)
+            last_end = f.end
+    return out
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every secret and PII span `find_secrets` reports masked in place, same length.
+
+    Same length keeps every span into the text valid (a verdict's span still points at its
+    finding), and masking is idempotent: a masked span no longer has the shape that found it.
+
+    >>> mask_secrets("Mail jane.doe@gmail.com today")
+    'Mail jane************om today'
+    """
+    found = find_secrets(text)
+    if not found:
+        return text
+    parts, pos = [], 0
+    for f in found:
+        parts += [text[pos : f.start], mask_same_length(text[f.start : f.end])]
+        pos = f.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def mask_strings(value: Any) -> Any:
+    """A copy of a JSON-like value (dicts, lists, strings, numbers) with every string, keys
+    included, passed through `mask_secrets`; the structure is untouched, so JSON stays valid."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {mask_strings(k) if isinstance(k, str) else k: mask_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_strings(v) for v in value]
+    return value
+
+
 class SecretsValidator(Validator):
-    """Flags API keys, private keys, email addresses and phone numbers; messages mask them."""
+    """Flags API keys, private keys, URL credentials, email addresses and phone numbers; messages
+    mask them."""
 
     name: ClassVar[str] = "secrets"
 
@@ -218,31 +384,10 @@ class SecretsValidator(Validator):
         return Result(sample, [v for t in texts for v in self._scan(t)])
 
     def _scan(self, t: CheckedText) -> list[Verdict]:
-        cfg, text = self.config, t.text
-        found: list[tuple[int, int, str, str]] = []  # start, end, code, message
-        if "-----BEGIN" in text:
-            for m in _PRIVATE_KEY.finditer(text):
-                if len(_BASE64.findall(m.group(2))) >= 64:
-                    size = m.end() - m.start()
-                    msg = f'private key block "-----BEGIN {m.group(1)}-----" ({size} characters)'
-                    found.append((m.start(), m.end(), "secret.private_key", msg))
-        for a, b, label in _api_keys(text):
-            found.append((a, b, "secret.api_key", f'{label} "{mask(text[a:b])}"'))
-        if cfg.emails and "@" in text:
-            for m in _EMAIL.finditer(text):
-                local = text[m.start() : text.index("@", m.start())]
-                if not _is_documentation_email(local, m.group(1)):
-                    found.append((m.start(), m.end(), "pii.email", f'email address "{mask(m.group())}"'))
-        if cfg.phones:
-            for a, b in _phones(text):
-                found.append((a, b, "pii.phone", f'phone number "{mask(text[a:b])}"'))
+        cfg = self.config
         out: list[Verdict] = []
-        last_end = -1
-        for a, b, code, msg in sorted(found, key=lambda f: (f[0], -f[1])):
-            if a < last_end:
-                continue  # one finding per place: a JWT inside a Bearer header, a key in a PEM block
-            last_end = b
-            severity = cfg.pii_severity if code.startswith("pii.") else cfg.api_key_severity
-            span = Span(start=a, end=b, field=t.field)
-            out.append(verdict(self.name, code, f"{msg} in {t.where}", span=span, severity=severity))
+        for f in find_secrets(t.text, emails=cfg.emails, phones=cfg.phones):
+            severity = cfg.pii_severity if f.code.startswith("pii.") else cfg.api_key_severity
+            span = Span(start=f.start, end=f.end, field=t.field)
+            out.append(verdict(self.name, f.code, f"{f.message} in {t.where}", span=span, severity=severity))
         return out

@@ -17,7 +17,7 @@ import pytest
 from synthgate.schemas.chain_config import ChainConfig, SecretsConfig
 from synthgate.schemas.sample import Message, Sample
 from synthgate.validators.chain import Chain
-from synthgate.validators.secrets import SecretsValidator, mask
+from synthgate.validators.secrets import SecretsValidator, find_secrets, mask, mask_secrets, mask_strings
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -47,7 +47,20 @@ KEYS = {
     + b64url({"sub": "42", "name": "Ann"})
     + "."
     + rand(43),
+    "gitlab": "gl" + "pat-" + rand(20, ALNUM + "-_", seed=13)[:-1] + "Q",
+    "pypi": "py" + "pi-AgEIcHlwaS5vcmc" + rand(120, ALNUM + "-_", seed=14),
+    "sendgrid": "S" + "G." + rand(22, seed=15) + "." + rand(43, seed=16),
+    # The first part of a Discord token is base64 of the bot's numeric user id.
+    "discord": base64.b64encode(b"1087654321098765432").decode().rstrip("=")
+    + "."
+    + rand(6, seed=17)
+    + "."
+    + rand(38, seed=18),
+    "npm": "np" + "m_" + rand(36, seed=19),
+    "twilio_sid": "A" + "C" + rand(32, "0123456789abcdef", seed=20),
+    "twilio_key": "S" + "K" + rand(32, "0123456789abcdef", seed=21),
 }
+AZURE_KEY = rand(86, ALNUM + "+/", seed=22) + "=="
 
 
 def sample(completion: str, prompt: str = "Show me the config.", system: str | None = None) -> Sample:
@@ -109,6 +122,70 @@ def test_generic_credential_assignments_with_random_values_are_flagged():
 )
 def test_placeholders_references_and_lookalikes_are_not_keys(completion: str):
     assert found(completion) == []
+
+
+def test_azure_storage_key_in_a_connection_string_is_flagged_at_the_key_only():
+    conn = f"DefaultEndpointsProtocol=https;AccountName=prodlogs;AccountKey={AZURE_KEY};EndpointSuffix=core.windows.net"
+    assert found(f'conn_str = "{conn}"') == [("secret.api_key", AZURE_KEY)]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # Microsoft's storage emulator account and its published key, from the Azurite docs.
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+        + "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+        + "K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+        "Create a token (it starts with glpat-) and paste glpat-xxxxxxxxxxxxxxxxxxxx into the form.",
+        "The token looks like pypi-AgEIcHlwaS5vcmc followed by a long string; pip install pypi-simple.",
+        "SendGrid keys look like SG.xxxxxxxxxxxxxxxxxxxxxx.yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy.",
+        "Read process.env.npm_package_version or npm_config_registry in the script.",
+        "Twilio's docs write the SID as ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX and keys as SKxxxxxxxx.",
+        "Import MicrosoftExtensionsLogging1.Config.AbstractionsForDependencyInjection2 in C#.",
+        "Fixed in 3f786850e387550fdab836ed7e6dc881de23001b (md5 9e107d9d372bb6826bd81d3542a419d6).",
+        "Request id 123e4567-e89b-12d3-a456-426614174000, digest sha256:"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.",
+        'img = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk'
+        'YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="',
+    ],
+)
+def test_new_provider_shape_lookalikes_from_docs_and_code_are_not_keys(completion: str):
+    assert found(completion) == []
+
+
+# ---- URL credentials ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("https://admin:pw@db.internal", "pw"),
+        ("postgres://app:" + rand(16, seed=23) + "@10.0.3.7:5432/orders", rand(16, seed=23)),
+        ("mongodb+srv://svc:Tr0ub4dor3@cluster0.ab1cd.mongodb.net/prod", "Tr0ub4dor3"),
+    ],
+)
+def test_password_in_a_url_is_url_credentials_at_the_password_not_an_email(url: str, password: str):
+    completion = f"Connect with {url} and run the migration."
+    verdicts = check(completion)
+    assert [(v.code, v.severity, completion[v.span.start : v.span.end]) for v in verdicts] == [
+        ("secret.url_credentials", "block", password)
+    ]
+    shown = verdicts[0].message.split('"')[1]
+    assert mask(password) in shown and password not in shown
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "DATABASE_URL=postgres://user:password@localhost:5432/mydb",
+        "mongodb+srv://<username>:<password>@cluster0.mongodb.net/test",
+        "Use https://${USER}:${TOKEN}@git.acme.io/repo.git in CI.",
+        "redis://default:redis@cache:6379 and amqp://guest:guest@rabbit:5672",
+        "https://alice:s3cr3tPass@example.com/private is the documented form.",
+        "Clone git@github.com:org/repo.git or ssh://git@github.com/org/repo.git",
+        "Open https://****:****@db.internal after masking.",
+    ],
+)
+def test_url_credential_stand_ins_and_logins_without_password_are_not_flagged(completion: str):
+    assert [c for c, _ in found(completion)] == []
 
 
 # ---- private keys -------------------------------------------------------------------------------
@@ -202,6 +279,44 @@ def test_no_verdict_field_ever_contains_the_full_secret():
         assert secret[4:-2] not in dumped
     assert all("[masked]" in v.message for v in verdicts)
     assert mask(KEYS["openai"]) in dumped
+
+
+def all_planted() -> list[str]:
+    body = "\n".join(rand(64, ALNUM + "+/", seed=s) for s in range(5))
+    return [
+        *KEYS.values(),
+        f"AccountKey={AZURE_KEY}",
+        "https://admin:" + rand(14, seed=24) + "@db.internal",
+        f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----",
+        "jane.doe@gmail.com",
+        "+44 20 7946 0958",
+    ]
+
+
+def test_mask_secrets_masks_every_finding_in_place_and_keeps_the_length():
+    text = "Config:\n" + "\n".join(f"value_{i}: {s}" for i, s in enumerate(all_planted())) + "\nDone."
+    masked = mask_secrets(text)
+    assert len(masked) == len(text)
+    for f in find_secrets(text):
+        secret = text[f.start : f.end]
+        assert secret not in masked and masked[f.start : f.end].count("*") >= len(secret) // 2
+    assert masked.startswith("Config:\nvalue_0: ") and masked.endswith("\nDone.")
+    assert mask_secrets(masked) == masked  # idempotent: masked spans lose the shape that found them
+    assert find_secrets(masked) == []
+
+
+def test_mask_secrets_leaves_clean_text_alone():
+    text = "Paris is the capital of France; see [location] and 1939-1945."
+    assert mask_secrets(text) is text
+
+
+def test_mask_strings_masks_keys_and_values_of_nested_json_and_keeps_the_structure():
+    key = KEYS["openai"]
+    value = {"id": 3, "meta": [{"note": f"use {key}"}, None, 1.5], key: True}
+    masked = mask_strings(value)
+    assert json.dumps(masked).count(key) == 0
+    assert masked["id"] == 3 and masked["meta"][1:] == [None, 1.5]
+    assert masked["meta"][0]["note"] == "use " + mask_secrets(key)
 
 
 # ---- where, severity, switches ------------------------------------------------------------------
