@@ -27,8 +27,9 @@ digits, so dotted names are left alone), npm `npm_` + 36, Twilio `SK`/`AC` + 32 
 
 URL credentials (`secret.url_credentials`): the password in `scheme://user:password@host`
 (`https://admin:pw@db.internal`); the span is the password, and the address is not also an
-email. Stand-ins are not flagged: `password`/`pass`/`secret`/the user name as password,
-the scheme as password (`redis://default:redis@`), `<password>`, `${DB_PASS}`, masked `****`, and hosts at documentation domains (example.com, .test, ...).
+email. Stand-ins are not flagged: `password`/`pass`/`secret`, the user name or the scheme as
+password (`guest:guest@`, `redis://default:redis@`), `<password>`, `${DB_PASS}`, masked `****`,
+and hosts at documentation domains (example.com, .test, ...).
 
 Private keys (`secret.private_key`): a `-----BEGIN ... PRIVATE KEY-----` block with at least 64
 base64 characters in it (a "..." stand-in in documentation is not a key).

@@ -125,7 +125,10 @@ def test_placeholders_references_and_lookalikes_are_not_keys(completion: str):
 
 
 def test_azure_storage_key_in_a_connection_string_is_flagged_at_the_key_only():
-    conn = f"DefaultEndpointsProtocol=https;AccountName=prodlogs;AccountKey={AZURE_KEY};EndpointSuffix=core.windows.net"
+    conn = (
+        f"DefaultEndpointsProtocol=https;AccountName=prodlogs;AccountKey={AZURE_KEY};"
+        "EndpointSuffix=core.windows.net"
+    )
     assert found(f'conn_str = "{conn}"') == [("secret.api_key", AZURE_KEY)]
 
 
