@@ -29,6 +29,7 @@ from synthgate.validators.base import Result
 from synthgate.validators.chain import Chain
 from synthgate.validators.codes import verdict
 from synthgate.validators.preference import PairChecker
+from synthgate.validators.secrets import mask_strings
 
 FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt", PREFERENCE)
 Adapted = Sample | tuple[Sample, Sample]  # one SFT sample, or a (chosen, rejected) pair
@@ -271,7 +272,8 @@ def _raw_text(raw: RawRecord) -> str | None:
     if raw.data is not None:
         import json
 
-        return json.dumps(raw.data, ensure_ascii=False, default=str)[:2000]
+        # Masked before the cut: a key cut in half at the limit would no longer be found.
+        return json.dumps(mask_strings(raw.data), ensure_ascii=False, default=str)[:2000]
     return None
 
 

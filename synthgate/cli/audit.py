@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,15 @@ from synthgate.audit import report
 from synthgate.audit.readers import count_hint
 from synthgate.audit.runner import FORMAT_CHOICES, AuditOptions
 from synthgate.audit.runner import audit as run_audit
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id
+from synthgate.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    err_console,
+    handle_errors,
+    print_id,
+    print_json,
+)
 from synthgate.cli.render import render_audit
 from synthgate.config import load_chain_config, read_text_option
 from synthgate.errors import ConfigError
@@ -81,13 +88,17 @@ def audit(
         typer.Option(help="Record (or final assistant message) field holding the reasoning, e.g. thoughts."),
     ] = None,
     examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON document (dataset_id inside).")
+    ] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Audit a fine-tuning dataset: every record through the validator chain, plus set-level checks.
 
     Prints counts per validator and code, the worst examples with the offending text highlighted,
-    and the stored dataset's id on the last line. Exits 1 when blocking findings exist, 2 on
+    and the stored dataset's id on the last line (with --json: one JSON document, the id in its
+    `dataset_id`). Every secret and personal datum is masked in what is printed, written and
+    stored. Exits 1 when blocking findings exist, 2 on
     unusable input.
 
     Example:
@@ -118,9 +129,9 @@ def audit(
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
-            console=console,
+            console=err_console,  # stdout holds only the report (or the --json document) and the id
             transient=True,
-            disable=as_json or not console.is_terminal,
+            disable=as_json or not err_console.is_terminal,
         ) as bar:
             task = bar.add_task("audit", total=count_hint(path), rate="")
             result = run_audit(path, store, options, progress=lambda n: bar.advance(task, n))
@@ -129,11 +140,12 @@ def audit(
             report.write_report(store, ds, report_path)
         data = report.write_summary(store, ds, summary_path) if summary_path else report.summary(store, ds)
         if as_json:
-            console.print_json(json.dumps(data, default=str))
+            print_json(data)
         else:
             render_audit(console, store, ds, data, examples=examples)
         failed = report.should_fail(store, ds, report.parse_fail_on(fail_on))
-    print_id(ds)
+    if not as_json:
+        print_id(ds)
     if failed:
         raise typer.Exit(1)
 

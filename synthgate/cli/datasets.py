@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from synthgate.audit import report
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors
+from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_json
 from synthgate.cli.render import render_audit
 from synthgate.store import Store
 
@@ -40,7 +40,7 @@ def list_datasets(
             for i in infos
         ]
     if as_json:
-        console.print_json(json.dumps(rows))
+        print_json(rows)
         return
     table = Table(show_edge=False)
     for col in ("id", "name", "records", "pass/fixed/fail", "created"):
@@ -49,7 +49,7 @@ def list_datasets(
         sc = r["status_counts"] or {}
         table.add_row(
             r["id"],
-            r["name"],
+            Text(r["name"]),  # a file name, printed as is: never read as markup
             str(r["records"]),
             f"{sc.get('pass', 0)}/{sc.get('fixed', 0)}/{sc.get('fail', 0)}",
             r["created_at"][:19],
@@ -73,6 +73,6 @@ def show(
     with Store.open(db) as store:
         data = report.summary(store, dataset_id)
         if as_json:
-            console.print_json(json.dumps(data, default=str))
+            print_json(data)
         else:
             render_audit(console, store, dataset_id, data, examples=examples)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id
+from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id, print_json
 from synthgate.store import Store
 from synthgate.training.export import DEFAULT_SEED, FORMATS
 from synthgate.training.export import export as run_export
@@ -24,14 +24,16 @@ def export(
     ] = None,
     eval_fraction: Annotated[float, typer.Option(help="Share of samples held out for eval.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed of the deterministic train/eval split.")] = DEFAULT_SEED,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the manifest as one JSON document, plus `out_dir`.")
+    ] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Export a version for training, only if it passes the gate.
 
     Writes train/eval files (TRL conversational prompt/completion) and manifest.json with every
     file's sha256. A refused export exits 1, prints each failed check, and writes nothing. Prints
-    the export folder last.
+    the export folder last (with --json: one JSON document, the folder in its `out_dir`).
 
     Example:
         synthgate export v_0123456789abcdef --format trl-jsonl --out exports/rag-sft --gate gate.yaml
@@ -40,13 +42,14 @@ def export(
     with Store.open(db) as store:
         result = run_export(store, version_id, fmt, out, policy, eval_fraction=eval_fraction, seed=seed)
     if as_json:
-        console.print_json(result.manifest.model_dump_json())
-    else:
-        console.print(result.gate.explain(), markup=False)
-        counts = result.counts
-        console.print(
-            f"exported {version_id} as {fmt}: {counts['train']} train, {counts['eval']} eval samples"
-        )
-        for name, entry in result.manifest.files.items():
-            console.print(f"  {name}  {entry.records} records  sha256 {entry.sha256[:16]}…", markup=False)
+        print_json({**result.manifest.model_dump(mode="json"), "out_dir": str(result.out_dir)})
+        return
+    console.print(result.gate.explain(), markup=False)
+    counts = result.counts
+    console.print(
+        f"exported {version_id} as {fmt}: {counts['train']} train, {counts['eval']} eval samples",
+        markup=False,
+    )
+    for name, entry in result.manifest.files.items():
+        console.print(f"  {name}  {entry.records} records  sha256 {entry.sha256[:16]}…", markup=False)
     print_id(str(result.out_dir))

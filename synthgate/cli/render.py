@@ -1,4 +1,10 @@
-"""Rich rendering of an audit: counts, set findings, and the worst examples with spans marked."""
+"""Rich rendering of an audit: counts, set findings, and the worst examples with spans marked.
+
+Record-derived text (excerpts, messages, openings, labels, the source path) is masked with
+`mask_secrets` and never read as markup: `safe()` in f-strings, `Text` or markup=False elsewhere.
+The store already holds masked text; masking again here (a few excerpts) covers stores written
+before masking existed.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from synthgate.cli.common import safe
 from synthgate.schemas.verdict import Verdict
 from synthgate.store import Store
 from synthgate.validators.codes import CODES
 from synthgate.validators.preference import REJECTED_PREFIX
+from synthgate.validators.secrets import mask_secrets
 
 _CONTEXT = 80
 
@@ -20,7 +28,7 @@ def render_audit(
     console: Console, store: Store, dataset_id: str, data: dict[str, Any], *, examples: int
 ) -> None:
     records = data.get("records") or 0
-    console.print(f"[bold]Audited {records} records[/] from {data.get('source')}")
+    console.print(f"[bold]Audited {records} records[/] from {safe(str(data.get('source')))}")
     counts = data["status_counts"]
     status = Table(title="Records by status", show_edge=False)
     status.add_column("status")
@@ -54,7 +62,7 @@ def render_audit(
         console.print("[bold]Set-level findings[/]")
         for f in data["set_findings"]:
             share = f" ({f['share']:.1%})" if f.get("share") is not None else ""
-            console.print(f"  [yellow]{f['code']}[/] {f['count']} records{share}: {f['message']}")
+            console.print(f"  [yellow]{f['code']}[/] {f['count']} records{share}: {safe(f['message'])}")
 
     if data.get("preference"):
         _render_preference(console, data["preference"])
@@ -87,14 +95,14 @@ def _render_diversity(console: Console, d: dict[str, Any]) -> None:
     if d.get("top_openings"):
         console.print(f"  most repeated openings (first {d.get('opening_words', 5)} words):")
         for o in d["top_openings"]:
-            console.print(f"    {o['count']:>6}  {o['opening']!r}", markup=False)
+            console.print(f"    {o['count']:>6}  {mask_secrets(o['opening'])!r}", markup=False)
     for key, title in (("task_types", "task types"), ("personas", "personas")):
         dist = d.get(key)
         if not dist:
             continue
         top = ", ".join(f"{t['label']} {t['count']}" for t in dist["top"][:8])
         more = f" (+{dist['distinct'] - 8} more)" if dist["distinct"] > 8 else ""
-        console.print(f"  {title} ({dist['distinct']} distinct): {top}{more}", markup=False)
+        console.print(f"  {title} ({dist['distinct']} distinct): {mask_secrets(top)}{more}", markup=False)
 
 
 def _severities(store: Store, dataset_id: str) -> dict[str, str]:
@@ -120,7 +128,7 @@ def _render_examples(console: Console, store: Store, dataset_id: str, limit: int
         return
     console.print("[bold]Worst examples[/]")
     for index, v in picked:
-        console.print(f"  record {index} [red]{v.code}[/]: {v.message}")
+        console.print(f"  record {index} [red]{v.code}[/]: {safe(v.message)}")
         snippet = _snippet(store, dataset_id, index, v)
         if snippet is not None:
             console.print(Text("    ") + snippet)
@@ -145,6 +153,7 @@ def _snippet(store: Store, dataset_id: str, index: int, v: Verdict) -> Text | No
         text = users[-1] if users else ""
     else:
         return None
+    text = mask_secrets(text)  # same length: the span still points at its finding
     start, end = max(0, v.span.start), min(len(text), v.span.end)
     a, b = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
     shown_end = min(end, start + 300)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors
+from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_json
 from synthgate.store import Store
 from synthgate.store.generations import KIND
 
@@ -40,7 +41,7 @@ def list_runs(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> None:
         for r in runs
     ]
     if as_json:
-        console.print_json(json.dumps(rows))
+        print_json(rows)
         return
     table = Table(show_edge=False)
     table.add_column("id", no_wrap=True, min_width=16)
@@ -48,7 +49,7 @@ def list_runs(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> None:
         table.add_column(col, no_wrap=col == "created")
     for r in rows:
         kept = f"{r['kept'] if r['kept'] is not None else '-'}/{r['requested'] or '-'}"
-        table.add_row(r["id"], r["kind"], r["status"], r["name"] or "-", kept, r["created_at"][:16])
+        table.add_row(r["id"], r["kind"], r["status"], Text(r["name"] or "-"), kept, r["created_at"][:16])
     console.print(table)
 
 
@@ -73,7 +74,7 @@ def show(
             else {"id": run.id, "kind": run.kind, "status": run.status, "summary": run.summary}
         )
     if as_json:
-        console.print_json(json.dumps(data, default=str))
+        print_json(data)
         return
     if run.kind != KIND:
         console.print(json.dumps(data, indent=2, default=str), markup=False)

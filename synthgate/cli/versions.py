@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id
+from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id, print_json
 from synthgate.store import Store, VersionDiff, VersionInfo
 
 app = typer.Typer(
@@ -50,11 +51,13 @@ def create(
     with Store.open(db) as store:
         info = store.versions.create(name, source, include=include.split(","), parent=parent)
     if as_json:
-        console.print_json(json.dumps(info_dict(info), default=str))
-    else:
-        verb = "already versioned as" if info.reused else "created"
-        console.print(f"{verb} {info.id} ({info.name}): {info.samples} samples from {info.source_id}")
-        console.print(f"  parent: {info.parent_id or '-'}   include: {','.join(info.include)}")
+        print_json(info_dict(info))
+        return
+    verb = "already versioned as" if info.reused else "created"
+    console.print(
+        f"{verb} {info.id} ({info.name}): {info.samples} samples from {info.source_id}", markup=False
+    )
+    console.print(f"  parent: {info.parent_id or '-'}   include: {','.join(info.include)}", markup=False)
     print_id(info.id)
 
 
@@ -69,7 +72,7 @@ def list_versions(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> Non
     with Store.open(db) as store:
         infos = store.versions.list()
     if as_json:
-        console.print_json(json.dumps([info_dict(i) for i in infos], default=str))
+        print_json([info_dict(i) for i in infos])
         return
     table = Table(show_edge=False)
     # Ids never wrap or shorten: they are what the user copies into the next command.
@@ -79,7 +82,7 @@ def list_versions(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> Non
     table.add_column("parent", no_wrap=True)
     table.add_column("created", no_wrap=True)
     for i in infos:
-        table.add_row(i.id, i.name, str(i.samples), i.parent_id or "-", str(i.created_at)[:16])
+        table.add_row(i.id, Text(i.name), str(i.samples), i.parent_id or "-", str(i.created_at)[:16])
     console.print(table)
 
 
@@ -99,7 +102,7 @@ def show(
         data = info_dict(store.versions.get(version_id))
         data["member_fail_codes"] = store.versions.fail_code_counts(version_id)
     if as_json:
-        console.print_json(json.dumps(data, default=str))
+        print_json(data)
         return
     shown = {**data, "include": ",".join(data["include"])}
     shown["tokenizer"] = data["tokenizer"] or "default (embedded)"
@@ -128,9 +131,12 @@ def diff(
     with Store.open(db) as store:
         d = store.versions.diff(a, b)
     if as_json:
-        console.print_json(json.dumps(diff_dict(d)))
+        print_json(diff_dict(d))
         return
-    console.print(f"{a} -> {b}: +{len(d.added)} added, -{len(d.removed)} removed, ~{len(d.changed)} changed")
+    console.print(
+        f"{a} -> {b}: +{len(d.added)} added, -{len(d.removed)} removed, ~{len(d.changed)} changed",
+        markup=False,
+    )
     for sid in d.added:
         console.print(f"  + {sid}", markup=False)
     for sid in d.removed:

@@ -11,6 +11,7 @@ import pyarrow as pa
 from synthgate.schemas.verdict import SetFinding
 from synthgate.store._common import as_utc, dumps, loads, new_id, reject_secrets, utcnow
 from synthgate.store.connection import Connection
+from synthgate.validators.secrets import mask_secrets, mask_strings
 
 LIST_COMMAND = "synthgate datasets list"
 
@@ -69,8 +70,9 @@ class Datasets:
                 source_path,
                 source_sha256,
                 fmt,
-                dumps(options),
-                dumps(chain_config),
+                # A --system-prompt or a configured leak text may quote a secret: masked like records.
+                dumps(mask_strings(options)),
+                dumps(mask_strings(chain_config)),
                 utcnow(),
             ],
         )
@@ -80,7 +82,7 @@ class Datasets:
         """Record the audit's summary (record count, status counts ...) and when it finished."""
         row = self._con.fetchone(
             "UPDATE datasets SET summary = ?, finished_at = ? WHERE id = ?",
-            [dumps(summary), utcnow(), dataset_id],
+            [dumps(mask_strings(summary)), utcnow(), dataset_id],  # openings and labels quote records
         )
         if not row or row[0] == 0:
             self.require(dataset_id)
@@ -113,10 +115,10 @@ class Datasets:
                 "seq": pa.array(range(start, start + len(findings)), pa.int64()),
                 "code": pa.array([f.code for f in findings], pa.string()),
                 "severity": pa.array([f.severity for f in findings], pa.string()),
-                "message": pa.array([f.message for f in findings], pa.string()),
+                "message": pa.array([mask_secrets(f.message) for f in findings], pa.string()),
                 "count": pa.array([f.count for f in findings], pa.int64()),
                 "share": pa.array([f.share for f in findings], pa.float64()),
-                "details": pa.array([dumps(f.details) for f in findings], pa.string()),
+                "details": pa.array([dumps(mask_strings(f.details)) for f in findings], pa.string()),
             }
         )
         self._con.insert_arrow("set_findings", table)

@@ -10,6 +10,7 @@ import pyarrow as pa
 from synthgate.schemas.verdict import Span, Verdict
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
+from synthgate.validators.secrets import mask_secrets
 
 # The one definition of a record's status (mirrors schemas.verdict.record_status): fail when a
 # verdict blocks, fixed when one repaired the sample, else pass. No verdicts: bool_or is NULL -> pass.
@@ -67,7 +68,8 @@ class Verdicts:
                 "status": pa.array([v.status for _, v in rows], pa.string()),
                 "severity": pa.array([v.severity for _, v in rows], pa.string()),
                 "code": pa.array([v.code for _, v in rows], pa.string()),
-                "message": pa.array([v.message for _, v in rows], pa.string()),
+                # Messages quote record text (a leaked sentence, a duplicate's opening): masked.
+                "message": pa.array([mask_secrets(v.message) for _, v in rows], pa.string()),
                 "span_field": pa.array([s.field if s else None for s in spans], pa.string()),
                 "span_start": pa.array([s.start if s else None for s in spans], pa.int64()),
                 "span_end": pa.array([s.end if s else None for s in spans], pa.int64()),
