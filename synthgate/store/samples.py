@@ -3,7 +3,8 @@
 The store never keeps a secret or personal datum in clear: every text a row holds (turns,
 completion, reasoning, metadata, the pre-repair sample, an unreadable record's raw text, the
 input id) is written through `mask_secrets`, which masks in place at the same length, so verdict
-spans into the stored text stay valid.
+spans into the stored text stay valid. A sample's id is the hash of its content as stored (masked),
+so versions built from these rows verify.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow as pa
 from synthgate.schemas.sample import Sample
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
-from synthgate.validators.secrets import mask_secrets, mask_strings
+from synthgate.validators.secrets import mask_sample, mask_secrets
 
 RAW_MAX_CHARS = 2_000
 
@@ -89,29 +90,27 @@ class Samples:
 def _to_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
     cols: dict[str, list] = {name: [] for name in ("idx", "input_id", "raw", "original", *_SAMPLE_FIELDS)}
     for r in rows:
-        s = r.sample
+        s = mask_sample(r.sample) if r.sample is not None else None
         cols["idx"].append(r.index)
-        cols["input_id"].append(_masked(r.input_id))
+        cols["input_id"].append(mask_secrets(r.input_id) if r.input_id is not None else None)
         cols["raw"].append(mask_secrets(r.raw)[:RAW_MAX_CHARS] if r.raw is not None else None)
         # Keep the pre-repair sample only when it differs: the repaired one is already in columns.
-        same = r.original is None or r.original == s
+        same = r.original is None or r.original == r.sample
         cols["original"].append(None if same else _sample_json(r.original))
         if s is None:
             for name in _SAMPLE_FIELDS:
                 cols[name].append(None)
             continue
         cols["sample_id"].append(s.id)
-        cols["system_prompt"].append(_masked(s.system_prompt))
+        cols["system_prompt"].append(s.system_prompt)
         cols["prompt"].append(
-            json.dumps(
-                [{"role": m.role, "content": mask_secrets(m.content)} for m in s.prompt], ensure_ascii=False
-            )
+            json.dumps([{"role": m.role, "content": m.content} for m in s.prompt], ensure_ascii=False)
         )
-        cols["completion"].append(mask_secrets(s.completion))
-        cols["reasoning"].append(_masked(s.reasoning))
-        cols["task_type"].append(_masked(s.task_type))
+        cols["completion"].append(s.completion)
+        cols["reasoning"].append(s.reasoning)
+        cols["task_type"].append(s.task_type)
         # Defaults left out: most records carry little metadata, and loading restores the defaults.
-        cols["metadata"].append(_masked_json(s.metadata.model_dump(mode="json", exclude_defaults=True)))
+        cols["metadata"].append(s.metadata.model_dump_json(exclude_defaults=True))
     arrays = {"dataset_id": pa.array([dataset_id] * len(rows), pa.string())}
     arrays["idx"] = pa.array(cols.pop("idx"), pa.int64())
     arrays.update({name: pa.array(values, pa.string()) for name, values in cols.items()})
@@ -120,18 +119,7 @@ def _to_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
 
 def _sample_json(sample: Sample | None) -> str | None:
     # Defaults left out keep the column small; model_validate_json restores them.
-    if sample is None:
-        return None
-    return _masked_json(sample.model_dump(mode="json", exclude_defaults=True))
-
-
-def _masked(text: str | None) -> str | None:
-    return mask_secrets(text) if text is not None else None
-
-
-def _masked_json(value: dict) -> str:
-    # Strings masked one by one: masking the JSON text could cut through its quoting.
-    return json.dumps(mask_strings(value), ensure_ascii=False, separators=(",", ":"))
+    return mask_sample(sample).model_dump_json(exclude_defaults=True) if sample is not None else None
 
 
 def _from_row(row: tuple) -> SampleRow:

@@ -139,7 +139,7 @@ _BEARER = re.compile(r"[Bb]earer\s+([A-Za-z0-9._~+/-]{20,}=*)")
 # Values that are stand-ins, references or addresses, not secrets: "YOUR_KEY_HERE", "${TOKEN}",
 # "settings.api_key_v2", "https://oauth2.example.org/token", "/run/secrets/token1".
 _NOT_SECRET = re.compile(
-    r"(?i)your|here|example|x{4}|placeholder|dummy|changeme|redacted|insert|<|\$\{|\{\{|://"
+    r"(?i)your|here|example|x{4}|placeholder|dummy|changeme|redacted|masked|insert|<|\$\{|\{\{|://"
     r"|^[/~.]|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$"
 )
 # scheme://user:password@host; the lookbehind keeps the scheme whole ("https", "postgres+psycopg").
@@ -369,6 +369,17 @@ def mask_strings(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask_strings(v) for v in value]
     return value
+
+
+def mask_sample(sample: Sample) -> Sample:
+    """`sample` with every string in it (turns, completion, reasoning, metadata) masked; its id is
+    recomputed when anything changed, so it stays the hash of the content it carries. The same
+    object when there was nothing to mask."""
+    data = sample.model_dump(mode="json", exclude={"id"})
+    masked = mask_strings(data)
+    if masked == data:
+        return sample
+    return Sample.model_validate(masked)
 
 
 class SecretsValidator(Validator):

@@ -1,66 +1,21 @@
 """Secrets: provider-shaped API keys, private keys, emails and phone numbers are flagged at their
 spans, messages only ever show a masked form, and numbers that are not phones stay clean.
 
-Fake keys are assembled at run time (prefix + random characters) so that no literal in this file
-looks like a real key to secret scanners.
+Fake keys come from tests/planted_secrets.py, assembled at run time so that no literal looks like
+a real key to secret scanners.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import random
-import string
 
 import pytest
+from planted_secrets import ALNUM, AZURE_KEY, KEYS, all_planted, rand
 
 from synthgate.schemas.chain_config import ChainConfig, SecretsConfig
 from synthgate.schemas.sample import Message, Sample
 from synthgate.validators.chain import Chain
 from synthgate.validators.secrets import SecretsValidator, find_secrets, mask, mask_secrets, mask_strings
-
-ALNUM = string.ascii_letters + string.digits
-
-
-def rand(n: int, alphabet: str = ALNUM, seed: int = 7) -> str:
-    rng = random.Random(seed)
-    return "".join(rng.choice(alphabet) for _ in range(n))
-
-
-def b64url(obj: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
-
-
-KEYS = {
-    "openai": "sk-" + "proj-" + rand(48),
-    "openai_legacy": "sk" + "-" + rand(48, seed=1),
-    "anthropic": "sk-" + "ant-" + "api03-" + rand(90, ALNUM + "-_", seed=2),
-    "aws": "AK" + "IA" + rand(16, string.ascii_uppercase + string.digits, seed=3),
-    "github": "gh" + "p_" + rand(36, seed=4),
-    "github_pat": "github" + "_pat_" + rand(82, ALNUM + "_", seed=5),
-    "slack": "xo" + "xb-" + rand(12, string.digits, seed=6) + "-" + rand(24, seed=6),
-    "google": "AI" + "za" + rand(35, ALNUM + "-_", seed=8),
-    "huggingface": "hf" + "_" + rand(34, string.ascii_letters, seed=9),
-    "stripe": "sk" + "_live_" + rand(24, seed=10),
-    "jwt": b64url({"alg": "HS256", "typ": "JWT"})
-    + "."
-    + b64url({"sub": "42", "name": "Ann"})
-    + "."
-    + rand(43),
-    "gitlab": "gl" + "pat-" + rand(20, ALNUM + "-_", seed=13)[:-1] + "Q",
-    "pypi": "py" + "pi-AgEIcHlwaS5vcmc" + rand(120, ALNUM + "-_", seed=14),
-    "sendgrid": "S" + "G." + rand(22, seed=15) + "." + rand(43, seed=16),
-    # The first part of a Discord token is base64 of the bot's numeric user id.
-    "discord": base64.b64encode(b"1087654321098765432").decode().rstrip("=")
-    + "."
-    + rand(6, seed=17)
-    + "."
-    + rand(38, seed=18),
-    "npm": "np" + "m_" + rand(36, seed=19),
-    "twilio_sid": "A" + "C" + rand(32, "0123456789abcdef", seed=20),
-    "twilio_key": "S" + "K" + rand(32, "0123456789abcdef", seed=21),
-}
-AZURE_KEY = rand(86, ALNUM + "+/", seed=22) + "=="
 
 
 def sample(completion: str, prompt: str = "Show me the config.", system: str | None = None) -> Sample:
@@ -282,18 +237,6 @@ def test_no_verdict_field_ever_contains_the_full_secret():
         assert secret[4:-2] not in dumped
     assert all("[masked]" in v.message for v in verdicts)
     assert mask(KEYS["openai"]) in dumped
-
-
-def all_planted() -> list[str]:
-    body = "\n".join(rand(64, ALNUM + "+/", seed=s) for s in range(5))
-    return [
-        *KEYS.values(),
-        f"AccountKey={AZURE_KEY}",
-        "https://admin:" + rand(14, seed=24) + "@db.internal",
-        f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----",
-        "jane.doe@gmail.com",
-        "+44 20 7946 0958",
-    ]
 
 
 def test_mask_secrets_masks_every_finding_in_place_and_keeps_the_length():
