@@ -103,10 +103,10 @@ def _mixed(token: str) -> bool:
 
 
 # (hint, provider label, pattern): the pattern runs only when its hint is in the text (one
-# substring test; "_" is a single character, found by memchr). Patterns open with their literal
-# prefix so the regex engine jumps to candidates; the word boundary before them is checked in
-# Python (_starts_word).
-_PROVIDERS: list[tuple[str, str, re.Pattern[str]]] = [
+# substring test; "_" is a single character, found by memchr; a pattern hint must match).
+# Patterns open with their literal prefix so the regex engine jumps to candidates; the word
+# boundary before them is checked in Python (_starts_word).
+_PROVIDERS: list[tuple[str | re.Pattern[str], str, re.Pattern[str]]] = [
     ("sk-", "OpenAI API key", re.compile(r"sk-(?:ant-(?:[a-z]+\d\d-)?|proj-|svcacct-)?[\w-]{20,}")),
     ("IA", "AWS access key id", re.compile(r"A[KS]IA[A-Z0-9]{16}\b")),
     ("_", "GitHub token", re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}\b|github_pat_\w{22,}")),
@@ -120,7 +120,12 @@ _PROVIDERS: list[tuple[str, str, re.Pattern[str]]] = [
     ("SG.", "SendGrid API key", re.compile(r"SG\.[\w-]{22}\.[\w-]{43}\b")),
     # Only the key itself is the span: the rest of the connection string is not secret.
     ("AccountKey=", "Azure storage account key", re.compile(r"(?<=AccountKey=)[A-Za-z0-9+/]{86}==")),
-    (".", "Discord bot token", re.compile(r"[MNO][A-Za-z0-9]{23,27}\.[\w-]{6}\.[\w-]{27,40}\b")),
+    # Its hint is a pattern: "." is in nearly every text, the dotted middle part is not.
+    (
+        re.compile(r"\.[\w-]{6}\.[\w-]{27}"),
+        "Discord bot token",
+        re.compile(r"[MNO][A-Za-z0-9]{23,27}\.[\w-]{6}\.[\w-]{27,40}\b"),
+    ),
     ("npm_", "npm token", re.compile(r"npm_[A-Za-z0-9]{36}\b")),
     ("AC", "Twilio account SID", re.compile(r"AC[0-9a-f]{32}\b")),
     ("SK", "Twilio API key", re.compile(r"SK[0-9a-f]{32}\b")),
@@ -185,7 +190,7 @@ def _starts_word(text: str, pos: int) -> bool:
 def _api_keys(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     for hint, label, pattern in _PROVIDERS:
-        if hint not in text:
+        if hint not in text if isinstance(hint, str) else not hint.search(text):
             continue
         for m in pattern.finditer(text):
             token = m.group()
@@ -374,12 +379,16 @@ def mask_strings(value: Any) -> Any:
 def mask_sample(sample: Sample) -> Sample:
     """`sample` with every string in it (turns, completion, reasoning, metadata) masked; its id is
     recomputed when anything changed, so it stays the hash of the content it carries. The same
-    object when there was nothing to mask."""
-    data = sample.model_dump(mode="json", exclude={"id"})
-    masked = mask_strings(data)
-    if masked == data:
+    object when there was nothing to mask (the common case, checked first without copying)."""
+    texts = (sample.system_prompt, sample.completion, sample.reasoning, sample.task_type)
+    metadata = sample.metadata.model_dump(mode="json", exclude_defaults=True)
+    if (
+        not any(t and find_secrets(t) for t in texts)
+        and not any(find_secrets(m.content) for m in sample.prompt)
+        and mask_strings(metadata) == metadata
+    ):
         return sample
-    return Sample.model_validate(masked)
+    return Sample.model_validate(mask_strings(sample.model_dump(mode="json", exclude={"id"})))
 
 
 class SecretsValidator(Validator):
