@@ -95,3 +95,20 @@ def test_settings_that_only_mention_secrets_are_accepted(store):
     }
     ds = new_dataset(store, chain_config=config)
     assert store.datasets.get(ds).chain_config == config
+
+
+def test_findings_summary_and_options_quoting_records_are_stored_masked(store):
+    key = "gl" + "pat-" + "Q7rT2vX9kL4mN8pW3zY6"
+    ds = new_dataset(store, options={"system_prompt": f"Use {key}"})
+    finding = SetFinding(
+        code="set.shared_system_prompt",
+        message=f"80 records share 'Use {key}'",
+        count=80,
+        details={"text": key},
+    )
+    store.datasets.add_findings(ds, [finding])
+    store.datasets.finish(
+        ds, summary={"diversity": {"top_openings": [{"opening": f"Use {key}", "count": 3}]}}
+    )
+    dumped = repr((store.datasets.get(ds), store.datasets.findings(ds)))
+    assert key not in dumped and dumped.count("glpa" + "*" * (len(key) - 6)) == 4

@@ -92,3 +92,34 @@ def test_storing_an_index_twice_is_a_store_error(store):
 def test_samples_for_an_unknown_dataset_are_refused(store):
     with pytest.raises(NotFound, match="no dataset 'ds_nope'"):
         store.samples.add_batch("ds_nope", [make_row(0)])
+
+
+def test_secrets_and_pii_are_stored_masked_at_the_same_length_with_the_id_rehashed(store):
+    key = "sk-" + "proj-" + "Q7rT2vX9kL4mN8pW3zY6bC1dF5gH0jKs"
+    completion = f"Use {key} and mail jane.doe@gmail.com [location]."
+    sample = make_sample(
+        completion,
+        system_prompt=f"Token: {key}",
+        prompt=[Message(role="user", content="Call +44 20 7946 0958 please.")],
+        metadata=SampleMetadata(extra={"input_id": "x", "note": f"key {key}"}),
+    )
+    ds = new_dataset(store)
+    store.samples.add_batch(ds, [SampleRow(0, "user-jane.doe@gmail.com", sample, None, None)])
+    row = store.samples.get(ds, 0)
+    stored = row.sample
+    assert len(stored.completion) == len(completion) and stored.completion.endswith("[location].")
+    start = completion.index(key)
+    assert stored.completion[start : start + len(key)] == "sk-p" + "*" * (len(key) - 6) + "Ks"
+    assert (
+        "jane.doe@gmail.com" not in stored.completion and "+44 20 7946 0958" not in stored.prompt[0].content
+    )
+    assert key not in (stored.system_prompt or "") and key not in stored.metadata.extra["note"]
+    assert row.input_id == "user" + "*" * 17 + "om"  # the address, masked where it is
+    assert stored.id != sample.id and stored.id == stored.replace().id  # the hash of what is stored
+
+
+def test_raw_text_of_an_unreadable_record_is_masked_before_the_cut(store):
+    key = "gh" + "p_" + "Q7rT2vX9kL4mN8pW3zY6bC1dF5gH0jKsA1b2"
+    ds = new_dataset(store)
+    store.samples.add_batch(ds, [SampleRow(0, None, None, None, "x" * 1979 + " " + key)])
+    assert store.samples.get(ds, 0).raw == "x" * 1979 + " " + key[:4] + "*" * 16

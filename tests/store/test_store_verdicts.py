@@ -98,3 +98,16 @@ def test_status_counts_of_an_empty_dataset_are_all_zero(store):
     assert store.status_counts(ds) == {"pass": 0, "fixed": 0, "fail": 0}
     assert store.code_counts(ds) == {}
     assert list(store.report_rows(ds)) == []
+
+
+def test_messages_quoting_record_text_are_stored_masked(store):
+    key = "sk-" + "proj-" + "Q7rT2vX9kL4mN8pW3zY6bC1dF5gH0jKs"
+    ds = new_dataset(store)
+    store.samples.add_batch(ds, [make_row(0)])
+    store.verdicts.add_batch(ds, [(0, fail("leak.system_prompt_sentence"))])
+    leaked = fail("leak.system_prompt_sentence").model_copy(
+        update={"message": f'repeats "Token {key}" [rule 2]'}
+    )
+    store.verdicts.add_batch(ds, [(0, leaked)])
+    messages = [v.message for _, v in store.verdicts.for_dataset(ds)]
+    assert messages[1] == 'repeats "Token sk-p' + "*" * (len(key) - 6) + 'Ks" [rule 2]'
