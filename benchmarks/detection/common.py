@@ -67,7 +67,8 @@ def load_source(name: str) -> SetSource:
 
 
 def set_names() -> list[str]:
-    return sorted(p.parent.name for p in SETS_DIR.glob("*/source.json"))
+    """Sets that have labels (a set being labelled has only source.json and sample.json)."""
+    return sorted(p.parent.name for p in SETS_DIR.glob("*/labels.jsonl"))
 
 
 def record_sha256(record: Any) -> str:

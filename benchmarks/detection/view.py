@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("name")
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--count", type=int, default=50)
+    ap.add_argument("--head", type=int, default=1200, help="chars shown from the start of a long completion")
+    ap.add_argument("--tail", type=int, default=700, help="chars shown from its end")
     ap.add_argument("--mirror", type=Path, default=common.DEFAULT_MIRROR)
     args = ap.parse_args()
     src = common.load_source(args.name)
@@ -54,7 +56,8 @@ def main() -> None:
             hints.append(f"similar {best[2]} to #{best[1]} ({best[0]:.2f})")
         print(f"==== [{pos}] #{i} ({why[i]}) hints={hints}")
         print("PROMPT:", p[:500] + (" [...]" if len(p) > 500 else ""))
-        shown = c if len(c) <= 2000 else c[:1200] + "\n[... middle elided ...]\n" + c[-700:]
+        cut = args.head + args.tail + 100
+        shown = c if len(c) <= cut else c[: args.head] + f"\n[... {len(c) - cut + 100} chars elided ...]\n" + c[-args.tail :]
         print("COMPLETION:", repr(shown) if len(c) < 80 else shown)
         if "rejected" in rec:
             rj = rec["rejected"][-1]["content"]
