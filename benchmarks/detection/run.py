@@ -30,6 +30,9 @@ from synthgate.validators.secrets import mask
 
 # Roll-ups of the side verdicts, not judgements of their own.
 DERIVED_CODES = frozenset({"pref.chosen_failed", "pref.rejected_failed"})
+# Measurements against the run's --max-length through a tokenizer: true by construction for the
+# chosen budget and not something a reader can label by eye, so they are counted apart.
+BUDGET_CODES = frozenset({"length.prompt_over_budget", "length.prompt_truncated", "length.completion_over_budget"})
 SET_FAMILY = "set"
 _SECRETISH = re.compile(
     r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # emails
@@ -70,8 +73,13 @@ def evaluate(name: str) -> dict[str, Any]:
     def row(f: str) -> dict[str, Any]:
         return fams.setdefault(f, {"positives": 0, "tp": 0, "fp": 0, "fn": 0, "errors": []})
 
+    budget: dict[str, int] = {}
     for label, line, rec in zip(labels, report, records, strict=True):
         codes = [c for c in predicted_codes(line) if family(c) != SET_FAMILY]
+        for c in codes:
+            if c in BUDGET_CODES:
+                budget[c] = budget.get(c, 0) + 1
+        codes = [c for c in codes if c not in BUDGET_CODES]
         pred = {family(c) for c in codes}
         gold = set(label["positives"])
         for f in pred | gold:
@@ -94,7 +102,7 @@ def evaluate(name: str) -> dict[str, Any]:
         for s in summary.get("set_findings", [])
     ]
     return {"name": name, "domain": src.domain, "records": len(records), "audit_seconds": round(seconds, 1),
-            "families": fams, "set_findings": set_findings}
+            "families": fams, "set_findings": set_findings, "budget_findings": budget}
 
 
 def ratio(num: int, den: int) -> float | None:
@@ -177,6 +185,10 @@ def main() -> None:
         if res["set_findings"]:
             found = "; ".join(f"{s['code']} ({s['message']})" for s in res["set_findings"])
             print(f"\nset-level findings, {res['name']}: {found}")
+    for res in results:
+        if res["budget_findings"]:
+            found = ", ".join(f"{c} x{n}" for c, n in sorted(res["budget_findings"].items()))
+            print(f"budget findings (--max-length 2048, not labelled), {res['name']}: {found}")
     if args.show_errors:
         for res in results:
             for f in family_order(results):

@@ -6,7 +6,9 @@ Sample = `uniform` records drawn uniformly with `sample_seed` from the whole fil
 `enriched_max` enriched candidates outside it: records today's audit flags (any per-record code)
 and records an independent grep finds (AI boilerplate wording, unclosed ``` fences, a completion
 ending mid-sentence, a line repeated 3+ times, key- or email-shaped strings). Candidates are taken
-round-robin over their reasons (seeded), so one frequent reason does not fill the quota.
+round-robin over their reasons (seeded), so one frequent reason does not fill the quota. When a
+small file runs out of candidates, further seeded uniform draws top the sample up to `min_total`
+(default 150).
 """
 
 from __future__ import annotations
@@ -75,14 +77,21 @@ def main() -> None:
                 groups[why].pop(0)
             if groups[why] and len(enriched) < n_enriched:
                 enriched[groups[why].pop(0)] = why
+    # A small file can run out of enriched candidates; top the sample up with further seeded
+    # uniform draws so every set has at least `min_total` labelled records.
+    topup = []
+    rest = [i for i in range(len(records)) if i not in chosen_set and i not in enriched]
+    while len(uniform) + len(enriched) + len(topup) < src.raw.get("min_total", 150) and rest:
+        topup.append(rest.pop(rng.randrange(len(rest))))
     out = {
         "records_in_file": len(records),
         "uniform": uniform,
         "enriched": [{"index": i, "why": why} for i, why in sorted(enriched.items())],
+        "uniform_topup": sorted(topup),
     }
     path = common.SETS_DIR / args.name / "sample.json"
     path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    print(f"{args.name}: {len(uniform)} uniform + {len(enriched)} enriched -> {path}")
+    print(f"{args.name}: {len(uniform)} uniform + {len(enriched)} enriched + {len(topup)} top-up -> {path}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ def main() -> None:
     args = ap.parse_args()
     src = common.load_source(args.name)
     drawn = json.loads((common.SETS_DIR / args.name / "sample.json").read_text())
-    why = {i: "uniform" for i in drawn["uniform"]} | {e["index"]: e["why"] for e in drawn["enriched"]}
+    why = {i: "uniform" for i in drawn["uniform"]} | {e["index"]: e["why"] for e in drawn["enriched"]} | {
+        i: "uniform_topup" for i in drawn.get("uniform_topup", [])}
     records = common.read_source_records(src, args.mirror)
     order = sorted(why)
     adapted = {i: common.adapt(records[i], src.adapter) for i in order}
@@ -61,7 +62,7 @@ def main() -> None:
         print("COMPLETION:", repr(shown) if len(c) < 80 else shown)
         if "rejected" in rec:
             rj = rec["rejected"][-1]["content"]
-            print("REJECTED:", rj[:300] + (" [...] " + rj[-200:] if len(rj) > 500 else rj[300:]))
+            print("REJECTED:", rj[:150] + (" [...] " + rj[-100:] if len(rj) > 250 else rj[150:]))
             print(f"  (chosen==rejected: {norm(rj) == norm(c)}, ratio {difflib.SequenceMatcher(None, norm(rj), norm(c)).ratio():.2f})")
         print()
 
