@@ -88,7 +88,9 @@ def parse_records(text: str, file_format: str, origin: str) -> list[Any]:
     raise ValueError(f"{origin}: unknown file_format {file_format!r} in source.json")
 
 
-def read_source_records(src: SetSource, mirror: Path = DEFAULT_MIRROR, local: Path | None = None) -> list[Any]:
+def read_source_records(
+    src: SetSource, mirror: Path = DEFAULT_MIRROR, local: Path | None = None
+) -> list[Any]:
     """Every record of the full source file, from a local copy or the fetched mirror at the pinned commit."""
     if local is not None:
         return parse_records(local.read_text(encoding="utf-8"), src.file_format, str(local))
@@ -187,4 +189,6 @@ def prompt_text(record: dict[str, Any]) -> str:
     turns = record.get("prompt") or record.get("messages") or record.get("conversations") or []
     if "chosen" not in record:
         turns = turns[:-1]
-    return "\n".join(f"[{t.get('role', t.get('from'))}] {t.get('content', t.get('value', ''))}" for t in turns)
+    return "\n".join(
+        f"[{t.get('role', t.get('from'))}] {t.get('content', t.get('value', ''))}" for t in turns
+    )

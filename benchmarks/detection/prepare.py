@@ -1,7 +1,7 @@
 """Extract each set's labelled records from its public source into `data/<name>.jsonl` (gitignored).
 
     # once: bring the repositories (the fetch tool, or git clone + checkout of the pinned commit)
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py              # every set, from /work/.mirror
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py  # all, from /work/.mirror
     PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py NAME --from path/to/file.json
 
 Each record's sha256 (canonical JSON, sorted keys) must match its label, so labels can never
@@ -27,7 +27,9 @@ def prepare(name: str, mirror: Path, local: Path | None) -> int:
     for row in labels:
         i = row["index"]
         if i >= len(records):
-            raise SystemExit(f"{name}: label index {i} is past the end of the source ({len(records)} records)")
+            raise SystemExit(
+                f"{name}: label index {i} is past the end of the source ({len(records)} records)"
+            )
         got = common.record_sha256(records[i])
         if got != row["sha256"]:
             raise SystemExit(
@@ -57,8 +59,11 @@ def main() -> None:
         except (FileNotFoundError, ValueError) as e:
             failed = True
             src = common.load_source(name)
-            print(f"{name}: {e}\n  get it: fetch github:{src.repo} (commit {src.commit}), "
-                  f"or pass --from a copy of {src.path}", file=sys.stderr)
+            print(
+                f"{name}: {e}\n  get it: fetch github:{src.repo} (commit {src.commit}), "
+                f"or pass --from a copy of {src.path}",
+                file=sys.stderr,
+            )
     sys.exit(2 if failed else 0)
 
 

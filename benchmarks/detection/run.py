@@ -32,7 +32,9 @@ from synthgate.validators.secrets import mask
 DERIVED_CODES = frozenset({"pref.chosen_failed", "pref.rejected_failed"})
 # Measurements against the run's --max-length through a tokenizer: true by construction for the
 # chosen budget and not something a reader can label by eye, so they are counted apart.
-BUDGET_CODES = frozenset({"length.prompt_over_budget", "length.prompt_truncated", "length.completion_over_budget"})
+BUDGET_CODES = frozenset(
+    {"length.prompt_over_budget", "length.prompt_truncated", "length.completion_over_budget"}
+)
 SET_FAMILY = "set"
 _SECRETISH = re.compile(
     r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # emails
@@ -101,8 +103,15 @@ def evaluate(name: str) -> dict[str, Any]:
         {"code": s["code"], "message": s.get("message", ""), "count": s.get("count")}
         for s in summary.get("set_findings", [])
     ]
-    return {"name": name, "domain": src.domain, "records": len(records), "audit_seconds": round(seconds, 1),
-            "families": fams, "set_findings": set_findings, "budget_findings": budget}
+    return {
+        "name": name,
+        "domain": src.domain,
+        "records": len(records),
+        "audit_seconds": round(seconds, 1),
+        "families": fams,
+        "set_findings": set_findings,
+        "budget_findings": budget,
+    }
 
 
 def ratio(num: int, den: int) -> float | None:
@@ -119,9 +128,14 @@ def family_order(results: list[dict[str, Any]]) -> list[str]:
     return seen + extra
 
 
+def row_line(name: str, fam: str, r: dict[str, Any]) -> str:
+    counts = f"{r['positives']} | {r['tp']} | {r['fp']} | {r['fn']}"
+    return f"| {name} | {fam} | {counts} | {fmt(r['precision'])} | {fmt(r['recall'])} |"
+
+
 def table(results: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    head = "| set | family | positives | TP | FP | FN | precision | recall |\n|---|---|---:|---:|---:|---:|---:|---:|"
-    rows, totals = [head], {}
+    head = "| set | family | positives | TP | FP | FN | precision | recall |"
+    rows, totals = [head, "|---|---|---:|---:|---:|---:|---:|---:|"], {}
     order = family_order(results)
     for res in results:
         for f in order:
@@ -130,7 +144,7 @@ def table(results: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
                 continue
             p, rc = ratio(r["tp"], r["tp"] + r["fp"]), ratio(r["tp"], r["tp"] + r["fn"])
             r["precision"], r["recall"] = p, rc
-            rows.append(f"| {res['name']} | {f} | {r['positives']} | {r['tp']} | {r['fp']} | {r['fn']} | {fmt(p)} | {fmt(rc)} |")
+            rows.append(row_line(res["name"], f, r))
             t = totals.setdefault(f, {"positives": 0, "tp": 0, "fp": 0, "fn": 0})
             for k in t:
                 t[k] += r[k]
@@ -138,22 +152,32 @@ def table(results: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
         if f in totals:
             t = totals[f]
             t["precision"], t["recall"] = ratio(t["tp"], t["tp"] + t["fp"]), ratio(t["tp"], t["tp"] + t["fn"])
-            rows.append(f"| **all** | {f} | {t['positives']} | {t['tp']} | {t['fp']} | {t['fn']} | "
-                        f"{fmt(t['precision'])} | {fmt(t['recall'])} |")
+            rows.append(row_line("**all**", f, t))
     tp, fp, fn = (sum(t[k] for t in totals.values()) for k in ("tp", "fp", "fn"))
     pos = sum(t["positives"] for t in totals.values())
-    overall = {"positives": pos, "tp": tp, "fp": fp, "fn": fn, "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn)}
-    rows.append(f"| **all** | **every family** | {pos} | {tp} | {fp} | {fn} | {fmt(overall['precision'])} | {fmt(overall['recall'])} |")
+    overall = {
+        "positives": pos,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+    }
+    rows.append(row_line("**all**", "**every family**", overall))
     return "\n".join(rows), {"families": totals, "overall": overall}
 
 
 def missing_data_help(names: list[str]) -> str:
-    lines = ["The benchmark's records are not prepared (data/ is not committed: fetched data stays out of git)."]
+    lines = [
+        "The benchmark's records are not prepared (data/ is not committed: fetched data stays out of git)."
+    ]
     for name in names:
         src = common.load_source(name)
         lines.append(f"  {name}: fetch github:{src.repo} (commit {src.commit}, file {src.path})")
-    lines.append("then: PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py "
-                 "[--mirror DIR | NAME --from FILE]")
+    lines.append(
+        "then: PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py "
+        "[--mirror DIR | NAME --from FILE]"
+    )
     return "\n".join(lines)
 
 
@@ -171,7 +195,10 @@ def main() -> None:
     for name in names:
         src = common.load_source(name)
         n_labels = len(common.read_labels(src))
-        if not src.data_path.exists() or len(src.data_path.read_text(encoding="utf-8").splitlines()) != n_labels:
+        if (
+            not src.data_path.exists()
+            or len(src.data_path.read_text(encoding="utf-8").splitlines()) != n_labels
+        ):
             missing.append(name)
     if missing:
         print(missing_data_help(missing), file=sys.stderr)
@@ -193,11 +220,16 @@ def main() -> None:
         for res in results:
             for f in family_order(results):
                 for e in res["families"].get(f, {}).get("errors", []):
-                    print(f"\n{e['kind']} {res['name']} #{e['index']} {f}: codes={e['codes']}\n"
-                          f"  label: {e['label'] or '(no positive in this family)'}\n  text: {e['excerpt']}")
-    print(f"\n{sum(r['records'] for r in results)} records in {len(results)} sets, {time.perf_counter() - t0:.1f} s")
+                    print(
+                        f"\n{e['kind']} {res['name']} #{e['index']} {f}: codes={e['codes']}\n"
+                        f"  label: {e['label'] or '(no positive in this family)'}\n  text: {e['excerpt']}"
+                    )
+    n_records = sum(r["records"] for r in results)
+    print(f"\n{n_records} records in {len(results)} sets, {time.perf_counter() - t0:.1f} s")
     if args.json_out:
-        args.json_out.write_text(json.dumps({"sets": results, "totals": totals}, indent=1) + "\n", encoding="utf-8")
+        args.json_out.write_text(
+            json.dumps({"sets": results, "totals": totals}, indent=1) + "\n", encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ from pathlib import Path
 import common
 
 GREP = {
-    "grep.as_an_ai": re.compile(r"\bas an ai\b|\bas a (?:text-based |virtual )?(?:ai|chatbot|language model)", re.I),
+    "grep.as_an_ai": re.compile(
+        r"\bas an ai\b|\bas a (?:text-based |virtual )?(?:ai|chatbot|language model)", re.I
+    ),
     "grep.language_model": re.compile(r"language model", re.I),
     "grep.secret_or_email": re.compile(
         r"[\w.+-]+@[\w-]+\.[\w.]+|\bsk-[A-Za-z0-9]{16,}|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{20,}"

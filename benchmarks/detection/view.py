@@ -34,8 +34,11 @@ def main() -> None:
     args = ap.parse_args()
     src = common.load_source(args.name)
     drawn = json.loads((common.SETS_DIR / args.name / "sample.json").read_text())
-    why = {i: "uniform" for i in drawn["uniform"]} | {e["index"]: e["why"] for e in drawn["enriched"]} | {
-        i: "uniform_topup" for i in drawn.get("uniform_topup", [])}
+    why = (
+        {i: "uniform" for i in drawn["uniform"]}
+        | {e["index"]: e["why"] for e in drawn["enriched"]}
+        | {i: "uniform_topup" for i in drawn.get("uniform_topup", [])}
+    )
     records = common.read_source_records(src, args.mirror)
     order = sorted(why)
     adapted = {i: common.adapt(records[i], src.adapter) for i in order}
@@ -46,7 +49,10 @@ def main() -> None:
         p, c = common.prompt_text(rec), common.completion_text(rec)
         best = (0.0, None, "")
         for j in order[:pos]:
-            for kind, a, b in (("prompt", p, common.prompt_text(adapted[j])), ("completion", c, common.completion_text(adapted[j]))):
+            for kind, a, b in (
+                ("prompt", p, common.prompt_text(adapted[j])),
+                ("completion", c, common.completion_text(adapted[j])),
+            ):
                 if abs(len(a) - len(b)) > 0.3 * max(len(a), len(b), 1):
                     continue
                 r = difflib.SequenceMatcher(None, norm(a), norm(b)).ratio()
@@ -58,12 +64,17 @@ def main() -> None:
         print(f"==== [{pos}] #{i} ({why[i]}) hints={hints}")
         print("PROMPT:", p[:500] + (" [...]" if len(p) > 500 else ""))
         cut = args.head + args.tail + 100
-        shown = c if len(c) <= cut else c[: args.head] + f"\n[... {len(c) - cut + 100} chars elided ...]\n" + c[-args.tail :]
+        shown = (
+            c
+            if len(c) <= cut
+            else c[: args.head] + f"\n[... {len(c) - cut + 100} chars elided ...]\n" + c[-args.tail :]
+        )
         print("COMPLETION:", repr(shown) if len(c) < 80 else shown)
         if "rejected" in rec:
             rj = rec["rejected"][-1]["content"]
             print("REJECTED:", rj[:150] + (" [...] " + rj[-100:] if len(rj) > 250 else rj[150:]))
-            print(f"  (chosen==rejected: {norm(rj) == norm(c)}, ratio {difflib.SequenceMatcher(None, norm(rj), norm(c)).ratio():.2f})")
+            sim = difflib.SequenceMatcher(None, norm(rj), norm(c)).ratio()
+            print(f"  (chosen==rejected: {norm(rj) == norm(c)}, ratio {sim:.2f})")
         print()
 
 
