@@ -1,0 +1,236 @@
+"""Precision and recall of synthgate's per-record verdicts against hand labels, per set and family.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/run.py [NAMES...] [--show-errors] [--json OUT]
+
+Each set's labelled records (`data/<name>.jsonl`, made by prepare.py) are audited with the real
+`synthgate audit` CLI: current chain defaults, the set's format flags, a fresh DuckDB in a temp
+folder. A record's predicted families are its report codes cut at the first dot; set-level
+`set.*` findings are not per-record and are listed apart. For preference pairs the chosen side and
+the pair are judged: codes found only on the rejected side (`side_codes.rejected`) and the
+roll-ups `pref.chosen_failed` / `pref.rejected_failed` (a restatement of side codes) are left out.
+New codes and families are picked up as they appear in reports and in `validators/codes.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import common
+
+from synthgate.validators.codes import FAMILIES
+from synthgate.validators.secrets import mask
+
+# Roll-ups of the side verdicts, not judgements of their own.
+DERIVED_CODES = frozenset({"pref.chosen_failed", "pref.rejected_failed"})
+# Measurements against the run's --max-length through a tokenizer: true by construction for the
+# chosen budget and not something a reader can label by eye, so they are counted apart.
+BUDGET_CODES = frozenset(
+    {"length.prompt_over_budget", "length.prompt_truncated", "length.completion_over_budget"}
+)
+SET_FAMILY = "set"
+_SECRETISH = re.compile(
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # emails
+    r"|\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}\b"  # key-shaped tokens
+    r"|\+?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"  # phone-shaped numbers
+)
+
+
+def predicted_codes(line: dict[str, Any]) -> list[str]:
+    codes = [c for c in line["codes"] if c not in DERIVED_CODES]
+    sides = line.get("side_codes")
+    if sides:
+        rejected_only = set(sides.get("rejected", [])) - set(sides.get("chosen", []))
+        codes = [c for c in codes if c not in rejected_only]
+    return codes
+
+
+def family(code: str) -> str:
+    return code.split(".")[0]
+
+
+def excerpt(record: dict[str, Any], width: int = 100) -> str:
+    text = re.sub(r"\s+", " ", common.completion_text(record)).strip()
+    text = _SECRETISH.sub(lambda m: mask(m.group(0)), text)
+    return json.dumps(text[:width] + ("…" if len(text) > width else ""), ensure_ascii=False)
+
+
+def evaluate(name: str) -> dict[str, Any]:
+    src = common.load_source(name)
+    labels = common.read_labels(src)
+    records = [json.loads(x) for x in src.data_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        report, summary = common.run_audit(records, src.audit_args, Path(tmp))
+        seconds = time.perf_counter() - t0
+    fams: dict[str, dict[str, Any]] = {}
+
+    def row(f: str) -> dict[str, Any]:
+        return fams.setdefault(f, {"positives": 0, "tp": 0, "fp": 0, "fn": 0, "errors": []})
+
+    budget: dict[str, int] = {}
+    for label, line, rec in zip(labels, report, records, strict=True):
+        codes = [c for c in predicted_codes(line) if family(c) != SET_FAMILY]
+        for c in codes:
+            if c in BUDGET_CODES:
+                budget[c] = budget.get(c, 0) + 1
+        codes = [c for c in codes if c not in BUDGET_CODES]
+        pred = {family(c) for c in codes}
+        gold = set(label["positives"])
+        for f in pred | gold:
+            r = row(f)
+            kind = "tp" if f in pred and f in gold else "fp" if f in pred else "fn"
+            r[kind] += 1
+            r["positives"] += f in gold
+            if kind != "tp":
+                r["errors"].append(
+                    {
+                        "kind": kind.upper(),
+                        "index": label["index"],
+                        "codes": [c for c in codes if family(c) == f] or codes,
+                        "label": label["reasons"].get(f) or label.get("note") or "",
+                        "excerpt": excerpt(rec),
+                    }
+                )
+    set_findings = [
+        {"code": s["code"], "message": s.get("message", ""), "count": s.get("count")}
+        for s in summary.get("set_findings", [])
+    ]
+    return {
+        "name": name,
+        "domain": src.domain,
+        "records": len(records),
+        "audit_seconds": round(seconds, 1),
+        "families": fams,
+        "set_findings": set_findings,
+        "budget_findings": budget,
+    }
+
+
+def ratio(num: int, den: int) -> float | None:
+    return round(num / den, 3) if den else None
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def family_order(results: list[dict[str, Any]]) -> list[str]:
+    seen = [f for f in FAMILIES if f != SET_FAMILY]
+    extra = sorted({f for r in results for f in r["families"]} - set(seen))
+    return seen + extra
+
+
+def row_line(name: str, fam: str, r: dict[str, Any]) -> str:
+    counts = f"{r['positives']} | {r['tp']} | {r['fp']} | {r['fn']}"
+    return f"| {name} | {fam} | {counts} | {fmt(r['precision'])} | {fmt(r['recall'])} |"
+
+
+def table(results: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    head = "| set | family | positives | TP | FP | FN | precision | recall |"
+    rows, totals = [head, "|---|---|---:|---:|---:|---:|---:|---:|"], {}
+    order = family_order(results)
+    for res in results:
+        for f in order:
+            r = res["families"].get(f)
+            if not r:
+                continue
+            p, rc = ratio(r["tp"], r["tp"] + r["fp"]), ratio(r["tp"], r["tp"] + r["fn"])
+            r["precision"], r["recall"] = p, rc
+            rows.append(row_line(res["name"], f, r))
+            t = totals.setdefault(f, {"positives": 0, "tp": 0, "fp": 0, "fn": 0})
+            for k in t:
+                t[k] += r[k]
+    for f in order:
+        if f in totals:
+            t = totals[f]
+            t["precision"], t["recall"] = ratio(t["tp"], t["tp"] + t["fp"]), ratio(t["tp"], t["tp"] + t["fn"])
+            rows.append(row_line("**all**", f, t))
+    tp, fp, fn = (sum(t[k] for t in totals.values()) for k in ("tp", "fp", "fn"))
+    pos = sum(t["positives"] for t in totals.values())
+    overall = {
+        "positives": pos,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+    }
+    rows.append(row_line("**all**", "**every family**", overall))
+    return "\n".join(rows), {"families": totals, "overall": overall}
+
+
+def missing_data_help(names: list[str]) -> str:
+    lines = [
+        "The benchmark's records are not prepared (data/ is not committed: fetched data stays out of git)."
+    ]
+    for name in names:
+        src = common.load_source(name)
+        lines.append(f"  {name}: fetch github:{src.repo} (commit {src.commit}, file {src.path})")
+    lines.append(
+        "then: PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py "
+        "[--mirror DIR | NAME --from FILE]"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="sets to run (default: all)")
+    ap.add_argument("--show-errors", action="store_true", help="list every false positive and false negative")
+    ap.add_argument("--json", dest="json_out", type=Path, help="write the numbers to this file")
+    args = ap.parse_args()
+    names = args.names or common.set_names()
+    unknown = sorted(set(names) - set(common.set_names()))
+    if unknown:
+        ap.error(f"unknown set(s) {unknown}; known: {common.set_names()}")
+    missing = []
+    for name in names:
+        src = common.load_source(name)
+        n_labels = len(common.read_labels(src))
+        if (
+            not src.data_path.exists()
+            or len(src.data_path.read_text(encoding="utf-8").splitlines()) != n_labels
+        ):
+            missing.append(name)
+    if missing:
+        print(missing_data_help(missing), file=sys.stderr)
+        sys.exit(2)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each audit is its own process
+        results = list(pool.map(evaluate, names))
+    text, totals = table(results)
+    print(text)
+    for res in results:
+        if res["set_findings"]:
+            found = "; ".join(f"{s['code']} ({s['message']})" for s in res["set_findings"])
+            print(f"\nset-level findings, {res['name']}: {found}")
+    for res in results:
+        if res["budget_findings"]:
+            found = ", ".join(f"{c} x{n}" for c, n in sorted(res["budget_findings"].items()))
+            print(f"budget findings (--max-length 2048, not labelled), {res['name']}: {found}")
+    if args.show_errors:
+        for res in results:
+            for f in family_order(results):
+                for e in res["families"].get(f, {}).get("errors", []):
+                    print(
+                        f"\n{e['kind']} {res['name']} #{e['index']} {f}: codes={e['codes']}\n"
+                        f"  label: {e['label'] or '(no positive in this family)'}\n  text: {e['excerpt']}"
+                    )
+    n_records = sum(r["records"] for r in results)
+    print(f"\n{n_records} records in {len(results)} sets, {time.perf_counter() - t0:.1f} s")
+    if args.json_out:
+        args.json_out.write_text(
+            json.dumps({"sets": results, "totals": totals}, indent=1) + "\n", encoding="utf-8"
+        )
+
+
+if __name__ == "__main__":
+    main()
