@@ -113,6 +113,10 @@ def _parse_line(
     except json.JSONDecodeError as err:
         msg = f"line {lineno} is not valid JSON: {err.msg} (column {err.colno})"
         return None, InputError(msg, path=str(path), record=index, code="input.malformed")
+    except RecursionError:
+        return None, InputError(
+            _too_deep(f"line {lineno}"), path=str(path), record=index, code="input.malformed"
+        )
     if not isinstance(data, dict):
         msg = f"line {lineno} holds {_kind(data)}; each line must hold one JSON object (a record)"
         return None, InputError(msg, path=str(path), record=index, code="input.wrong_type")
@@ -131,6 +135,8 @@ def _open_json(path: Path) -> Iterator[RawRecord]:
         raise _empty(path)
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise _file_error(path, _too_deep("the file")) from None
     except json.JSONDecodeError as err:
         if err.msg == "Extra data" and text.lstrip().startswith("{"):
             return _open_jsonl(path)  # JSON Lines saved as .json, a common mix-up
@@ -313,6 +319,10 @@ def _counted(path: Path, records: Iterator[RawRecord]) -> Iterator[RawRecord]:
         yield rec
     if n == 0:
         raise _empty(path)
+
+
+def _too_deep(where: str) -> str:
+    return f"{where} nests arrays/objects too deep to read (deeper than Python's JSON reader follows)"
 
 
 def _empty(path: Path) -> InputError:
