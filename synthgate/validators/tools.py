@@ -12,6 +12,7 @@ JSON checks. Texts without "<tool_call>" cost one substring test.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -49,8 +50,10 @@ class ToolsValidator(Validator):
         tools = _tool_schemas(sample.metadata.extra.get("tools"))
         found: list[Verdict] = []
         for text, field, where in texts:
+            fences = _code_ranges(text)
             for call in find_tool_calls(text):
-                found += self._check_call(call, tools, field, where)
+                if not any(a <= call.start < b for a, b in fences):  # a call shown in code is an example
+                    found += self._check_call(call, tools, field, where)
         return Result(sample, found)
 
     def _check_call(
@@ -103,6 +106,16 @@ class ToolsValidator(Validator):
                 # A definition whose schema is not valid cannot judge arguments; the name check stands.
                 self._compiled[key] = None
         return self._compiled[key]
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^ {0,3}\1[ \t]*$|\Z)|`[^`\n]+`", re.S | re.M)
+
+
+def _code_ranges(text: str) -> list[tuple[int, int]]:
+    """[start, end) of fenced code blocks and inline code: docs about tool calling quote calls."""
+    if "`" not in text and "~~~" not in text:
+        return []
+    return [m.span() for m in _FENCE.finditer(text)]
 
 
 def _tool_schemas(tools: Any) -> dict[str, Any] | None:
