@@ -145,3 +145,29 @@ def test_calls_in_earlier_turns_are_skipped_when_check_prompts_is_off():
     }
     sample = to_sample(record, "sharegpt")
     assert ToolsValidator(ToolsConfig(check_prompts=False)).check(sample).verdicts == []
+
+
+def test_many_calls_to_one_tool_are_not_a_collapsed_template_but_identical_prose_is():
+    from real_shapes import GSM8K, calculator_calls
+
+    from synthgate.validators.sets import SetChecker
+
+    annotated = [r for r in GSM8K if calculator_calls(r["answer"])][:40]
+
+    def collapse(completions: list[str]) -> list:
+        checker = SetChecker()
+        for i, (r, completion) in enumerate(zip(annotated, completions, strict=True)):
+            checker.observe(
+                i, Sample(prompt=[Message(role="user", content=r["question"])], completion=completion)
+            )
+        return [f for f in checker.finish()[1] if f.code == "set.template_collapse"]
+
+    calls = [
+        to_sample(
+            openai_call(json.dumps({"expression": calculator_calls(r["answer"])[0][0]})), "messages"
+        ).completion
+        for r in annotated
+    ]
+    assert collapse(calls) == []
+    prose = [f"The calculator says the result is {calculator_calls(r['answer'])[0][1]}." for r in annotated]
+    assert len(collapse(prose)) == 1
