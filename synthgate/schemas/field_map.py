@@ -119,6 +119,8 @@ _SHAPES = (
         _SYSTEM,
     ),
 )
+# Each shape with the set of record keys it needs: one subset test per shape and record.
+_NEEDS = [(shape, frozenset(shape.required.values())) for shape in _SHAPES]
 _PROMPT_NAMES = ("prompt", "question", "query", "instruction", "input")
 _COMPLETION_NAMES = ("completion", "response", "answer", "output")
 
@@ -134,17 +136,19 @@ def map_record(record: Any, names: FieldNames | None = None) -> MappedRecord:
     if not isinstance(record, dict):
         raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
     names = names or FieldNames()
-    rec = {k: v for k, v in record.items() if v is not None}
+    rec = {k: v for k, v in record.items() if v is not None} if None in record.values() else record
     if names.prompt or names.completion:
         return _named(rec, names)
+    keys = rec.keys()
     fits = []
-    for shape in _SHAPES:
-        if all(k in rec for k in shape.required.values()):
+    for shape, needs in _NEEDS:
+        if needs <= keys:
             used = {**shape.required, **{f: k for f, k in shape.optional.items() if k in rec}}
             fits.append((shape, used))
-    # A shape whose fields are all part of another's is not a second reading of the record
-    # (alpaca's instruction/input/output contains input/output).
-    fits = [(s, u) for s, u in fits if not any(set(u.values()) < set(u2.values()) for _, u2 in fits)]
+    if len(fits) > 1:
+        # A shape whose fields are all part of another's is not a second reading of the record
+        # (alpaca's instruction/input/output contains input/output).
+        fits = [(s, u) for s, u in fits if not any(set(u.values()) < set(u2.values()) for _, u2 in fits)]
     if len(fits) > 1:
         readings = "; ".join(f"{s.label} ({', '.join(map(repr, u.values()))})" for s, u in fits)
         msg = (
@@ -171,6 +175,8 @@ def _renamed(
             msg = f"--system-field {system_key!r} is not in the record (keys: {', '.join(sorted(rec))})"
             raise RecordError("input.missing_field", msg, field=system_key)
         used["system"] = system_key
+    if all(f == k for f, k in used.items()):
+        return MappedRecord(fmt, rec, label)  # the format's own names: nothing to rename
     taken = set(used.values())
     out = {f: rec[k] for f, k in used.items()}
     for k, v in rec.items():
