@@ -129,7 +129,7 @@ def map_record(record: Any, names: FieldNames | None = None) -> MappedRecord:
     """Which format `record` is in and the record renamed to it; RecordError when none or two fit.
 
     >>> map_record({"instruction": "Sum.", "context": "2, 2", "response": "4"}).record
-    {'instruction': 'Sum.', 'input': '2, 2', 'output': '4'}
+    {'instruction': 'Sum.', 'output': '4', 'input': '2, 2'}
     >>> map_record({"text": "<|im_start|>user\\nHi<|im_end|><|im_start|>assistant\\nHello<|im_end|>"}).record
     {'messages': [{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello'}]}
     """
