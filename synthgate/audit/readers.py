@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from synthgate.errors import InputError
-from synthgate.schemas.adapters import RecordError, detect_format
+from synthgate.schemas.field_map import map_record
+from synthgate.schemas.record_errors import RecordError
 
 SUPPORTED = (".jsonl", ".ndjson", ".json", ".parquet", ".csv", "a datasets save_to_disk folder")
 _BATCH = 1024
@@ -155,7 +156,7 @@ def _records_in(path: Path, doc: Any) -> list[Any]:
         return doc
     if isinstance(doc, dict):
         try:
-            detect_format(doc)
+            map_record(doc)
             return [doc]  # a file holding a single record
         except RecordError:
             pass
