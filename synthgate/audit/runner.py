@@ -34,6 +34,7 @@ from synthgate.validators.preference import PairChecker
 
 FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt", PREFERENCE)
 Adapted = Sample | tuple[Sample, Sample]  # one SFT sample, or a (chosen, rejected) pair
+_MAX_EXTRA_NAMES = 100  # distinct extra field names listed in the summary
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,10 @@ class _Adapter:
         self.shapes[mapped.shape] += 1
         accepted = PREFERENCE_KEYS if is_pair else accepted_keys(fmt)
         rec = {k: v for k, v in record.items() if v is not None}
-        self.extra_fields.update(unknown_keys(rec, accepted, fmt, True, o.reasoning_field, o.task_field))
+        for name in unknown_keys(rec, accepted, fmt, True, o.reasoning_field, o.task_field):
+            # Bounded, so records with ever-new keys cannot grow it: later names count as one.
+            known = name in self.extra_fields or len(self.extra_fields) < _MAX_EXTRA_NAMES
+            self.extra_fields[name if known else "(other fields)"] += 1
         return adapted
 
 

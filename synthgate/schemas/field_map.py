@@ -31,7 +31,7 @@ from typing import Any
 
 from synthgate.schemas.adapters import detect_format
 from synthgate.schemas.chat_templates import TEMPLATES, parse_chat_template
-from synthgate.schemas.record_errors import RecordError, _kind
+from synthgate.schemas.record_errors import RecordError
 
 _SYSTEM_NAMES = ("system", "system_prompt")
 
@@ -134,7 +134,7 @@ def map_record(record: Any, names: FieldNames | None = None) -> MappedRecord:
     {'messages': [{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello'}]}
     """
     if not isinstance(record, dict):
-        raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
+        detect_format(record)  # raises the input.wrong_type error every adapter gives
     names = names or FieldNames()
     rec = {k: v for k, v in record.items() if v is not None} if None in record.values() else record
     if names.prompt or names.completion:

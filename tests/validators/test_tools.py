@@ -171,3 +171,12 @@ def test_many_calls_to_one_tool_are_not_a_collapsed_template_but_identical_prose
     assert collapse(calls) == []
     prose = [f"The calculator says the result is {calculator_calls(r['answer'])[0][1]}." for r in annotated]
     assert len(collapse(prose)) == 1
+
+
+def test_tool_definitions_that_are_not_json_are_an_input_error_naming_the_field():
+    from synthgate.schemas.record_errors import RecordError
+
+    record = {**openai_call('{"expression": "1+1"}'), "tools": '[{"name": "calculator",'}
+    with pytest.raises(RecordError, match=r"tools: a string must hold the tool definitions as JSON") as e:
+        to_sample(record, "messages")
+    assert e.value.code == "input.malformed"
