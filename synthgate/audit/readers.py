@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from synthgate.errors import InputError
-from synthgate.schemas.adapters import RecordError, detect_format
+from synthgate.schemas.field_map import map_record
+from synthgate.schemas.record_errors import RecordError
 
 SUPPORTED = (".jsonl", ".ndjson", ".json", ".parquet", ".csv", "a datasets save_to_disk folder")
 _BATCH = 1024
@@ -113,6 +114,10 @@ def _parse_line(
     except json.JSONDecodeError as err:
         msg = f"line {lineno} is not valid JSON: {err.msg} (column {err.colno})"
         return None, InputError(msg, path=str(path), record=index, code="input.malformed")
+    except RecursionError:
+        return None, InputError(
+            _too_deep(f"line {lineno}"), path=str(path), record=index, code="input.malformed"
+        )
     if not isinstance(data, dict):
         msg = f"line {lineno} holds {_kind(data)}; each line must hold one JSON object (a record)"
         return None, InputError(msg, path=str(path), record=index, code="input.wrong_type")
@@ -131,6 +136,8 @@ def _open_json(path: Path) -> Iterator[RawRecord]:
         raise _empty(path)
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise _file_error(path, _too_deep("the file")) from None
     except json.JSONDecodeError as err:
         if err.msg == "Extra data" and text.lstrip().startswith("{"):
             return _open_jsonl(path)  # JSON Lines saved as .json, a common mix-up
@@ -149,7 +156,7 @@ def _records_in(path: Path, doc: Any) -> list[Any]:
         return doc
     if isinstance(doc, dict):
         try:
-            detect_format(doc)
+            map_record(doc)
             return [doc]  # a file holding a single record
         except RecordError:
             pass
@@ -313,6 +320,10 @@ def _counted(path: Path, records: Iterator[RawRecord]) -> Iterator[RawRecord]:
         yield rec
     if n == 0:
         raise _empty(path)
+
+
+def _too_deep(where: str) -> str:
+    return f"{where} nests arrays/objects too deep to read (deeper than Python's JSON reader follows)"
 
 
 def _empty(path: Path) -> InputError:

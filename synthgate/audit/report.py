@@ -45,8 +45,9 @@ def _side_codes(store: Store, dataset_id: str) -> dict[int, dict[str, set[str]]]
 
 
 def summary(store: Store, dataset_id: str) -> dict[str, Any]:
-    """The machine-readable summary: counts per status and code, set-level findings, the set's
-    diversity (when set checks ran) and, for preference data, pair counts."""
+    """The machine-readable summary: counts per status and code, set-level findings, the shapes the
+    records were read as (`read_as`) and the fields kept as metadata (`extra_fields`: name -> records),
+    the set's diversity (when set checks ran) and, for preference data, pair counts."""
     info = store.datasets.get(dataset_id)
     stored = info.summary or {}
     by_validator: dict[str, dict[str, int]] = {}
@@ -72,7 +73,7 @@ def summary(store: Store, dataset_id: str) -> dict[str, Any]:
             for f in store.datasets.findings(dataset_id)
         ],
     }
-    for section in ("diversity", "preference"):
+    for section in ("read_as", "extra_fields", "diversity", "preference"):
         if section in stored:
             out[section] = stored[section]
     return out

@@ -13,15 +13,17 @@ an `input.malformed` record.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthgate.audit.readers import RawRecord, read_records
 from synthgate.errors import InputError
-from synthgate.schemas.adapters import PREFERENCE, RecordError, detect_format, to_sample
+from synthgate.schemas.adapters import PREFERENCE, RecordError, accepted_keys, to_sample, unknown_keys
 from synthgate.schemas.chain_config import ChainConfig
-from synthgate.schemas.preference import to_preference_samples
+from synthgate.schemas.field_map import FieldNames, MappedRecord, map_record
+from synthgate.schemas.preference import PREFERENCE_KEYS, to_preference_samples
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import SetFinding, Verdict
 from synthgate.store import SampleRow, Store
@@ -33,16 +35,24 @@ from synthgate.validators.secrets import mask_strings
 
 FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt", PREFERENCE)
 Adapted = Sample | tuple[Sample, Sample]  # one SFT sample, or a (chosen, rejected) pair
+_MAX_EXTRA_NAMES = 100  # distinct extra field names listed in the summary
 
 
 @dataclass(frozen=True)
 class AuditOptions:
-    """How to read the input and which chain to run."""
+    """How to read the input and which chain to run.
+
+    `allow_extra_fields` (the default) keeps fields no format uses as metadata and lists them in the
+    summary; False (--strict-fields) makes them an `input.unknown_field` error. `fields` names the
+    prompt/completion/system fields when the common names do not fit; `task_field` the task type.
+    """
 
     fmt: str = "auto"
     instruction_as_system: bool = False
     system_prompt: str | None = None
-    allow_extra_fields: bool = False
+    allow_extra_fields: bool = True
+    fields: FieldNames = field(default_factory=FieldNames)
+    task_field: str | None = None
     skip_invalid: bool = False
     chain: ChainConfig = field(default_factory=ChainConfig)
     batch_size: int = 512
@@ -100,7 +110,9 @@ def audit(
             if progress:
                 progress(len(rows))
         findings: list[SetFinding] = []
-        summary: dict = {"records": records}
+        summary: dict = {"records": records, "read_as": dict(adapter.shapes.most_common())}
+        if adapter.extra_fields:
+            summary["extra_fields"] = dict(adapter.extra_fields.most_common())
         if set_checker is not None:
             per_record, findings = set_checker.finish()
             dup_rows = [(i, _override(v, options)) for i, vs in sorted(per_record.items()) for v in vs]
@@ -201,46 +213,72 @@ class _Adapter:
         self.path = path
         self.options = options
         self.pairs: bool | None = None if options.fmt == "auto" else options.fmt == PREFERENCE
+        # Per file: which shape each record was read as, and the fields kept as metadata.
+        self.shapes: Counter[str] = Counter()
+        self.extra_fields: Counter[str] = Counter()
 
     def __call__(self, raw: RawRecord) -> Adapted:
         if raw.error is not None:
             raise raw.error
         assert raw.data is not None
-        o = self.options
+        mapped: MappedRecord | None = None
         try:
-            fmt = detect_format(raw.data) if o.fmt == "auto" else o.fmt
-            is_pair = fmt == PREFERENCE
-            if self.pairs is None:
-                self.pairs = is_pair
-            elif is_pair != self.pairs:
-                kinds = ("an SFT record", "preference pairs") if self.pairs else ("a preference pair", "SFT")
-                msg = f"the record is {kinds[0]} but the file's first record was {kinds[1]}; audit them apart"
-                raise RecordError("input.malformed", msg)
-            if is_pair:
-                return to_preference_samples(
-                    raw.data,
-                    system_prompt=o.system_prompt,
-                    allow_extra_fields=o.allow_extra_fields,
-                    reasoning_field=o.reasoning_field,
-                )
-            return to_sample(
-                raw.data,
+            mapped = self._map(raw.data)
+            return self._adapt(mapped)
+        except RecordError as err:
+            line = f" (line {raw.line})" if raw.line is not None else ""
+            field = mapped.original_field(err.field) if mapped is not None else err.field
+            raise InputError(
+                err.message + line,
+                path=str(self.path),
+                record=raw.index,
+                field=field,
+                code=err.code,
+                hint="Fix the record, or pass --skip-invalid to report it and audit the rest.",
+            ) from None
+
+    def _map(self, data: dict) -> MappedRecord:
+        o = self.options
+        if o.fmt == "auto" or o.fields.given():
+            return map_record(data, o.fields)
+        return MappedRecord(o.fmt, data, o.fmt)
+
+    def _adapt(self, mapped: MappedRecord) -> Adapted:
+        o = self.options
+        record, fmt = mapped.record, mapped.fmt
+        is_pair = fmt == PREFERENCE
+        if self.pairs is None:
+            self.pairs = is_pair
+        elif is_pair != self.pairs:
+            kinds = ("an SFT record", "preference pairs") if self.pairs else ("a preference pair", "SFT")
+            msg = f"the record is {kinds[0]} but the file's first record was {kinds[1]}; audit them apart"
+            raise RecordError("input.malformed", msg)
+        if is_pair:
+            adapted: Adapted = to_preference_samples(
+                record,
+                system_prompt=o.system_prompt,
+                allow_extra_fields=o.allow_extra_fields,
+                reasoning_field=o.reasoning_field,
+                task_field=o.task_field,
+            )
+        else:
+            adapted = to_sample(
+                record,
                 fmt,
                 instruction_as_system=o.instruction_as_system,
                 system_prompt=o.system_prompt,
                 allow_extra_fields=o.allow_extra_fields,
                 reasoning_field=o.reasoning_field,
+                task_field=o.task_field,
             )
-        except RecordError as err:
-            line = f" (line {raw.line})" if raw.line is not None else ""
-            raise InputError(
-                err.message + line,
-                path=str(self.path),
-                record=raw.index,
-                field=err.field,
-                code=err.code,
-                hint="Fix the record, or pass --skip-invalid to report it and audit the rest.",
-            ) from None
+        self.shapes[mapped.shape] += 1
+        accepted = PREFERENCE_KEYS if is_pair else accepted_keys(fmt)
+        rec = {k: v for k, v in record.items() if v is not None}
+        for name in unknown_keys(rec, accepted, fmt, True, o.reasoning_field, o.task_field):
+            # Bounded, so records with ever-new keys cannot grow it: later names count as one.
+            known = name in self.extra_fields or len(self.extra_fields) < _MAX_EXTRA_NAMES
+            self.extra_fields[name if known else "(other fields)"] += 1
+        return adapted
 
 
 def _override(v: Verdict, options: AuditOptions) -> Verdict:
@@ -283,6 +321,8 @@ def _options_dict(options: AuditOptions) -> dict:
         "instruction_as_system": options.instruction_as_system,
         "system_prompt": options.system_prompt,
         "allow_extra_fields": options.allow_extra_fields,
+        "fields": {k: v for k, v in vars(options.fields).items() if v},
+        "task_field": options.task_field,
         "skip_invalid": options.skip_invalid,
         "eval_sets": [str(p) for p in options.eval_sets],
         "eval_field": options.eval_field,

@@ -26,6 +26,7 @@ from synthgate.cli.render import render_audit
 from synthgate.config import load_chain_config, read_text_option
 from synthgate.errors import ConfigError
 from synthgate.schemas.chain_config import ChainConfig
+from synthgate.schemas.field_map import FieldNames
 from synthgate.store import Store
 
 
@@ -63,9 +64,27 @@ def audit(
     skip_invalid: Annotated[
         bool, typer.Option(help="Report unusable records as input.* findings and audit the rest.")
     ] = False,
-    allow_extra_fields: Annotated[
-        bool, typer.Option(help="Keep unknown record fields as metadata instead of failing.")
+    strict_fields: Annotated[
+        bool,
+        typer.Option(help="Fail on record fields no format uses (default: keep them as metadata, listed)."),
     ] = False,
+    allow_extra_fields: Annotated[
+        bool, typer.Option(hidden=True, help="Kept for old commands: extra fields are kept by default.")
+    ] = False,
+    prompt_field: Annotated[
+        str | None, typer.Option(help="Record field holding the prompt, when no common name fits.")
+    ] = None,
+    completion_field: Annotated[
+        str | None, typer.Option(help="Record field holding the completion, when no common name fits.")
+    ] = None,
+    system_field: Annotated[
+        str | None,
+        typer.Option(help="Record field holding the system prompt (default: system, system_prompt)."),
+    ] = None,
+    task_field: Annotated[
+        str | None,
+        typer.Option(help="Record field holding the task type (default: task_type, task, type, category)."),
+    ] = None,
     eval_set: Annotated[
         list[Path] | None,
         typer.Option("--eval-set", help="Eval/benchmark file to check for contamination (repeatable)."),
@@ -106,7 +125,9 @@ def audit(
         synthgate audit train.jsonl --eval-set gsm8k_test.jsonl --against valid.jsonl
         synthgate audit dpo.jsonl --format preference --report report.jsonl
         synthgate audit distill.jsonl --thinking keep --reasoning-field reasoning_content
+        synthgate audit raw.jsonl --prompt-field problem --completion-field solution --task-field kind
     """
+    del allow_extra_fields  # the old opt-in, now the default: accepted so old commands still run
     chain = load_chain_config(config, tokenizer=tokenizer, max_length=max_length)
     if thinking is not None:
         chain = _with_thinking_mode(chain, thinking)
@@ -114,7 +135,9 @@ def audit(
         fmt=fmt,
         instruction_as_system=instruction_as_system,
         system_prompt=read_text_option(system_prompt, "--system-prompt"),
-        allow_extra_fields=allow_extra_fields,
+        allow_extra_fields=not strict_fields,
+        fields=FieldNames(prompt=prompt_field, completion=completion_field, system=system_field),
+        task_field=task_field,
         skip_invalid=skip_invalid,
         chain=chain,
         eval_sets=tuple(eval_set or ()),

@@ -24,11 +24,21 @@ from synthgate.validators.secrets import mask_secrets
 _CONTEXT = 80
 
 
+def _input_line(data: dict[str, Any]) -> str:
+    """How the records were read and which fields were kept as metadata, on one line."""
+    read = ", ".join(f"{shape} ({n})" for shape, n in (data.get("read_as") or {}).items())
+    extra = ", ".join(f"{name} ({n})" for name, n in (data.get("extra_fields") or {}).items())
+    parts = [f"read as: {read}" if read else "", f"extra fields kept as metadata: {extra}" if extra else ""]
+    return "; ".join(p for p in parts if p)
+
+
 def render_audit(
     console: Console, store: Store, dataset_id: str, data: dict[str, Any], *, examples: int
 ) -> None:
     records = data.get("records") or 0
     console.print(f"[bold]Audited {records} records[/] from {safe(str(data.get('source')))}")
+    if data.get("read_as") or data.get("extra_fields"):
+        console.print(Text(mask_secrets(_input_line(data)), style="dim"))
     counts = data["status_counts"]
     status = Table(title="Records by status", show_edge=False)
     status.add_column("status")

@@ -12,9 +12,11 @@ as absent, because Parquet and `datasets` rows carry every column of the file. P
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
+from synthgate.schemas.chat_templates import parse_chat_template
 from synthgate.schemas.record_errors import RecordError, _kind, _list, _optional_str, _str
 from synthgate.schemas.record_metadata import METADATA_KEYS, _metadata, _metadata_keys
 from synthgate.schemas.record_turns import (
@@ -40,8 +42,8 @@ _SIGNATURES = {
     "alpaca": ("instruction", "output"),
 }
 _FORMAT_KEYS = {
-    "messages": ("messages", "tools"),
-    "prompt-completion": ("prompt", "completion"),
+    "messages": ("messages", "tools", "system"),
+    "prompt-completion": ("prompt", "completion", "system"),
     "alpaca": ("instruction", "input", "output", "system", "history"),
     "sharegpt": ("conversations", "system", "tools"),
 }
@@ -81,13 +83,16 @@ def to_sample(
     system_prompt: str | None = None,
     allow_extra_fields: bool = False,
     reasoning_field: str | None = None,
+    task_field: str | None = None,
 ) -> Sample:
     """Adapt one record of format `fmt` (see FORMATS) to a Sample; raise RecordError when it cannot be.
 
     `system_prompt` is applied to records that carry none. Unknown top-level keys are an
     `input.unknown_field` error unless `allow_extra_fields`, which keeps them in metadata.extra.
     `reasoning_field` names the key holding reasoning kept apart from the answer (on the record or
-    on the final assistant message), besides the usual `reasoning`/`reasoning_content`.
+    on the final assistant message), besides the usual `reasoning`/`reasoning_content`;
+    `task_field` the key holding the task type, besides `task_type`, `task`, `type`, `category`.
+    A string prompt holding a rendered chat template (schemas.chat_templates) is read as its turns.
 
     >>> to_sample({"prompt": "2+2?", "completion": "4", "thoughts": "add"}, "prompt-completion",
     ...           reasoning_field="thoughts").reasoning
@@ -101,21 +106,24 @@ def to_sample(
     if not isinstance(record, dict):
         raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
     rec = {k: v for k, v in record.items() if v is not None}
-    unknown = unknown_keys(rec, accepted_keys(fmt), fmt, allow_extra_fields, reasoning_field)
+    unknown = unknown_keys(rec, accepted_keys(fmt), fmt, allow_extra_fields, reasoning_field, task_field)
     message = _message_parser(reasoning_field)
+    if "tools" in rec:
+        _check_tools(rec["tools"])
     if fmt == "messages":
         turns = _turns(_list(rec, "messages"), "messages", message)
+        turns = _with_system(_optional_str(rec, "system"), turns)
     elif fmt == "sharegpt":
         turns = _turns(_list(rec, "conversations"), "conversations", _sharegpt_turn)
         turns = _with_system(_optional_str(rec, "system"), turns)
     elif fmt == "prompt-completion":
-        turns = _prompt_completion(rec, message)
+        turns = _with_system(_optional_str(rec, "system"), _prompt_completion(rec, message))
     else:
         turns = _alpaca(rec, instruction_as_system)
     system, prompt, completion, turn_reasoning = _split(turns, _ROOTS[fmt])
     # Tool definitions have no place in Sample's training text; keep them beside it for export.
     kept = unknown + (["tools"] if "tools" in rec else [])
-    task_type, reasoning, metadata = _metadata(rec, kept, reasoning_field)
+    task_type, reasoning, metadata = _metadata(rec, kept, reasoning_field, task_field)
     return Sample.model_validate(
         {
             "system_prompt": system or system_prompt or None,
@@ -163,16 +171,17 @@ def unknown_keys(
     fmt: str,
     allow_extra_fields: bool,
     reasoning_field: str | None = None,
+    task_field: str | None = None,
 ) -> list[str]:
     """The record's keys not in `accepted`; RecordError (`input.unknown_field`) unless allowed."""
     known = _key_set(accepted)
-    unknown = [k for k in rec if k not in known and k != reasoning_field]
+    unknown = [k for k in rec if k not in known and k != reasoning_field and k != task_field]
     if unknown and not allow_extra_fields:
         raise RecordError(
             "input.unknown_field",
             f"unknown field(s) {', '.join(map(repr, unknown))} for the {fmt} format; accepted: "
-            f"{', '.join(accepted)}. Pass allow_extra_fields (--allow-extra-fields) to keep "
-            "them.",
+            f"{', '.join(accepted)}. Drop --strict-fields (allow_extra_fields) to keep them as "
+            "metadata.",
             field=unknown[0],
         )
     return unknown
@@ -199,7 +208,14 @@ def _prompt_completion(rec: dict[str, Any], message: Any = None) -> list[_Turn]:
     if isinstance(prompt, str) and isinstance(completion, str):
         if not prompt:
             raise RecordError("input.missing_field", "the prompt is empty", field="prompt")
-        return [("user", prompt, None, "prompt"), ("assistant", completion, None, "completion")]
+        answer: _Turn = ("assistant", completion, None, "completion")
+        parsed = parse_chat_template(prompt)
+        if parsed is not None:  # a prompt rendered with a chat template: its turns, system included
+            turns = parsed.turns
+            if turns and turns[-1] == ("assistant", ""):  # the open header the completion follows
+                turns = turns[:-1]
+            return [(role, content, None, "prompt") for role, content in turns] + [answer]
+        return [("user", prompt, None, "prompt"), answer]
     if isinstance(prompt, list) and isinstance(completion, list):
         answer = _turns(completion, "completion", message)
         if len(answer) != 1:
@@ -268,6 +284,20 @@ def _to_alpaca(sample: Sample) -> dict[str, Any]:
 
 
 # --- small helpers ------------------------------------------------------------------------
+
+
+def _check_tools(tools: Any) -> None:
+    """`tools` (tool definitions, kept in metadata) must be a list, or a JSON string holding one."""
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError as err:
+            msg = f"a string must hold the tool definitions as JSON: {getattr(err, 'msg', err)}"
+            raise RecordError("input.malformed", msg, field="tools") from None
+    if not isinstance(tools, list):
+        raise RecordError(
+            "input.wrong_type", f"must be a list of tool definitions, got {_kind(tools)}", field="tools"
+        )
 
 
 @lru_cache(maxsize=16)

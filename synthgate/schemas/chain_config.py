@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_ORDER = ["thinking", "leakage", "looping", "artifacts", "secrets", "format", "length"]
+DEFAULT_ORDER = ["thinking", "leakage", "looping", "artifacts", "secrets", "format", "tools", "length"]
 
 
 class _Strict(BaseModel):
@@ -203,6 +203,16 @@ class SecretsConfig(_Strict):
     )
 
 
+class ToolsConfig(_Strict):
+    schemas: bool = Field(
+        default=True,
+        description="Check call arguments against the tool's JSON Schema when the record carries `tools`.",
+    )
+    check_prompts: bool = Field(
+        default=True, description="Also check the calls in earlier assistant turns, not only the completion."
+    )
+
+
 class ContaminationConfig(_Strict):
     ngram_words: int = Field(
         default=13,
@@ -254,6 +264,9 @@ class ChainConfig(_Strict):
     sets: SetConfig = Field(default_factory=SetConfig)
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    tools: ToolsConfig = Field(
+        default_factory=ToolsConfig, description="Tool-call checks (arguments, known tools, schemas)."
+    )
     preference: PreferenceConfig = Field(
         default_factory=PreferenceConfig, description="Pair checks for preference (DPO) data."
     )

@@ -31,6 +31,7 @@ class _RecordMetadata(BaseModel):
     id: str | int | None = Field(default=None, description="The record's own id, kept as input_id.")
     task_type: str | None = Field(default=None, description="Task type (grounded, refusal, ...).")
     task: str | None = Field(default=None, description="Alias of task_type.")
+    type: str | None = Field(default=None, description="Alias of task_type.")
     category: str | None = Field(default=None, description="Alias of task_type.")
     reasoning: str | None = Field(default=None, description="Reasoning kept apart from the answer.")
     reasoning_content: str | None = Field(default=None, description="Alias of reasoning.")
@@ -61,8 +62,14 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[TextPart] = Field(description="Text, or a list of text parts (joined).")
+    content: str | list[TextPart] | None = Field(
+        default=None, description="Text, or a list of text parts (joined); may be null beside tool_calls."
+    )
     reasoning_content: str | None = Field(default=None, description="Reasoning on the final turn.")
+    tool_calls: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Assistant tool calls ({'function': {'name', 'arguments'}}), read as <tool_call> blocks.",
+    )
 
 
 class AssistantMessage(ChatMessage):
@@ -73,16 +80,19 @@ class MessagesRecord(_RecordMetadata):
     """OpenAI `messages`: optional leading system turns, then turns; the last must be the assistant's."""
 
     messages: list[ChatMessage] = Field(min_length=2)
-    tools: list[dict[str, Any]] | None = Field(
-        default=None, description="Tool definitions, kept as metadata."
+    tools: str | list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Tool definitions, kept as metadata; call arguments are checked against them.",
     )
+    system: str | None = Field(default=None, description="System prompt, when the messages hold none.")
 
 
 class PlainPromptCompletionRecord(_RecordMetadata):
     """TRL plain prompt-completion: two strings."""
 
-    prompt: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, description="Text, or a rendered chat template (parsed into turns).")
     completion: str
+    system: str | None = None
 
 
 class ConversationalPromptCompletionRecord(_RecordMetadata):
@@ -90,6 +100,7 @@ class ConversationalPromptCompletionRecord(_RecordMetadata):
 
     prompt: list[ChatMessage] = Field(min_length=1)
     completion: list[AssistantMessage] = Field(min_length=1, max_length=1)
+    system: str | None = None
 
 
 class AlpacaRecord(_RecordMetadata):

@@ -38,6 +38,7 @@ def to_preference_samples(
     system_prompt: str | None = None,
     allow_extra_fields: bool = False,
     reasoning_field: str | None = None,
+    task_field: str | None = None,
 ) -> tuple[Sample, Sample]:
     """(chosen, rejected): two samples with the same system prompt and prompt turns.
 
@@ -49,7 +50,7 @@ def to_preference_samples(
     if not isinstance(record, dict):
         raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
     rec = {k: v for k, v in record.items() if v is not None}
-    unknown = unknown_keys(rec, PREFERENCE_KEYS, PREFERENCE, allow_extra_fields)
+    unknown = unknown_keys(rec, PREFERENCE_KEYS, PREFERENCE, allow_extra_fields, task_field=task_field)
     for key in (*_TOP_LEVEL_REASONING, reasoning_field):
         if key in rec:
             msg = (
@@ -64,7 +65,7 @@ def to_preference_samples(
         prefixes[side], answers[side] = _side(rec, side, message)
     shared = _shared_prompt(given, prefixes)
     system = _optional_str(rec, "system")
-    task_type, _, metadata = _metadata(rec, unknown + [k for k in _PAIR_EXTRAS if k in rec])
+    task_type, _, metadata = _metadata(rec, unknown + [k for k in _PAIR_EXTRAS if k in rec], None, task_field)
     samples = []
     for side in SIDES:
         turns = _with_system(system, [*shared, answers[side]])

@@ -13,14 +13,14 @@ from pydantic import ValidationError
 from synthgate.schemas.record_errors import RecordError, _kind, _str
 from synthgate.schemas.sample import Sample, SampleMetadata
 
-_TASK_KEYS = ("task_type", "task", "category")
+_TASK_KEYS = ("task_type", "task", "type", "category")
 _REASONING_KEYS = ("reasoning", "reasoning_content")
 _META_FIELDS = tuple(f for f in SampleMetadata.model_fields if f != "extra")
 METADATA_KEYS = ("id", *_TASK_KEYS, *_REASONING_KEYS, *_META_FIELDS, "metadata")
 
 
 def _metadata(
-    rec: dict[str, Any], kept: list[str], reasoning_field: str | None = None
+    rec: dict[str, Any], kept: list[str], reasoning_field: str | None = None, task_field: str | None = None
 ) -> tuple[str | None, str | None, SampleMetadata]:
     md: dict[str, Any] = {}
     origin: dict[str, str] = {}
@@ -43,12 +43,14 @@ def _metadata(
     for key in _META_FIELDS:  # top-level keys win over the nested metadata object
         if key in rec:
             md[key], origin[key] = rec[key], key
-    task_types = [(k, rec[k]) for k in _TASK_KEYS if k in rec] + task_types
+    # The named task field wins over the usual names, which then stay visible in extra.
+    task_keys = (task_field, *(k for k in _TASK_KEYS if k != task_field)) if task_field else _TASK_KEYS
+    task_types = [(k, rec[k]) for k in task_keys if k in rec] + task_types
     task_type = None
     if task_types:
         path, task_type = task_types[0]
         _str(task_type, path)
-        extra.update((p, v) for p, v in task_types[1:] if "." not in p)  # other aliases stay visible
+        extra.update((p, v) for p, v in task_types[1:] if "." not in p and p in _TASK_KEYS)
     # The named field wins over the usual names; a record without it may still use those.
     reasoning_keys = (*((reasoning_field,) if reasoning_field else ()), *_REASONING_KEYS)
     reasoning_key = next((k for k in reasoning_keys if k in rec), None)

@@ -7,10 +7,12 @@ is read and checked the same way wherever it appears.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from synthgate.schemas.record_errors import RecordError, _kind, _str
 from synthgate.schemas.record_metadata import _REASONING_KEYS
+from synthgate.schemas.tool_calls import CLOSE, OPEN, join_content, render_tool_call
 
 _MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _MESSAGE_ROLES |= {"tool": "tool", "function": "tool"}
@@ -41,14 +43,39 @@ def _message(
         raise RecordError("input.wrong_type", f"a message must be an object, got {_kind(m)}", field=path)
     role = _role(m.get("role"), f"{path}.role", _MESSAGE_ROLES)
     content = m.get("content")
-    if content is None:
-        if m.get("tool_calls") or m.get("function_call"):
-            msg = "the message holds tool calls but no content; tool-call turns are not supported"
-            raise RecordError("input.wrong_type", msg, field=f"{path}.content")
+    calls = _tool_calls(m, path) if role == "assistant" else []
+    if content is None and not calls:
         raise RecordError("input.missing_field", "the message has no 'content'", field=f"{path}.content")
     reasoning = next((m[k] for k in reasoning_keys if m.get(k)), None)
     reasoning = reasoning if isinstance(reasoning, str) else None
-    return role, _content(content, f"{path}.content"), reasoning, f"{path}.role"
+    text = _content(content, f"{path}.content") if content is not None else ""
+    return role, join_content(text, calls), reasoning, f"{path}.role"
+
+
+def _tool_calls(m: dict[str, Any], path: str) -> list[str]:
+    """An assistant message's calls (OpenAI `tool_calls`, or the older `function_call`) as text
+    blocks (see schemas.tool_calls); the arguments are checked by the tools validator."""
+    if m.get("tool_calls") is not None:
+        calls, where = m["tool_calls"], f"{path}.tool_calls"
+        if not isinstance(calls, list):
+            raise RecordError("input.wrong_type", f"must be a list, got {_kind(calls)}", field=where)
+        items = [(c, f"{where}[{i}]") for i, c in enumerate(calls)]
+    elif m.get("function_call") is not None:
+        items = [(m["function_call"], f"{path}.function_call")]
+    else:
+        return []
+    out = []
+    for call, where in items:
+        if not isinstance(call, dict):
+            raise RecordError(
+                "input.wrong_type", f"a tool call must be an object, got {_kind(call)}", field=where
+            )
+        fn = call.get("function", call)  # OpenAI nests {name, arguments} under "function"
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            msg = "a tool call needs a function name ({'function': {'name': ..., 'arguments': ...}})"
+            raise RecordError("input.missing_field", msg, field=f"{where}.function.name")
+        out.append(render_tool_call(fn["name"], fn.get("arguments", {})))
+    return out
 
 
 def _sharegpt_turn(t: Any, path: str) -> _Turn:
@@ -61,7 +88,22 @@ def _sharegpt_turn(t: Any, path: str) -> _Turn:
     role = _role(t[role_key], f"{path}.{role_key}", _SHAREGPT_ROLES)
     if t.get(text_key) is None:
         raise RecordError("input.missing_field", f"the turn has no '{text_key}'", field=f"{path}.{text_key}")
-    return role, _str(t[text_key], f"{path}.{text_key}"), None, f"{path}.{role_key}"
+    text = _str(t[text_key], f"{path}.{text_key}")
+    if t[role_key] == "function_call":  # the value is the call as JSON: {"name": ..., "arguments": ...}
+        text = _sharegpt_call(text)
+    return role, text, None, f"{path}.{role_key}"
+
+
+def _sharegpt_call(value: str) -> str:
+    try:
+        call = json.loads(value)
+    except ValueError:
+        call = None
+    calls = call if isinstance(call, list) else [call]  # LLaMA-Factory allows a list of parallel calls
+    if calls and all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls):
+        return join_content("", [render_tool_call(c["name"], c.get("arguments", {})) for c in calls])
+    # Not a readable call: kept in a block as written, so the tools validator reports it (with a span).
+    return f"{OPEN}\n{value}\n{CLOSE}"
 
 
 def _role(value: Any, path: str, known: dict[str, str]) -> str:

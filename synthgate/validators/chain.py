@@ -25,6 +25,7 @@ REGISTRY: dict[str, tuple[str, str, str]] = {
     "artifacts": ("synthgate.validators.artifacts", "ArtifactsValidator", "artifacts"),
     "secrets": ("synthgate.validators.secrets", "SecretsValidator", "secrets"),
     "format": ("synthgate.validators.format", "FormatValidator", "format"),
+    "tools": ("synthgate.validators.tools", "ToolsValidator", "tools"),
     "length": ("synthgate.validators.length", "LengthValidator", "length"),
 }
 

@@ -114,6 +114,11 @@ _ALL = [
     _c("artifact.special_token", "fail", "block", "A special token in plain text."),
     _c("artifact.boilerplate", "fail", "warn", 'Assistant boilerplate ("As an AI language model").'),
     _c("artifact.empty_completion", "fail", "block", "The completion is empty or whitespace."),
+    # tool calls (assistant turns that call tools; see synthgate.schemas.tool_calls)
+    _c("tool.malformed_call", "fail", "block", "A tool call is not a JSON object with a name."),
+    _c("tool.invalid_arguments", "fail", "block", "Tool-call arguments are not a JSON object."),
+    _c("tool.unknown_tool", "fail", "block", "A call names a tool the record does not define."),
+    _c("tool.schema_violation", "fail", "block", "Tool-call arguments violate the tool's JSON Schema."),
     # secrets and personal data
     _c("secret.api_key", "fail", "block", "Something shaped like an API key or token."),
     _c("secret.private_key", "fail", "block", "A private key block."),

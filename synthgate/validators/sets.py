@@ -27,6 +27,7 @@ from rapidfuzz import fuzz
 
 from synthgate.schemas.chain_config import SetConfig
 from synthgate.schemas.sample import Sample
+from synthgate.schemas.tool_calls import OPEN as TOOL_CALL_OPEN
 from synthgate.schemas.verdict import SetFinding, Span, Verdict
 from synthgate.validators.codes import verdict
 from synthgate.validators.refusal import is_refusal
@@ -117,7 +118,9 @@ class SetChecker:
 
         task = sample.task_type
         self._groups[task] += 1
-        if nc:
+        # A completion that opens with a tool call opens with the tool's name, not with words the
+        # teacher chose; many calls to one tool are not a collapsed template.
+        if nc and not sample.completion.startswith(TOOL_CALL_OPEN):
             opening = b" ".join(nc.split(b" ", self.config.opening_words)[: self.config.opening_words])
             key = (task, hash(opening))
             self._opened[task] += 1

@@ -194,7 +194,7 @@ def test_unknown_thinking_mode_exits_2_naming_the_choices(tmp_path):
 
 def test_reasoning_field_maps_a_custom_field_into_the_sample_reasoning(tmp_path):
     records = [{"prompt": "What is 4+4?", "completion": "8.", "thoughts": "Four plus four is eight."}]
-    result, *_ = audit(tmp_path, records, "--thinking", "keep")
+    result, *_ = audit(tmp_path, records, "--thinking", "keep", "--strict-fields")
     assert result.exit_code == 2 and "unknown field(s) 'thoughts'" in result.output
     result, rows, summary, db = audit(
         tmp_path, records, "--thinking", "keep", "--reasoning-field", "thoughts"

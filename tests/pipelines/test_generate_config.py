@@ -42,7 +42,16 @@ def test_the_issues_minimal_config_loads_as_written(tmp_path):
     assert cfg.tasks.weights() == {"grounded": 0.6, "synthesis": 0.2, "refusal": 0.2}
     chain = cfg.chain_config()
     assert chain.length.max_length == 2048
-    assert chain.order == ["thinking", "leakage", "looping", "artifacts", "secrets", "format", "length"]
+    assert chain.order == [
+        "thinking",
+        "leakage",
+        "looping",
+        "artifacts",
+        "secrets",
+        "format",
+        "tools",
+        "length",
+    ]
 
 
 def test_an_unknown_key_is_an_error_that_names_it(tmp_path):

@@ -309,9 +309,9 @@ BAD_RECORDS = [
     bad(
         "messages",
         {"messages": [USER, {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}]},
-        "input.wrong_type",
-        "messages[1].content",
-        "tool calls",
+        "input.missing_field",
+        "messages[1].tool_calls[0].function.name",
+        "a tool call needs a function name",
     ),
     bad(
         "messages",
@@ -332,7 +332,7 @@ BAD_RECORDS = [
         {"messages": [USER, ANSWER], "score": 1},
         "input.unknown_field",
         "score",
-        r"unknown field\(s\) 'score'.*accepted: messages, tools, id",
+        r"unknown field\(s\) 'score'.*accepted: messages, tools, system, id",
     ),
     bad("prompt-completion", {"prompt": "Q?"}, "input.no_completion", "completion", "no 'completion'"),
     bad("prompt-completion", {"completion": "A."}, "input.missing_field", "prompt", "no 'prompt'"),
