@@ -23,7 +23,7 @@ More provider shapes (`secret.api_key`): GitLab `glpat-`/`gldt-`/`glrt-`, PyPI `
 connection string (the Azurite emulator's published `devstoreaccount1` key is not flagged),
 Discord bot tokens (`<base64 of a numeric user id>.<6>.<27+>`: the first part must decode to
 digits, so dotted names are left alone), npm `npm_` + 36, Twilio `SK`/`AC` + 32 lowercase hex
-(a whole word: a 40-digit git SHA is not one).
+(a whole word: a 40-character git SHA is not one).
 
 URL credentials (`secret.url_credentials`): the password in `scheme://user:password@host`
 (`https://admin:pw@db.internal`); the span is the password, and the address is not also an
@@ -68,6 +68,11 @@ from synthgate.validators.codes import verdict
 _ALL_ROLES = frozenset({"user", "assistant", "tool"})
 
 
+def _kept(n: int) -> tuple[int, int]:
+    """How many leading and trailing characters a masked form of an n-character secret shows."""
+    return min(4, n // 4), min(2, n // 8)
+
+
 def mask(secret: str) -> str:
     """At most 4 leading and 2 trailing characters of `secret`, fewer for short ones.
 
@@ -77,7 +82,7 @@ def mask(secret: str) -> str:
     's…[masked]…'
     """
     n = len(secret)
-    lead, trail = min(4, n // 4), min(2, n // 8)
+    lead, trail = _kept(n)
     return f"{secret[:lead]}…[masked]…{secret[n - trail :] if trail else ''}"
 
 
@@ -88,7 +93,7 @@ def mask_same_length(secret: str) -> str:
     'sk-p************************9f'
     """
     n = len(secret)
-    lead, trail = min(4, n // 4), min(2, n // 8)
+    lead, trail = _kept(n)
     return secret[:lead] + "*" * (n - lead - trail) + secret[n - trail :]
 
 

@@ -17,6 +17,7 @@ from planted_secrets import EMAIL, KEYS, PHONE, all_planted, secret_needles
 from typer.testing import CliRunner
 
 from synthgate.cli.app import app
+from synthgate.validators.secrets import mask_same_length
 
 runner = CliRunner()
 
@@ -143,9 +144,11 @@ def test_stored_spans_still_point_at_their_masked_findings(audited):
         [ds],
     ).fetchall()
     con.close()
+    original = planted_records()[0]["messages"][-1]["content"]
+    assert len(completion) == len(original)
     assert len(spans) == len(KEYS) + 3  # every provider key, Azure, the URL password, the PEM block
     for _, a, b in spans:
-        assert "***" in completion[a:b] and completion[a - 2 : a] in (": ", "y=", "n:")
+        assert completion[a:b] == mask_same_length(original[a:b]) != original[a:b]
 
 
 def test_invalid_record_error_without_skip_invalid_is_masked_and_exits_2(audited):
@@ -205,3 +208,11 @@ def test_without_json_the_last_line_is_still_the_id(tmp_path):
     data = write_jsonl(tmp_path / "one.jsonl", [{"prompt": "Hi?", "completion": "Hello [friend]."}])
     result = run("audit", str(data), "--db", str(tmp_path / "s.duckdb"))
     assert result.exit_code == 0 and last_line(result.stdout).startswith("ds_")
+
+
+def test_error_quoting_record_text_keeps_its_brackets(tmp_path):
+    record = {"messages": [{"role": "[bot]", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}
+    data = write_jsonl(tmp_path / "roles.jsonl", [record])
+    result = run("audit", str(data), "--db", str(tmp_path / "s.duckdb"))
+    assert result.exit_code == 2
+    assert "unknown role '[bot]'" in result.stderr
