@@ -36,10 +36,12 @@ BUDGET_CODES = frozenset(
     {"length.prompt_over_budget", "length.prompt_truncated", "length.completion_over_budget"}
 )
 SET_FAMILY = "set"
+# Excerpts mask anything that could be a credential or personal data, erring wide: emails,
+# phone-shaped numbers and any 8+ character token mixing letters and digits (keys, passwords).
 _SECRETISH = re.compile(
-    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # emails
-    r"|\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}\b"  # key-shaped tokens
-    r"|\+?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"  # phone-shaped numbers
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\+?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"
+    r"|(?<!\S)(?=\S*\d)(?=\S*[A-Za-z])\S{8,}"
 )
 
 
