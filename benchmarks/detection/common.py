@@ -41,9 +41,8 @@ class SetSource:
     def labels_path(self) -> Path:
         return SETS_DIR / self.name / "labels.jsonl"
 
-    @property
-    def data_path(self) -> Path:
-        return DATA_DIR / f"{self.name}.jsonl"
+    def data_path(self, data_dir: Path = DATA_DIR) -> Path:
+        return data_dir / f"{self.name}.jsonl"
 
     def mirror_git_dir(self, mirror: Path) -> Path:
         # The `fetch` tool mirrors github:owner/name as <mirror>/owner+name/repo (a bare git dir).

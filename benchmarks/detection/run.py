@@ -64,10 +64,11 @@ def excerpt(record: dict[str, Any], width: int = 100) -> str:
     return json.dumps(text[:width] + ("…" if len(text) > width else ""), ensure_ascii=False)
 
 
-def evaluate(name: str) -> dict[str, Any]:
+def evaluate(name: str, data_dir: Path = common.DATA_DIR) -> dict[str, Any]:
     src = common.load_source(name)
     labels = common.read_labels(src)
-    records = [json.loads(x) for x in src.data_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    lines = src.data_path(data_dir).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(x) for x in lines if x.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         report, summary = common.run_audit(records, src.audit_args, Path(tmp))
@@ -175,10 +176,11 @@ def missing_data_help(names: list[str]) -> str:
     ]
     for name in names:
         src = common.load_source(name)
-        lines.append(f"  {name}: fetch github:{src.repo} (commit {src.commit}, file {src.path})")
+        lines.append(f"  {name}: {src.path} of github.com/{src.repo} at commit {src.commit}")
     lines.append(
-        "then: PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py "
-        "[--mirror DIR | NAME --from FILE]"
+        "Get each repository (git clone + checkout of that commit, or the fetch tool's mirror under\n"
+        "/work/.mirror), then: PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py\n"
+        "  (all sets, from the mirror; --mirror DIR for another one) or prepare.py NAME --from FILE"
     )
     return "\n".join(lines)
 
@@ -187,6 +189,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="sets to run (default: all)")
     ap.add_argument("--show-errors", action="store_true", help="list every false positive and false negative")
+    ap.add_argument("--data", type=Path, default=common.DATA_DIR, help="where prepare.py wrote the records")
     ap.add_argument("--json", dest="json_out", type=Path, help="write the numbers to this file")
     args = ap.parse_args()
     names = args.names or common.set_names()
@@ -198,8 +201,8 @@ def main() -> None:
         src = common.load_source(name)
         n_labels = len(common.read_labels(src))
         if (
-            not src.data_path.exists()
-            or len(src.data_path.read_text(encoding="utf-8").splitlines()) != n_labels
+            not src.data_path(args.data).exists()
+            or len(src.data_path(args.data).read_text(encoding="utf-8").splitlines()) != n_labels
         ):
             missing.append(name)
     if missing:
@@ -207,7 +210,7 @@ def main() -> None:
         sys.exit(2)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:  # each audit is its own process
-        results = list(pool.map(evaluate, names))
+        results = list(pool.map(lambda n: evaluate(n, args.data), names))
     text, totals = table(results)
     print(text)
     for res in results:
