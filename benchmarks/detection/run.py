@@ -3,12 +3,14 @@
     PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/run.py [NAMES...] [--show-errors] [--json OUT]
 
 Each set's labelled records (`data/<name>.jsonl`, made by prepare.py) are audited with the real
-`synthgate audit` CLI: current chain defaults, the set's format flags, a fresh DuckDB in a temp
-folder. A record's predicted families are its report codes cut at the first dot; set-level
-`set.*` findings are not per-record and are listed apart. For preference pairs the chosen side and
-the pair are judged: codes found only on the rejected side (`side_codes.rejected`) and the
-roll-ups `pref.chosen_failed` / `pref.rejected_failed` (a restatement of side codes) are left out.
-New codes and families are picked up as they appear in reports and in `validators/codes.py`.
+`synthgate audit` command (in-process, so the tokenizer loads once): current chain defaults, the
+set's format flags, a fresh DuckDB in a temp folder. A record's predicted families are its report
+codes cut at the first dot, so new codes and families are picked up as they appear. Counted apart,
+not compared with labels: set-level `set.*` findings; for preference pairs, codes found only on
+the rejected side (`side_codes`) and the roll-ups `pref.chosen_failed` / `pref.rejected_failed`;
+budget codes (`length.prompt_over_budget`, `length.prompt_truncated`,
+`length.completion_over_budget`), which measure a record against --max-length through the
+tokenizer (the `length` family is labelled for completions cut off mid-sentence or mid-code).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import resource
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -210,8 +211,8 @@ def main() -> None:
         print(missing_data_help(missing), file=sys.stderr)
         sys.exit(2)
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:  # each audit is its own process
-        results = list(pool.map(lambda n: evaluate(n, args.data), names))
+    # One process, one set after another: the audits share the loaded tokenizer.
+    results = [evaluate(name, args.data) for name in names]
     text, totals = table(results)
     print(text)
     for res in results:
@@ -231,8 +232,8 @@ def main() -> None:
                         f"  label: {e['label'] or '(no positive in this family)'}\n  text: {e['excerpt']}"
                     )
     n_records = sum(r["records"] for r in results)
-    # The audits run in child processes; their CPU time says more than wall time on a shared machine.
-    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU time says more than wall time on a shared machine.
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     wall, cpu_s = time.perf_counter() - t0, cpu.ru_utime + cpu.ru_stime
     print(f"\n{n_records} records in {len(results)} sets, {wall:.1f} s wall, {cpu_s:.1f} s CPU")
     if args.json_out:
