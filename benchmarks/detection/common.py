@@ -41,9 +41,8 @@ class SetSource:
     def labels_path(self) -> Path:
         return SETS_DIR / self.name / "labels.jsonl"
 
-    @property
-    def data_path(self) -> Path:
-        return DATA_DIR / f"{self.name}.jsonl"
+    def data_path(self, data_dir: Path = DATA_DIR) -> Path:
+        return data_dir / f"{self.name}.jsonl"
 
     def mirror_git_dir(self, mirror: Path) -> Path:
         # The `fetch` tool mirrors github:owner/name as <mirror>/owner+name/repo (a bare git dir).
@@ -147,21 +146,25 @@ def read_labels(src: SetSource) -> list[dict[str, Any]]:
 
 
 def run_audit(records: list[dict[str, Any]], audit_args: tuple[str, ...], workdir: Path) -> tuple[list, dict]:
-    """Audit `records` with the real `synthgate audit` CLI (current chain defaults, a fresh DuckDB).
+    """Audit `records` with the real `synthgate audit` command (current chain defaults, a fresh DuckDB).
 
-    Returns the report lines (one per record, in order) and the summary.
+    The command runs in this process through Typer's runner, so the embedded tokenizer (most of
+    a run's start-up cost) is loaded once for all sets. Returns the report lines (one per record,
+    in order) and the summary.
     """
-    import sys
+    from typer.testing import CliRunner
+
+    from synthgate.cli.app import app
 
     data = workdir / "records.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     report, summary = workdir / "report.jsonl", workdir / "summary.json"
-    cmd = [sys.executable, "-c", "from synthgate.cli.app import main; main()", "audit", str(data)]
-    cmd += [*audit_args, "--db", str(workdir / "bench.duckdb"), "--report", str(report)]
-    cmd += ["--summary", str(summary), "--fail-on", "none"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode not in (0, 1) or not report.exists():
-        raise RuntimeError(f"synthgate audit failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+    args = ["audit", str(data), *audit_args, "--db", str(workdir / "bench.duckdb"), "--report", str(report)]
+    args += ["--summary", str(summary), "--fail-on", "none"]
+    out = CliRunner().invoke(app, args)
+    if out.exit_code not in (0, 1) or not report.exists():
+        detail = out.output[-3000:] or repr(out.exception)
+        raise RuntimeError(f"synthgate audit failed (exit {out.exit_code}):\n{detail}")
     lines = [json.loads(x) for x in report.read_text(encoding="utf-8").splitlines() if x.strip()]
     if len(lines) != len(records):
         raise RuntimeError(f"report has {len(lines)} lines for {len(records)} records")

@@ -19,7 +19,7 @@ from pathlib import Path
 import common
 
 
-def prepare(name: str, mirror: Path, local: Path | None) -> int:
+def prepare(name: str, mirror: Path, local: Path | None, data_dir: Path = common.DATA_DIR) -> Path:
     src = common.load_source(name)
     records = common.read_source_records(src, mirror, local)
     labels = common.read_labels(src)
@@ -27,25 +27,27 @@ def prepare(name: str, mirror: Path, local: Path | None) -> int:
     for row in labels:
         i = row["index"]
         if i >= len(records):
-            raise SystemExit(
+            raise ValueError(
                 f"{name}: label index {i} is past the end of the source ({len(records)} records)"
             )
         got = common.record_sha256(records[i])
         if got != row["sha256"]:
-            raise SystemExit(
+            raise ValueError(
                 f"{name}: record {i} has sha256 {got[:12]}…, its label expects {row['sha256'][:12]}…: "
                 f"not the pinned file ({src.repo}@{src.commit[:10]}:{src.path})"
             )
         out.append(json.dumps(common.adapt(records[i], src.adapter), ensure_ascii=False))
-    common.DATA_DIR.mkdir(exist_ok=True)
-    src.data_path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    return len(out)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = src.data_path(data_dir)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="sets to prepare (default: all)")
     ap.add_argument("--mirror", type=Path, default=common.DEFAULT_MIRROR, help="where fetched repos live")
+    ap.add_argument("--data", type=Path, default=common.DATA_DIR, help="where to write <name>.jsonl")
     ap.add_argument("--from", dest="local", type=Path, help="a local copy of the source file (one set only)")
     args = ap.parse_args()
     names = args.names or common.set_names()
@@ -54,14 +56,14 @@ def main() -> None:
     failed = False
     for name in names:
         try:
-            n = prepare(name, args.mirror, args.local)
-            print(f"{name}: {n} records -> {common.DATA_DIR / (name + '.jsonl')}")
+            path = prepare(name, args.mirror, args.local, args.data)
+            print(f"{name}: {len(common.read_labels(common.load_source(name)))} records -> {path}")
         except (FileNotFoundError, ValueError) as e:
             failed = True
             src = common.load_source(name)
             print(
-                f"{name}: {e}\n  get it: fetch github:{src.repo} (commit {src.commit}), "
-                f"or pass --from a copy of {src.path}",
+                f"{e}\n  get it: git clone https://github.com/{src.repo} and check out {src.commit}, "
+                f"then pass --from CLONE/{src.path} (or --mirror DIR holding a fetched mirror)",
                 file=sys.stderr,
             )
     sys.exit(2 if failed else 0)

@@ -3,12 +3,14 @@
     PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/run.py [NAMES...] [--show-errors] [--json OUT]
 
 Each set's labelled records (`data/<name>.jsonl`, made by prepare.py) are audited with the real
-`synthgate audit` CLI: current chain defaults, the set's format flags, a fresh DuckDB in a temp
-folder. A record's predicted families are its report codes cut at the first dot; set-level
-`set.*` findings are not per-record and are listed apart. For preference pairs the chosen side and
-the pair are judged: codes found only on the rejected side (`side_codes.rejected`) and the
-roll-ups `pref.chosen_failed` / `pref.rejected_failed` (a restatement of side codes) are left out.
-New codes and families are picked up as they appear in reports and in `validators/codes.py`.
+`synthgate audit` command (in-process, so the tokenizer loads once): current chain defaults, the
+set's format flags, a fresh DuckDB in a temp folder. A record's predicted families are its report
+codes cut at the first dot, so new codes and families are picked up as they appear. Counted apart,
+not compared with labels: set-level `set.*` findings; for preference pairs, codes found only on
+the rejected side (`side_codes`) and the roll-ups `pref.chosen_failed` / `pref.rejected_failed`;
+budget codes (`length.prompt_over_budget`, `length.prompt_truncated`,
+`length.completion_over_budget`), which measure a record against --max-length through the
+tokenizer (the `length` family is labelled for completions cut off mid-sentence or mid-code).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +38,12 @@ BUDGET_CODES = frozenset(
     {"length.prompt_over_budget", "length.prompt_truncated", "length.completion_over_budget"}
 )
 SET_FAMILY = "set"
+# Excerpts mask anything that could be a credential or personal data, erring wide: emails,
+# phone-shaped numbers and any 8+ character token mixing letters and digits (keys, passwords).
 _SECRETISH = re.compile(
-    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # emails
-    r"|\b(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}\b"  # key-shaped tokens
-    r"|\+?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"  # phone-shaped numbers
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\+?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"
+    r"|(?<!\S)(?=\S*\d)(?=\S*[A-Za-z])\S{8,}"
 )
 
 
@@ -62,10 +66,11 @@ def excerpt(record: dict[str, Any], width: int = 100) -> str:
     return json.dumps(text[:width] + ("…" if len(text) > width else ""), ensure_ascii=False)
 
 
-def evaluate(name: str) -> dict[str, Any]:
+def evaluate(name: str, data_dir: Path = common.DATA_DIR) -> dict[str, Any]:
     src = common.load_source(name)
     labels = common.read_labels(src)
-    records = [json.loads(x) for x in src.data_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    lines = src.data_path(data_dir).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(x) for x in lines if x.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         report, summary = common.run_audit(records, src.audit_args, Path(tmp))
@@ -173,10 +178,11 @@ def missing_data_help(names: list[str]) -> str:
     ]
     for name in names:
         src = common.load_source(name)
-        lines.append(f"  {name}: fetch github:{src.repo} (commit {src.commit}, file {src.path})")
+        lines.append(f"  {name}: {src.path} of github.com/{src.repo} at commit {src.commit}")
     lines.append(
-        "then: PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py "
-        "[--mirror DIR | NAME --from FILE]"
+        "Get each repository (git clone + checkout of that commit, or the fetch tool's mirror under\n"
+        "/work/.mirror), then: PYTHONPATH=$PWD .venv/bin/python benchmarks/detection/prepare.py\n"
+        "  (all sets, from the mirror; --mirror DIR for another one) or prepare.py NAME --from FILE"
     )
     return "\n".join(lines)
 
@@ -185,6 +191,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="sets to run (default: all)")
     ap.add_argument("--show-errors", action="store_true", help="list every false positive and false negative")
+    ap.add_argument("--data", type=Path, default=common.DATA_DIR, help="where prepare.py wrote the records")
     ap.add_argument("--json", dest="json_out", type=Path, help="write the numbers to this file")
     args = ap.parse_args()
     names = args.names or common.set_names()
@@ -196,16 +203,16 @@ def main() -> None:
         src = common.load_source(name)
         n_labels = len(common.read_labels(src))
         if (
-            not src.data_path.exists()
-            or len(src.data_path.read_text(encoding="utf-8").splitlines()) != n_labels
+            not src.data_path(args.data).exists()
+            or len(src.data_path(args.data).read_text(encoding="utf-8").splitlines()) != n_labels
         ):
             missing.append(name)
     if missing:
         print(missing_data_help(missing), file=sys.stderr)
         sys.exit(2)
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:  # each audit is its own process
-        results = list(pool.map(evaluate, names))
+    # One process, one set after another: the audits share the loaded tokenizer.
+    results = [evaluate(name, args.data) for name in names]
     text, totals = table(results)
     print(text)
     for res in results:
@@ -225,7 +232,10 @@ def main() -> None:
                         f"  label: {e['label'] or '(no positive in this family)'}\n  text: {e['excerpt']}"
                     )
     n_records = sum(r["records"] for r in results)
-    print(f"\n{n_records} records in {len(results)} sets, {time.perf_counter() - t0:.1f} s")
+    # CPU time says more than wall time on a shared machine.
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    wall, cpu_s = time.perf_counter() - t0, cpu.ru_utime + cpu.ru_stime
+    print(f"\n{n_records} records in {len(results)} sets, {wall:.1f} s wall, {cpu_s:.1f} s CPU")
     if args.json_out:
         args.json_out.write_text(
             json.dumps({"sets": results, "totals": totals}, indent=1) + "\n", encoding="utf-8"
