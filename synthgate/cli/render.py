@@ -20,7 +20,12 @@ def render_audit(
     console: Console, store: Store, dataset_id: str, data: dict[str, Any], *, examples: int
 ) -> None:
     records = data.get("records") or 0
-    console.print(f"[bold]Audited {records} records[/] from {data.get('source')}")
+    shards = data.get("shards") or []
+    line = Text.assemble(("Audited " + f"{records} records", "bold"), f" from {data.get('source')}")
+    if len(shards) > 1:  # source paths print as text, never as markup
+        line.append(f" ({len(shards)} files: {', '.join(s['path'] for s in shards[:3])}")
+        line.append(f", ... {shards[-1]['path']})" if len(shards) > 3 else ")")
+    console.print(line)
     counts = data["status_counts"]
     status = Table(title="Records by status", show_edge=False)
     status.add_column("status")
