@@ -37,6 +37,8 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"
 # Data files a folder or glob contributes as shards; anything else in a folder (README.md,
 # .gitattributes, dataset_info.json) is not data.
 DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".csv", ".arrow")
+# Metadata files a hub snapshot or a datasets folder holds beside the data.
+METADATA_FILES = frozenset({"dataset_info.json", "dataset_infos.json", "dataset_dict.json", "state.json"})
 # Folder or file-name prefixes the hub treats as split names (besides the NAME-00000-of-00004 form).
 SPLIT_WORDS = frozenset({"train", "training", "test", "testing", "validation", "valid", "val", "dev", "eval"})
 DEFAULT_SPLIT = "train"
@@ -261,6 +263,7 @@ def _folder(path: Path, split: str | None, default_split: str | None) -> tuple[l
         for f in path.rglob("*")
         if f.is_file()
         and data_suffix(f) in DATA_SUFFIXES
+        and f.name not in METADATA_FILES
         and not any(part.startswith(".") for part in f.relative_to(path).parts)
     )
     if not files:
@@ -289,7 +292,8 @@ def _folder(path: Path, split: str | None, default_split: str | None) -> tuple[l
             "pass one of those folders"
         )
         raise InputError(msg, path=str(path), code="input.malformed")
-    return chosen, name
+    # One split that is no split word (part-00000-of-00004.jsonl) is a folder of shards, not a split.
+    return chosen, name if len(splits) > 1 or name.lower() in SPLIT_WORDS else None
 
 
 def split_of(relative: Path) -> str | None:

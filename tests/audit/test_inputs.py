@@ -261,6 +261,22 @@ def test_hub_snapshot_reads_the_train_split_by_default_and_another_by_name(tmp_p
     assert resolve_inputs(root).name == "hub (train)"
 
 
+def test_hub_metadata_files_are_not_read_as_data(tmp_path):
+    root = hub(tmp_path)
+    (root / "dataset_infos.json").write_text('{"default": {"splits": {}}}', encoding="utf-8")
+    assert [p.name for p in resolve_inputs(root).shards] == [
+        "train-00000-of-00002.parquet",
+        "train-00001-of-00002.parquet",
+    ]
+
+
+def test_shards_named_like_hub_shards_of_one_non_split_name_are_one_dataset(tmp_path):
+    root = shards(tmp_path, ["part-00000-of-00002.jsonl", "part-00001-of-00002.jsonl.gz"])
+    inputs = resolve_inputs(root)
+    assert (inputs.split, inputs.source) == (None, str(root))
+    assert datas(inputs) == ALPACA[:20]
+
+
 def test_unknown_split_lists_the_splits(tmp_path):
     with pytest.raises(InputError, match=r"hub: has no split 'valid'; its splits are test, train"):
         resolve_inputs(hub(tmp_path), split="valid")
