@@ -222,7 +222,7 @@ def resolve_inputs(
         specs = [specs]
     texts = tuple(str(s) for s in specs)
     if not texts:
-        raise InputError("no input given: name a file, a folder or a glob")
+        raise InputError("no input given: name a file, a folder or a glob", code="input.malformed")
     found: set[Path] = set()
     chosen: set[str] = set()
     for spec in texts:
@@ -231,7 +231,9 @@ def resolve_inputs(
         if picked is not None:
             chosen.add(picked)
     if split is not None and not chosen:
-        raise InputError(f"--split {split!r} was given but {', '.join(texts)} holds no splits")
+        raise InputError(
+            f"--split {split!r} was given but {', '.join(texts)} holds no splits", code="input.malformed"
+        )
     return InputSet(texts, tuple(sorted(found, key=lambda p: p.as_posix())), split or _one(chosen))
 
 
@@ -274,7 +276,11 @@ def _folder(path: Path, split: str | None, default_split: str | None) -> tuple[l
         splits.setdefault(split_of(f.relative_to(path)), []).append(f)
     if list(splits) == [None]:
         if split is not None:
-            raise InputError(f"--split {split!r}: the folder's files carry no split names", path=str(path))
+            raise InputError(
+                f"--split {split!r}: the folder's files carry no split names",
+                path=str(path),
+                code="input.malformed",
+            )
         return files, None
     if None in splits:
         loose = ", ".join(f.relative_to(path).as_posix() for f in splits[None][:3])
@@ -323,7 +329,11 @@ def _config_folder(relative: Path) -> str:
 def _pick_split(path: Path, names: list[str], split: str | None, default_split: str | None) -> str:
     if split is not None:
         if split not in names:
-            raise InputError(f"has no split {split!r}; its splits are {', '.join(names)}", path=str(path))
+            raise InputError(
+                f"has no split {split!r}; its splits are {', '.join(names)}",
+                path=str(path),
+                code="input.malformed",
+            )
         return split
     if len(names) == 1:
         return names[0]
@@ -337,7 +347,8 @@ def _datasets_dict(path: Path, split: str | None, default_split: str | None) -> 
     try:
         names = list(json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"])
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(f"dataset_dict.json is not readable: {err}", path=str(path)) from None
+        msg = f"dataset_dict.json is not readable: {err}"
+        raise InputError(msg, path=str(path), code="input.malformed") from None
     if split is None and default_split is not None and default_split not in names:
         msg = f"holds the splits {', '.join(names)} but no {default_split!r} split; pick one with --split"
         raise InputError(msg, path=str(path), code="input.malformed")

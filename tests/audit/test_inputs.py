@@ -374,3 +374,16 @@ def test_eval_set_hub_folder_with_several_splits_is_refused_not_defaulted_to_tra
 def test_input_set_source_names_specs_and_split(tmp_path):
     s = InputSet(("data/",), (Path("data/train-0.parquet"),), "train")
     assert (s.source, s.name) == ("data/ (split train)", "data (train)")
+
+
+def test_split_given_for_a_plain_file_is_refused(tmp_path):
+    path = write(tmp_path / "train.jsonl", jsonl_bytes(ALPACA[:1]))
+    with pytest.raises(InputError, match=r"--split 'test' was given but .*train\.jsonl holds no splits") as e:
+        resolve_inputs(path, split="test")
+    assert e.value.code == "input.malformed"
+
+
+def test_one_missing_path_among_several_is_named(tmp_path):
+    path = write(tmp_path / "a.jsonl", jsonl_bytes(ALPACA[:1]))
+    with pytest.raises(InputError, match=r"b\.jsonl: no such file or folder"):
+        resolve_inputs([path, tmp_path / "b.jsonl"])
