@@ -21,11 +21,10 @@ def render_audit(
 ) -> None:
     records = data.get("records") or 0
     shards = data.get("shards") or []
-    line = Text.assemble(("Audited " + f"{records} records", "bold"), f" from {data.get('source')}")
-    if len(shards) > 1:  # source paths print as text, never as markup
-        line.append(f" ({len(shards)} files: {', '.join(s['path'] for s in shards[:3])}")
-        line.append(f", ... {shards[-1]['path']})" if len(shards) > 3 else ")")
-    console.print(line)
+    line = Text.assemble((f"Audited {records} records", "bold"), f" from {data.get('source')}")
+    if len(shards) > 1:  # the summary JSON lists them
+        line.append(f" ({len(shards)} files)")
+    console.print(line)  # a Text: paths print as they are, never as markup
     counts = data["status_counts"]
     status = Table(title="Records by status", show_edge=False)
     status.add_column("status")
