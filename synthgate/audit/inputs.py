@@ -196,9 +196,9 @@ class InputSet:
     def sha256(self, shard_hashes: Sequence[str] | None = None) -> str | None:
         """One shard: its file_sha256, as for a single file always. Several: sha256 over the
         (path relative to the shards' common folder, sha256) pairs, so moving the folder keeps it."""
-        if len(self.shards) == 1:
-            return file_sha256(self.shards[0])
         hashes = shard_hashes if shard_hashes is not None else [file_sha256(p) for p in self.shards]
+        if len(self.shards) == 1:
+            return hashes[0]
         root = Path(os.path.commonpath([p.resolve().parent for p in self.shards]))
         h = hashlib.sha256()
         for p, sha in zip(self.shards, hashes, strict=True):
