@@ -1,6 +1,8 @@
 """Benchmark files -> the question texts a contamination check looks for in training data.
 
-Any file `read_records` reads (JSONL, JSON, CSV, Parquet, a `datasets` folder). The question
+Any input `read_records` reads (JSONL, JSON, CSV, Parquet, Arrow, compressed or not, a `datasets`
+folder, a folder of shards or a glob; a hub folder holding several splits is refused: name the
+split's files with a glob). Each item names its own file (shard) and its place there. The question
 field is named with `field`, or found per record: the first non-empty of question, prompt,
 input, instruction, query, problem, text, then MT-bench `turns` (the turns joined), then the
 user turns of `messages`/`conversations`. An Alpaca record's instruction and input are joined,
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthgate.audit.inputs import resolve_inputs
 from synthgate.audit.readers import read_records
 from synthgate.errors import InputError
 
@@ -32,7 +35,7 @@ _USER_ROLES = frozenset({"user", "human"})
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One benchmark question: its record `index` (0-based) in `source`, and its text."""
+    """One benchmark question: its record `index` (0-based) in `source` (its file), and its text."""
 
     index: int
     text: str
@@ -46,12 +49,15 @@ def load_eval_items(path: str | Path, field: str | None = None) -> list[EvalItem
     when a record cannot be read: an eval set must be complete for a clean audit to mean anything.
     """
     items = []
-    for raw in read_records(path):
+    # No default split: an eval set's split is the user's choice (a glob of its files).
+    inputs = resolve_inputs(path, default_split=None)
+    for raw in read_records(inputs):
         if raw.error is not None:
             raise raw.error
         assert raw.data is not None
-        text = _question(raw.data, field, str(path), raw.index)
-        items.append(EvalItem(raw.index, text, str(path)))
+        shard = str(inputs.shards[raw.shard])
+        text = _question(raw.data, field, shard, raw.index)
+        items.append(EvalItem(raw.row, text, shard))
     return items
 
 

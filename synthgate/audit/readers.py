@@ -1,9 +1,12 @@
 """Dataset files -> raw record dicts, streamed so memory stays flat in dataset size.
 
-JSONL, CSV, Parquet and `datasets` save_to_disk folders stream; a JSON array has to be parsed
-whole. A record that cannot be read becomes a RawRecord carrying an InputError, so one bad line
-is reported with its neighbours instead of ending the audit; problems with the whole file
-(missing, empty, unknown kind) raise InputError before any record is yielded.
+JSONL, CSV, Parquet, Arrow and `datasets` save_to_disk folders stream; a JSON array has to be
+parsed whole. Compressed files (.gz, .bz2, .xz, .zst) are decompressed on the fly, and a PATH may
+name several shards (files, folders, globs, a hub snapshot: see synthgate.audit.inputs), read as
+one dataset whose record indexes continue across shards. A record that cannot be read becomes a
+RawRecord carrying an InputError, so one bad line is reported with its neighbours instead of
+ending the audit; problems with a whole file (missing, empty, unknown kind) raise InputError
+before any record is yielded.
 """
 
 from __future__ import annotations
@@ -12,16 +15,34 @@ import csv
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthgate.audit.inputs import (
+    COMPRESSIONS,
+    DEFAULT_SPLIT,
+    InputSet,
+    compression_of,
+    data_suffix,
+    open_binary,
+    resolve_inputs,
+)
 from synthgate.errors import InputError
 from synthgate.schemas.field_map import map_record
 from synthgate.schemas.record_errors import RecordError
 
-SUPPORTED = (".jsonl", ".ndjson", ".json", ".parquet", ".csv", "a datasets save_to_disk folder")
+SUPPORTED = (
+    ".jsonl",
+    ".ndjson",
+    ".json",
+    ".parquet",
+    ".csv",
+    ".arrow",
+    "a datasets save_to_disk folder",
+    "each but Parquet/Arrow also as .gz, .bz2, .xz or .zst",
+)
 _BATCH = 1024
 _BOM = b"\xef\xbb\xbf"
 # csv.reader yields cells as text; these columns hold JSON lists/objects in CSV exports.
@@ -34,36 +55,108 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of by
 
 @dataclass(frozen=True)
 class RawRecord:
-    """One record as read: `index` 0-based over all records, `line` (1-based) where the format has
-    lines, and either the record's `data` or the `error` that kept it from being read."""
+    """One record as read: `index` 0-based over all records (of all shards), `line` (1-based, in
+    its shard) where the format has lines, and either the record's `data` or the `error` that kept
+    it from being read. `shard` numbers the record's file in the InputSet's `shards`; `first` is
+    the index of that shard's first record, so `row` is the record's 0-based place in its file."""
 
     index: int
     line: int | None
     data: dict[str, Any] | None
     error: InputError | None
+    shard: int = 0
+    first: int = 0
+
+    @property
+    def row(self) -> int:
+        return self.index - self.first
 
 
-def read_records(path: str | Path) -> Iterator[RawRecord]:
-    """Stream the records of a JSONL/JSON/Parquet/CSV file or a `datasets` save_to_disk folder.
+def read_records(
+    path: str | Path | Sequence[str | Path] | InputSet,
+    *,
+    split: str | None = None,
+    default_split: str | None = DEFAULT_SPLIT,
+) -> Iterator[RawRecord]:
+    """Stream the records of JSONL/JSON/Parquet/CSV/Arrow files (compressed or not), `datasets`
+    save_to_disk folders, or the shards of folders and globs (see `resolve_inputs`), as one dataset.
 
-    Raises InputError at once when the file is missing, of an unknown kind or empty.
+    Raises InputError at once when a file is missing, of an unknown kind or empty.
     """
-    p = Path(path)
+    inputs = path if isinstance(path, InputSet) else resolve_inputs(path, split, default_split)
+    for shard in inputs.shards[1:]:
+        _opener(shard)  # every shard's whole-file problems surface before the first record
+    first = _open_file(inputs.shards[0])
+    if len(inputs.shards) == 1:
+        return first
+    return _chained(inputs.shards, first)
+
+
+def _open_file(p: Path) -> Iterator[RawRecord]:
+    if p.is_dir():
+        return _counted(p, _open_datasets_folder(p))
+    return _counted(p, _opener(p)(p))
+
+
+def _opener(p: Path) -> Callable[[Path], Iterator[RawRecord]]:
+    """The reader for one file; raises InputError when the file cannot be one of ours."""
     if not p.exists():
         raise _file_error(p, "no such file or folder")
     if p.is_dir():
-        return _counted(p, _open_datasets_folder(p))
-    opener = _OPENERS.get(p.suffix.lower())
+        return _open_datasets_folder
+    suffix = data_suffix(p)
+    opener = _OPENERS.get(suffix)
     if opener is None:
-        raise _file_error(p, f"unknown file kind {p.suffix or '(no extension)'!r}; supported: {_supported()}")
+        if p.suffix.lower() in COMPRESSIONS:
+            msg = f"names no data format before {p.suffix!r}; name it like train.jsonl{p.suffix}"
+        else:
+            msg = f"unknown file kind {p.suffix or '(no extension)'!r}"
+        raise _file_error(p, f"{msg}; supported: {_supported()}")
     if p.stat().st_size == 0:
         raise _empty(p)
-    return _counted(p, opener(p))
+    if suffix in (".parquet", ".arrow") and (codec := compression_of(p)):
+        msg = (
+            f"is a {codec}-compressed {suffix[1:].title()} file: {suffix[1:].title()} compresses "
+            "internally, so synthgate does not read it through another compression; decompress it"
+        )
+        raise _file_error(p, msg)
+    return opener
 
 
-def count_hint(path: str | Path) -> int | None:
+def _chained(shards: tuple[Path, ...], first: Iterator[RawRecord]) -> Iterator[RawRecord]:
+    """The shards' records one after another, indexes continuing; errors renumbered to match."""
+    start = 0
+    for n, shard in enumerate(shards):
+        count = 0
+        for rec in first if n == 0 else _open_file(shard):
+            err = rec.error if rec.error is None else _renumbered(rec.error, rec, start)
+            yield RawRecord(rec.index + start, rec.line, rec.data, err, n, start)
+            count += 1
+        start += count
+
+
+def _renumbered(err: InputError, rec: RawRecord, start: int) -> InputError:
+    # "record N" counts over all shards, as in the report; a format without lines also names
+    # the record's place in its own file.
+    where = "" if rec.line is not None else f" (row {rec.index} of the file)"
+    return InputError(
+        err.detail + where,
+        path=err.path,
+        record=None if err.record is None else err.record + start,
+        field=err.field,
+        code=err.code,
+        hint=err.hint,
+    )
+
+
+def count_hint(path: str | Path | InputSet) -> int | None:
     """A cheap record count for progress bars (Parquet metadata, JSONL line count), else None."""
+    if isinstance(path, InputSet):
+        hints = [count_hint(p) for p in path.shards]
+        return None if None in hints else sum(hints)  # type: ignore[arg-type]
     p = Path(path)
+    if compression_of(p) is not None:
+        return None  # counting lines would decompress the whole file once more
     try:
         if p.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
@@ -85,7 +178,7 @@ def count_hint(path: str | Path) -> int | None:
 
 def _open_jsonl(path: Path) -> Iterator[RawRecord]:
     # Bytes in, decoded line by line: one non-UTF-8 line is one bad record, not a dead file.
-    with path.open("rb") as f:
+    with open_binary(path) as f:
         index, offset = 0, 0
         for lineno, raw in enumerate(f, 1):
             start = offset
@@ -125,7 +218,8 @@ def _parse_line(
 
 
 def _open_json(path: Path) -> Iterator[RawRecord]:
-    raw = path.read_bytes().removeprefix(_BOM)
+    with open_binary(path) as f:
+        raw = f.read().removeprefix(_BOM)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -187,7 +281,7 @@ def _item(path: Path, index: int, item: Any) -> RawRecord:
 def _open_csv(path: Path) -> Iterator[RawRecord]:
     # Long conversations overflow csv's default 128 KiB cell limit; raise it for this reader.
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with path.open("rb") as f:
+    with open_binary(path) as f:
         # Decode per line with surrogateescape so a bad byte spoils one row, reported below.
         lines = (line.decode("utf-8", "surrogateescape") for line in f)
         reader = csv.reader(_strip_bom(lines))
@@ -278,6 +372,22 @@ def _open_parquet(path: Path) -> Iterator[RawRecord]:
     return _rows(pf.iter_batches(batch_size=_BATCH))
 
 
+def _open_arrow(path: Path) -> Iterator[RawRecord]:
+    """An Arrow IPC file as the hub and `datasets` write it (the stream format), or the file format."""
+    import pyarrow as pa
+
+    try:
+        reader = pa.ipc.open_stream(pa.memory_map(str(path)))
+        return _rows(iter(reader))
+    except (OSError, ValueError):
+        pass
+    try:
+        f = pa.ipc.open_file(pa.memory_map(str(path)))
+    except (OSError, ValueError) as err:
+        raise _file_error(path, f"not a readable Arrow file: {err}") from None
+    return _rows(f.get_batch(i) for i in range(f.num_record_batches))
+
+
 def _open_datasets_folder(path: Path) -> Iterator[RawRecord]:
     if not ((path / "state.json").exists() or (path / "dataset_dict.json").exists()):
         msg = (
@@ -349,4 +459,5 @@ _OPENERS: dict[str, Callable[[Path], Iterator[RawRecord]]] = {
     ".json": _open_json,
     ".parquet": _open_parquet,
     ".csv": _open_csv,
+    ".arrow": _open_arrow,
 }

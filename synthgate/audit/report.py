@@ -11,13 +11,15 @@ from synthgate.validators.preference import side_of
 
 
 def write_report(store: Store, dataset_id: str, path: str | Path) -> int:
-    """One JSON line per input record, in input order: index, id, status, codes.
+    """One JSON line per input record, in input order: index, id, status, codes, and the `shard`
+    (file path) and `line` (1-based, null for formats without lines) the record was read from.
 
     Lines of preference pairs add `side_codes`: {"chosen": [...], "rejected": [...]}, the codes
     each side's own chain verdicts carry (pair-level `pref.*` codes appear in `codes` only).
     """
     info = store.datasets.get(dataset_id)
     sides = _side_codes(store, dataset_id) if "preference" in (info.summary or {}) else None
+    shards = [s["path"] for s in (info.summary or {}).get("shards", [])]
     n = 0
     with Path(path).open("w", encoding="utf-8") as f:
         for row in store.report_rows(dataset_id):
@@ -26,6 +28,8 @@ def write_report(store: Store, dataset_id: str, path: str | Path) -> int:
                 "id": row.id,
                 "status": row.status,
                 "codes": row.codes,
+                "shard": shards[row.shard] if row.shard is not None and row.shard < len(shards) else None,
+                "line": row.line,
             }
             if sides is not None and row.id is not None:  # unreadable records are not pairs
                 found = sides.get(row.index, {})
@@ -58,6 +62,7 @@ def summary(store: Store, dataset_id: str) -> dict[str, Any]:
         "dataset_id": dataset_id,
         "source": info.source_path,
         "records": stored.get("records"),
+        "shards": stored.get("shards", []),
         "status_counts": store.status_counts(dataset_id),
         "codes": store.code_counts(dataset_id),
         "verdicts_by_validator": by_validator,

@@ -1,4 +1,5 @@
-"""Audit a dataset file: read, adapt, validate, check the set, and store everything.
+"""Audit a dataset (a file, or the shards of folders and globs): read, adapt, validate, check the
+set, and store everything.
 
 Memory stays flat in dataset size: records stream through in batches, results go to the store
 as they are produced, and set-level checks keep only small per-record state.
@@ -12,12 +13,12 @@ an `input.malformed` record.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synthgate.audit.inputs import InputSet, file_sha256, resolve_inputs
 from synthgate.audit.readers import RawRecord, read_records
 from synthgate.errors import InputError
 from synthgate.schemas.adapters import PREFERENCE, RecordError, accepted_keys, to_sample, unknown_keys
@@ -61,6 +62,7 @@ class AuditOptions:
     eval_field: str | None = None
     against: Path | None = None
     reasoning_field: str | None = None
+    split: str | None = None  # the split of a hub or save_to_disk folder (default: train)
 
 
 @dataclass(frozen=True)
@@ -73,44 +75,54 @@ class AuditResult:
 
 
 def audit(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path] | InputSet,
     store: Store,
     options: AuditOptions | None = None,
     *,
     chain: Chain | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AuditResult:
-    """Audit `path` into `store` in one transaction; an interruption leaves the store as it was."""
+    """Audit `path` (files, folders, globs: one dataset) into `store` in one transaction; an
+    interruption leaves the store as it was."""
     options = options or AuditOptions()
-    path = Path(path)
     if options.fmt not in FORMAT_CHOICES:
         raise InputError(f"unknown format {options.fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
+    inputs = path if isinstance(path, InputSet) else resolve_inputs(path, options.split)
+    records_in = read_records(inputs)  # whole-file problems of every shard surface here, first
     chain = chain or build_chain(options)
     set_checker = _set_checker(options.chain)
-    adapter = _Adapter(path, options)
+    adapter = _Adapter(inputs, options)
     pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)
+    hashes = [file_sha256(p) for p in inputs.shards]
+    shards = [
+        {"path": str(p), "sha256": h, "records": 0, "first_index": 0}
+        for p, h in zip(inputs.shards, hashes, strict=True)
+    ]
     with store.transaction():
         dataset_id = store.datasets.create(
-            name=options.name or path.name,
-            source_path=str(path),
-            source_sha256=file_sha256(path),
+            name=options.name or inputs.name,
+            source_path=inputs.source,
+            source_sha256=inputs.sha256(hashes),  # type: ignore[arg-type]
             fmt=options.fmt,
             options=_options_dict(options),
             chain_config=options.chain.model_dump(mode="json"),
         )
         records = 0
-        for batch in _batches(read_records(path), options.batch_size):
+        for batch in _batches(records_in, options.batch_size):
             rows, verdicts = _audit_batch(batch, adapter, options, chain, pairs)
             for row in rows:
                 if set_checker is not None and row.sample is not None:
                     set_checker.observe(row.index, row.sample)
+            for raw in batch:
+                shards[raw.shard]["records"] += 1
+                shards[raw.shard]["first_index"] = raw.first
             store.samples.add_batch(dataset_id, rows)
             store.verdicts.add_batch(dataset_id, verdicts)
             records += len(rows)
             if progress:
                 progress(len(rows))
         findings: list[SetFinding] = []
-        summary: dict = {"records": records, "read_as": dict(adapter.shapes.most_common())}
+        summary: dict = {"records": records, "shards": shards, "read_as": dict(adapter.shapes.most_common())}
         if adapter.extra_fields:
             summary["extra_fields"] = dict(adapter.extra_fields.most_common())
         if set_checker is not None:
@@ -141,7 +153,7 @@ def _audit_batch(
         except InputError as err:
             if not options.skip_invalid:
                 raise
-            rows.append(SampleRow(raw.index, None, None, None, _raw_text(raw)))
+            rows.append(SampleRow(raw.index, None, None, None, _raw_text(raw), raw.shard, raw.line))
             verdicts.append((raw.index, verdict("input", err.code, str(err))))
             continue
         good.append((raw, adapted))
@@ -165,6 +177,8 @@ def _audit_batch(
                 sample,
                 before if sample.id != original.id else None,
                 None,
+                raw.shard,
+                raw.line,
             )
         )
         verdicts.extend((raw.index, v) for v in found)
@@ -196,9 +210,11 @@ def build_chain(options: AuditOptions) -> Chain:
     if options.against is not None:
         from synthgate.validators.contamination import SplitIndex, SplitOverlapValidator
 
-        adapt = _Adapter(options.against, options)
-        other = [(raw.index, _chosen(adapt(raw))) for raw in read_records(options.against)]
-        extra.append(SplitOverlapValidator(SplitIndex.build(other, options.against)))
+        # A hub folder's split is named with a glob here: --split picks the audited data's split.
+        against = resolve_inputs(options.against, default_split=None)
+        adapt = _Adapter(against, options)
+        other = [(raw.index, _chosen(adapt(raw))) for raw in read_records(against)]
+        extra.append(SplitOverlapValidator(SplitIndex.build(other, against.source)))
     return Chain(options.chain, extra=extra)
 
 
@@ -209,8 +225,8 @@ def _chosen(adapted: Adapted) -> Sample:
 class _Adapter:
     """Raw records -> samples or pairs; `pairs` says which kind the file holds once known."""
 
-    def __init__(self, path: Path, options: AuditOptions) -> None:
-        self.path = path
+    def __init__(self, inputs: InputSet, options: AuditOptions) -> None:
+        self.inputs = inputs
         self.options = options
         self.pairs: bool | None = None if options.fmt == "auto" else options.fmt == PREFERENCE
         # Per file: which shape each record was read as, and the fields kept as metadata.
@@ -226,11 +242,14 @@ class _Adapter:
             mapped = self._map(raw.data)
             return self._adapt(mapped)
         except RecordError as err:
-            line = f" (line {raw.line})" if raw.line is not None else ""
+            if raw.line is not None:
+                where = f" (line {raw.line})"
+            else:  # several shards: "record N" counts over all of them, so name the file's row too
+                where = f" (row {raw.row} of the file)" if len(self.inputs.shards) > 1 else ""
             field = mapped.original_field(err.field) if mapped is not None else err.field
             raise InputError(
-                err.message + line,
-                path=str(self.path),
+                err.message + where,
+                path=str(self.inputs.shards[raw.shard]),
                 record=raw.index,
                 field=field,
                 code=err.code,
@@ -328,19 +347,5 @@ def _options_dict(options: AuditOptions) -> dict:
         "eval_field": options.eval_field,
         "against": str(options.against) if options.against else None,
         "reasoning_field": options.reasoning_field,
+        "split": options.split,
     }
-
-
-def file_sha256(path: Path) -> str | None:
-    """sha256 of a file, or of a folder's files in name order (a datasets save_to_disk folder)."""
-    if not path.exists():
-        return None
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for p in files:
-        if path.is_dir():
-            h.update(str(p.relative_to(path)).encode())
-        with p.open("rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()

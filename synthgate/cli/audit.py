@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from synthgate.audit import report
+from synthgate.audit.inputs import resolve_inputs
 from synthgate.audit.readers import count_hint
 from synthgate.audit.runner import FORMAT_CHOICES, AuditOptions
 from synthgate.audit.runner import audit as run_audit
@@ -32,7 +33,14 @@ from synthgate.store import Store
 
 @handle_errors
 def audit(
-    path: Annotated[Path, typer.Argument(help="JSONL, JSON, Parquet, CSV file or a datasets folder.")],
+    path: Annotated[
+        list[str],
+        typer.Argument(
+            help="JSONL, JSON, Parquet, CSV, Arrow files (.gz/.bz2/.xz/.zst too), folders of shards "
+            "(hub snapshots, datasets folders) or globs: all audited as one dataset.",
+            show_default=False,
+        ),
+    ],
     fmt: Annotated[
         str, typer.Option("--format", help=f"Record format: {'|'.join(FORMAT_CHOICES)}.")
     ] = "auto",
@@ -106,6 +114,9 @@ def audit(
         str | None,
         typer.Option(help="Record (or final assistant message) field holding the reasoning, e.g. thoughts."),
     ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Split of a hub or datasets folder to audit [default: train].")
+    ] = None,
     examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON document (dataset_id inside).")
@@ -126,6 +137,8 @@ def audit(
         synthgate audit dpo.jsonl --format preference --report report.jsonl
         synthgate audit distill.jsonl --thinking keep --reasoning-field reasoning_content
         synthgate audit raw.jsonl --prompt-field problem --completion-field solution --task-field kind
+        synthgate audit 'shards/*.jsonl.gz' --report report.jsonl
+        synthgate audit hub-snapshot/ --split test
     """
     del allow_extra_fields  # the old opt-in, now the default: accepted so old commands still run
     chain = load_chain_config(config, tokenizer=tokenizer, max_length=max_length)
@@ -144,7 +157,9 @@ def audit(
         eval_field=eval_field,
         against=against,
         reasoning_field=reasoning_field,
+        split=split,
     )
+    inputs = resolve_inputs(path, split)
     with Store.open(db) as store:
         with Progress(
             TextColumn("auditing"),
@@ -156,8 +171,8 @@ def audit(
             transient=True,
             disable=as_json or not err_console.is_terminal,
         ) as bar:
-            task = bar.add_task("audit", total=count_hint(path), rate="")
-            result = run_audit(path, store, options, progress=lambda n: bar.advance(task, n))
+            task = bar.add_task("audit", total=count_hint(inputs), rate="")
+            result = run_audit(inputs, store, options, progress=lambda n: bar.advance(task, n))
         ds = result.dataset_id
         if report_path:
             report.write_report(store, ds, report_path)

@@ -36,7 +36,12 @@ def render_audit(
     console: Console, store: Store, dataset_id: str, data: dict[str, Any], *, examples: int
 ) -> None:
     records = data.get("records") or 0
-    console.print(f"[bold]Audited {records} records[/] from {safe(str(data.get('source')))}")
+    shards = data.get("shards") or []
+    source = mask_secrets(str(data.get("source")))
+    line = Text.assemble((f"Audited {records} records", "bold"), f" from {source}")
+    if len(shards) > 1:  # the summary JSON lists them
+        line.append(f" ({len(shards)} files)")
+    console.print(line)  # a Text: paths print as they are, never as markup
     if data.get("read_as") or data.get("extra_fields"):
         console.print(Text(mask_secrets(_input_line(data)), style="dim"))
     counts = data["status_counts"]

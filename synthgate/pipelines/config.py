@@ -39,7 +39,8 @@ class SourcesConfig(_Strict):
 
     documents: list[str] = Field(
         default_factory=list,
-        description="Glob patterns of .txt, .md or .jsonl files (relative to the config file).",
+        description="Glob patterns of .txt, .md or .jsonl files, optionally compressed (.gz, .bz2, .xz, "
+        ".zst), relative to the config file.",
     )
     text_field: str = Field(default="text", description="Field holding the text in .jsonl documents.")
     chunk_chars: int = Field(default=1200, ge=100, description="Target chunk size in characters.")

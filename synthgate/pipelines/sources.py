@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from synthgate.audit.inputs import data_suffix, open_binary
 from synthgate.errors import ConfigError, InputError
 from synthgate.pipelines.config import SourcesConfig
 from synthgate.schemas.sample import Message
@@ -188,22 +189,33 @@ def _document_paths(patterns: list[str], base: Path) -> list[Path]:
 
 
 def _read_texts(path: Path, text_field: str) -> list[str]:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read document: {err}", path=str(path)) from None
-    if path.suffix != ".jsonl":
-        return [raw]
-    texts = []
-    for n, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
+    # Compressed documents (doc.md.gz, docs.jsonl.zst) are decompressed on the fly.
+    if data_suffix(path) != ".jsonl":
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"not JSON: {err.msg}", path=str(path), record=n) from None
-        text = record.get(text_field) if isinstance(record, dict) else None
-        if not isinstance(text, str):
-            raise InputError("no text", path=str(path), record=n, field=text_field)
-        texts.append(text)
-    return texts
+            with open_binary(path) as f:
+                return [f.read().decode("utf-8")]
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read document: {err}", path=str(path)) from None
+    texts = []
+    with open_binary(path) as f:
+        for n, raw in enumerate(f, start=1):
+            texts.append(_jsonl_text(path, n, raw, text_field))
+    return [t for t in texts if t is not None]
+
+
+def _jsonl_text(path: Path, n: int, raw: bytes, text_field: str) -> str | None:
+    """The text of line `n` of a .jsonl document; None for a blank line."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"cannot read document: {err}", path=str(path), record=n) from None
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise InputError(f"not JSON: {err.msg}", path=str(path), record=n) from None
+    text = record.get(text_field) if isinstance(record, dict) else None
+    if not isinstance(text, str):
+        raise InputError("no text", path=str(path), record=n, field=text_field)
+    return text

@@ -189,6 +189,16 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    Migration(
+        4,
+        "samples: the shard and line each record was read from",
+        [
+            # A dataset may be read from several files (shards); `shard` numbers the record's file
+            # in the dataset summary's `shards` list, `line` is its 1-based line there (JSONL, CSV).
+            "ALTER TABLE samples ADD COLUMN shard INTEGER",
+            "ALTER TABLE samples ADD COLUMN line BIGINT",
+        ],
+    ),
 ]
 
 

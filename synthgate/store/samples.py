@@ -24,7 +24,7 @@ RAW_MAX_CHARS = 2_000
 
 _COLUMNS = (
     "idx, input_id, sample_id, system_prompt, prompt, completion, reasoning, task_type, metadata, "
-    "original, raw"
+    "original, raw, shard, line"
 )
 
 # Columns filled from the (repaired) sample; all NULL for an unreadable record.
@@ -44,7 +44,8 @@ class SampleRow:
     """One input record as stored.
 
     `sample` is the repaired sample (None for an unreadable record, whose text is in `raw`);
-    `original` is the sample before repairs, None when nothing changed.
+    `original` is the sample before repairs, None when nothing changed. `shard` numbers the file
+    the record was read from (the dataset summary's `shards`), `line` is its line there.
     """
 
     index: int
@@ -52,6 +53,8 @@ class SampleRow:
     sample: Sample | None
     original: Sample | None
     raw: str | None
+    shard: int | None = None
+    line: int | None = None
 
 
 class Samples:
@@ -113,6 +116,8 @@ def _to_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
         cols["metadata"].append(s.metadata.model_dump_json(exclude_defaults=True))
     arrays = {"dataset_id": pa.array([dataset_id] * len(rows), pa.string())}
     arrays["idx"] = pa.array(cols.pop("idx"), pa.int64())
+    arrays["shard"] = pa.array([r.shard for r in rows], pa.int32())
+    arrays["line"] = pa.array([r.line for r in rows], pa.int64())
     arrays.update({name: pa.array(values, pa.string()) for name, values in cols.items()})
     return pa.table(arrays)
 
@@ -123,7 +128,7 @@ def _sample_json(sample: Sample | None) -> str | None:
 
 
 def _from_row(row: tuple) -> SampleRow:
-    idx, input_id, sample_id, system, prompt, completion, reasoning, task, metadata, original, raw = row
+    idx, input_id, sample_id, system, prompt, completion, reasoning, task, metadata, original, raw = row[:11]
     sample = None
     if sample_id is not None:
         sample = Sample.model_validate(
@@ -143,4 +148,6 @@ def _from_row(row: tuple) -> SampleRow:
         sample=sample,
         original=Sample.model_validate_json(original) if original is not None else None,
         raw=raw,
+        shard=row[11],
+        line=row[12],
     )

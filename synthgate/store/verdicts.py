@@ -22,11 +22,11 @@ _RECORD_STATUS = """
 
 _PER_RECORD = f"""
     SELECT s.idx AS idx, s.sample_id AS sample_id, {_RECORD_STATUS} AS status,
-           coalesce(list_sort(list_distinct(list(v.code))), []) AS codes
+           coalesce(list_sort(list_distinct(list(v.code))), []) AS codes, s.shard AS shard, s.line AS line
     FROM samples s
     LEFT JOIN verdicts v ON v.dataset_id = s.dataset_id AND v.idx = s.idx
     WHERE s.dataset_id = ?
-    GROUP BY s.idx, s.sample_id
+    GROUP BY s.idx, s.sample_id, s.shard, s.line
 """
 
 STATUSES = ("pass", "fixed", "fail")
@@ -34,12 +34,15 @@ STATUSES = ("pass", "fixed", "fail")
 
 @dataclass(frozen=True)
 class ReportRow:
-    """One line of the per-record report: index, sample id, derived status, distinct codes."""
+    """One line of the per-record report: index, sample id, derived status, distinct codes, and the
+    shard (number) and line the record was read from, when known."""
 
     index: int
     id: str | None
     status: str
     codes: list[str]
+    shard: int | None = None
+    line: int | None = None
 
 
 class Verdicts:
@@ -104,8 +107,10 @@ class Verdicts:
     def report_rows(self, dataset_id: str) -> Iterator[ReportRow]:
         """One row per record in index order, status derived from its verdicts, streamed."""
         self._datasets.require(dataset_id)
-        for idx, sample_id, status, codes in self._con.stream(_PER_RECORD + " ORDER BY idx", [dataset_id]):
-            yield ReportRow(idx, sample_id, status, list(codes))
+        for idx, sample_id, status, codes, shard, line in self._con.stream(
+            _PER_RECORD + " ORDER BY idx", [dataset_id]
+        ):
+            yield ReportRow(idx, sample_id, status, list(codes), shard, line)
 
     def status_counts(self, dataset_id: str) -> dict[str, int]:
         """Records per derived status; every status is present, zero when unused."""

@@ -54,7 +54,8 @@ def test_poisoned_demo_exits_1_and_ends_with_the_dataset_id(demo_audit):
 def test_report_has_one_line_per_input_record_in_input_order(demo_audit):
     _, _, _, report, _ = demo_audit
     assert [r["index"] for r in report] == list(range(len(DEMO.read_text().splitlines())))
-    assert all(set(r) == {"index", "id", "status", "codes"} for r in report)
+    assert all(set(r) == {"index", "id", "status", "codes", "shard", "line"} for r in report)
+    assert [(r["shard"], r["line"]) for r in report] == [(str(DEMO), i + 1) for i in range(len(report))]
 
 
 @pytest.mark.parametrize(

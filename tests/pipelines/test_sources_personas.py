@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,25 @@ def test_documents_in_txt_md_and_jsonl_are_chunked(tmp_path):
     chunks = load_chunks(cfg, tmp_path)
     assert [c.doc for c in chunks] == ["a.txt", "b.md", "c.jsonl", "c.jsonl#1"]
     assert chunks[1].text.startswith("# Title\nMarkdown sentence one")
+
+
+def test_compressed_documents_give_the_chunks_of_the_plain_ones(tmp_path):
+    import gzip
+    import lzma
+    import shutil
+
+    gsm8k = Path(__file__).resolve().parents[1] / "data" / "gsm8k_test_200.jsonl"
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    plain.mkdir()
+    packed.mkdir()
+    shutil.copy(gsm8k, plain / "gsm8k.jsonl")
+    (packed / "gsm8k.jsonl.gz").write_bytes(gzip.compress(gsm8k.read_bytes()))
+    (plain / "notes.md").write_text("# Notes\n\nA first sentence is here. A second one follows.")
+    (packed / "notes.md.xz").write_bytes(lzma.compress((plain / "notes.md").read_bytes()))
+    cfg = SourcesConfig(documents=["*.jsonl*", "*.md*"], text_field="question", min_chunk_chars=5)
+    want, got = load_chunks(cfg, plain), load_chunks(cfg, packed)
+    assert [c.text for c in got] == [c.text for c in want] and len(got) >= 200
+    assert got[0].doc == "gsm8k.jsonl.gz" and got[-1].doc == "notes.md.xz"
 
 
 def test_a_glob_matching_nothing_names_the_pattern(tmp_path):
