@@ -103,7 +103,7 @@ def export(version, name: str, fmt: str = "trl-jsonl"):
 def no_model_load(monkeypatch):
     calls = []
 
-    def load(spec):
+    def load(spec, **load_kwargs):
         calls.append(spec)
         raise ModelLoaded(spec)
 
@@ -178,7 +178,7 @@ def test_a_parquet_export_reaches_the_model_load_with_the_same_records(version, 
 def test_flags_override_the_config_file_and_absent_flags_leave_it_alone(version, tmp_path, monkeypatch):
     seen = {}
 
-    def fake_train(export_dir, base_model, out, config, allow_self_distill):
+    def fake_train(export_dir, base_model, out, config, allow_self_distill, **kwargs):
         seen.update(base=base_model, config=config, self_distill=allow_self_distill)
         raise ModelLoaded(base_model)
 

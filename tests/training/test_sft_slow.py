@@ -35,7 +35,7 @@ def no_model_load(monkeypatch):
     """Make any model load fail loudly, and record the attempts."""
     calls = []
 
-    def load(spec):
+    def load(spec, **load_kwargs):
         calls.append(spec)
         raise ModelLoaded(spec)
 
