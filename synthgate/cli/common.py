@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from synthgate.errors import SynthgateError
 
@@ -36,9 +37,10 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SynthgateError as err:
-            err_console.print(f"[bold red]error:[/] {err}", markup=True)
+            # Messages quote paths, records and commands ("synthgate[qlora]"): never markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", markup=True)
             if err.hint:
-                err_console.print(f"[yellow]how to fix:[/] {err.hint}")
+                err_console.print(f"[yellow]how to fix:[/] {escape(err.hint)}")
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: nothing was written to the store")
