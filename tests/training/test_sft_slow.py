@@ -160,7 +160,9 @@ def test_short_real_run_writes_adapter_tokenizer_config_manifest_and_merged_mode
     adapter = json.loads((out / "adapter_config.json").read_text())
     assert (adapter["r"], adapter["lora_alpha"], adapter["task_type"]) == (16, 32, "CAUSAL_LM")
     saved = TrainConfig.load(out / "training_config.json")
-    assert saved == config.model_copy(update={"max_length": manifest.max_length})
+    # Written as run: the manifest's length, and the device and precision "auto" resolved to here.
+    resolved = {"max_length": manifest.max_length, "device": "cpu", "precision": "fp32"}
+    assert saved == config.model_copy(update=resolved)
     assert (out / MANIFEST_NAME).read_bytes() == (tmp_path / "export" / MANIFEST_NAME).read_bytes()
     assert verify_export(tmp_path / "export") == manifest
     assert not (out / "checkpoints").exists()
