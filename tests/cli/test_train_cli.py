@@ -23,6 +23,7 @@ from typer.testing import CliRunner  # noqa: E402
 import synthgate.cli.train as train_cli  # noqa: E402
 import synthgate.training.sft as sft  # noqa: E402
 from synthgate.cli.app import app  # noqa: E402
+from synthgate.training.device import detect_capabilities, resolve_setup  # noqa: E402
 from synthgate.training.manifest import MANIFEST_NAME, TRAIN_FILE, GateReport, Manifest, read_manifest  # noqa: E402
 from synthgate.training.sft import read_split  # noqa: E402
 
@@ -335,9 +336,11 @@ def test_a_real_two_step_run_writes_the_adapter_and_prints_its_folder_last(versi
         "training_config.json",
     ):
         assert (out / name).is_file(), name
-    assert result.output.startswith("device cpu, precision fp32, base weights fp32\nmax_length auto: ")
+    setup = resolve_setup("auto", "auto", None, detect_capabilities())  # cpu, fp32 on the CPU machines
+    assert result.output.startswith(f"{setup.describe()}\nmax_length auto: ")
     written = json.loads((out / "training_config.json").read_text())
     # The resolved setting, not the request: rerunning with --config repeats the same run.
-    assert (written["max_steps"], written["device"], written["precision"]) == (2, "cpu", "fp32")
+    assert written["max_steps"] == 2
+    assert (written["device"], written["precision"]) == (setup.device, setup.precision)
     assert written["max_length"] in (64, 128, 192) and written["quantization"] is None
     assert read_manifest(out).version_name == "clean"

@@ -20,6 +20,7 @@ from test_manifest import flip_one_byte, write_export  # noqa: E402
 import synthgate.training.sft as sft  # noqa: E402
 from synthgate.errors import ConfigError, GateRefused, InputError, ManifestMismatch, ModelError  # noqa: E402
 from synthgate.training.config import TrainConfig  # noqa: E402
+from synthgate.training.device import detect_capabilities, resolve_setup  # noqa: E402
 from synthgate.training.manifest import MANIFEST_NAME, TRAIN_FILE, verify_export, write_manifest  # noqa: E402
 from synthgate.training.sft import LabelMaskError, train  # noqa: E402
 
@@ -160,8 +161,10 @@ def test_short_real_run_writes_adapter_tokenizer_config_manifest_and_merged_mode
     adapter = json.loads((out / "adapter_config.json").read_text())
     assert (adapter["r"], adapter["lora_alpha"], adapter["task_type"]) == (16, 32, "CAUSAL_LM")
     saved = TrainConfig.load(out / "training_config.json")
-    # Written as run: the manifest's length, and the device and precision "auto" resolved to here.
-    resolved = {"max_length": manifest.max_length, "device": "cpu", "precision": "fp32"}
+    # Written as run: the manifest's length, and the device and precision "auto" resolved to here
+    # (cpu and fp32 on the CPU machines the suite runs on).
+    setup = resolve_setup("auto", "auto", None, detect_capabilities())
+    resolved = {"max_length": manifest.max_length, "device": setup.device, "precision": setup.precision}
     assert saved == config.model_copy(update=resolved)
     assert (out / MANIFEST_NAME).read_bytes() == (tmp_path / "export" / MANIFEST_NAME).read_bytes()
     assert verify_export(tmp_path / "export") == manifest
