@@ -112,3 +112,13 @@ def test_a_file_that_is_not_a_gguf_is_a_model_error(tmp_path):
         read_gguf_shape(fake)
     with pytest.raises(ModelError, match=r"cannot plan for .*: it is neither a folder with config\.json"):
         read_shape(tmp_path / "missing")
+
+
+def test_the_docstring_examples_of_plan_budget_and_device_hold():
+    import doctest
+
+    from synthgate.training import budget, device, plan
+
+    for module in (plan, budget, device):
+        results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert results.attempted >= 3 and results.failed == 0, module.__name__
