@@ -134,6 +134,8 @@ def train(
         "lora_r": lora_r,
     }
     cfg = TrainConfig.load(config, {k: v for k, v in flags.items() if v is not None})
+    if memory_gb is not None and not plan:
+        raise ConfigError("--memory-gb only applies with --plan", hint="Add --plan, or drop --memory-gb.")
     if plan:
         for line in plan_training(export_dir, base_model, cfg, memory_gib=memory_gb):
             console.print(line, markup=False)

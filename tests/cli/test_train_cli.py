@@ -256,6 +256,12 @@ def test_training_needs_out_unless_planning(version, no_model_load):
     assert no_model_load == []
 
 
+def test_a_memory_budget_without_plan_is_an_error_not_ignored(version, tmp_path, no_model_load):
+    result = run("train", str(export(version, "jsonl")), "--out", str(tmp_path / "run"), "--memory-gb", "16")
+    assert result.exit_code == 2 and "--memory-gb only applies with --plan" in result.output
+    assert no_model_load == []
+
+
 def test_plan_prints_the_embedded_models_memory_and_batch_without_loading_weights(version, no_model_load):
     result = run(
         "train", str(export(version, "jsonl")), "--plan", "--max-length", "auto", "--memory-gb", "16"
