@@ -197,7 +197,7 @@ def train(
         _save_outputs(trainer.model, tokenizer, resolved, export, out)
         if resolved.merge:
             if setup.quantization:
-                _merge_into_16bit_base(base_model, setup, tokenizer, out)
+                merge_into_16bit_base(base_model, setup, tokenizer, out)
             else:
                 _merge(trainer.model, tokenizer, out)
     return TrainResult(
@@ -450,8 +450,12 @@ def _merge(model: Any, tokenizer: Any, out: Path) -> None:
     tokenizer.save_pretrained(str(out / "merged"))
 
 
-def _merge_into_16bit_base(base_model: str | None, setup: Setup, tokenizer: Any, out: Path) -> None:
-    """Fold the saved adapter into the base reloaded in 16-bit on the CPU (see `merge_message`)."""
+def merge_into_16bit_base(base_model: str | None, setup: Setup, tokenizer: Any, out: Path) -> None:
+    """Fold the adapter saved in `out` into the base reloaded in 16-bit on the CPU; write out/merged/.
+
+    What a quantized run's `--merge` does (see `merge_message`); runs without a GPU, as it
+    needs none.
+    """
     from peft import PeftModel
 
     # CPU, unquantized: the GPU still holds the k-bit model, and RAM is what a merge of 8B needs.

@@ -196,3 +196,37 @@ def test_full_sequence_labels_stop_training_before_the_first_step(tmp_path, monk
         train(tmp_path / "export", None, tmp_path / "out", TrainConfig.load(overrides=SMOKE))
     assert steps == []
     assert not (tmp_path / "out" / "adapter_model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_a_quantized_runs_merge_folds_the_adapter_into_a_16bit_reload_of_the_base(tmp_path):
+    # No GPU here: the adapter is made untrained (random B) instead of by a QLoRA run; the merge
+    # itself is the code a 4bit run takes after training, and it runs on the CPU by design.
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from synthgate.models.student import load_causal_lm
+    from synthgate.training.device import Setup
+    from synthgate.training.sft import merge_into_16bit_base
+
+    base, tokenizer = load_causal_lm(None)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"], task_type="CAUSAL_LM")
+    adapted = get_peft_model(base, lora)
+    q_proj = adapted.base_model.model.model.layers[0].self_attn.q_proj
+    torch.nn.init.normal_(q_proj.lora_B["default"].weight, std=0.05)
+    with torch.no_grad():
+        plain = q_proj.base_layer.weight.to(torch.bfloat16).float()
+        a, b = q_proj.lora_A["default"].weight, q_proj.lora_B["default"].weight
+        delta = (b @ a) * q_proj.scaling["default"]
+    adapted.save_pretrained(str(tmp_path))
+
+    merge_into_16bit_base(None, Setup("cuda", "bf16", "4bit"), tokenizer, tmp_path)
+
+    config = json.loads((tmp_path / "merged" / "config.json").read_text())
+    merged, _ = load_causal_lm(str(tmp_path / "merged"))
+    after = merged.model.layers[0].self_attn.q_proj.weight.detach()
+    assert config["dtype"] == "bfloat16" and after.dtype == torch.bfloat16
+    # The merged weights moved away from the plain 16-bit base, by the adapter's update.
+    moved, left = (after.float() - plain).abs().max(), (after.float() - plain - delta).abs().max()
+    assert moved > 4 * left and moved > 0.5 * delta.abs().max()
+    assert (tmp_path / "merged" / "tokenizer.json").is_file()
