@@ -4,6 +4,8 @@
 failed, the config would train on prompts the policy protects, or the student is the teacher.
 Before the first optimizer step it takes a real collated batch from the trainer's dataloader and
 checks its labels against prompt lengths measured independently of TRL (`check_label_mask`).
+The device, precision and quantization are resolved first (`synthgate.training.device`), and
+`max_length: auto` is measured from the export with the model's tokenizer (`training.budget`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """train(): refusals happen before any model is loaded; a real short run writes a usable adapter.
 
-The refusal tests are fast (a model load is made to fail the test); the two `slow` tests train the
-real embedded Gemma 3 270M on CPU (about a minute each on two cores).
+The refusal tests are fast (a model load is made to fail the test); two `slow` tests train the
+real embedded Gemma 3 270M on CPU (about a minute each on two cores), a third merges an adapter
+into a 16-bit reload of it, as a quantized run's --merge does (no training).
 """
 
 from __future__ import annotations
