@@ -33,7 +33,9 @@ such as Gemma 3 needs more memory for 2,048 tokens of logits (6 GiB in fp32) tha
 parameters (1 GiB): the plan shows it, and `largest_batch` follows from it.
 
 Checked against peak RSS on the CPU (benchmarks/train_step.py, Gemma 3 270M, LoRA r=16, fp32):
-3.7 GiB measured vs 3.8 estimated at 1x512; 8.8 vs 9.4 at 4x512; 8.9 vs 9.4 at 1x2048.
+3.7 GiB measured vs 3.8 estimated at 1x512; 8.8 vs 9.4 at 4x512; 8.9 vs 9.4 at 1x2048. The
+per-token terms (3 logits copies, A) and the CPU overhead were set from these three points, so
+they calibrate more than they validate; bf16, quantized and GPU figures are not measured here.
 
 >>> gemma = config_shape({"vocab_size": 262144, "hidden_size": 640, "intermediate_size": 2048,
 ...     "num_hidden_layers": 18, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256},
