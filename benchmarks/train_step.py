@@ -11,6 +11,9 @@ The default batch of 4 at 2048 tokens needs about 4 x 2048 x 262k vocabulary x 4
 for the logits alone, more than twice that with their gradients: on a 24 GB machine pass
 --batch-size 1 for that length (the default here); tokens/s makes the two comparable.
 
+Each line ends with the `synthgate train --plan` estimate for the same setting
+(synthgate.training.plan), so the estimator is checked against every measurement.
+
 Usage: .venv/bin/python benchmarks/train_step.py [--lengths 512,2048] [--batch-sizes 4,1] [--steps 4]
 """
 
@@ -138,6 +141,9 @@ def main() -> None:
         return _child(*args._child)
     lengths = [int(x) for x in args.lengths.split(",")]
     batches = [int(x) for x in args.batch_sizes.split(",")]
+    from synthgate.training.plan import GIB, estimate, read_shape
+
+    shape = read_shape(None)
     threads = os.environ.get("OMP_NUM_THREADS") or os.cpu_count()
     print(f"embedded Gemma 3 270M, LoRA r=16 all-linear, fp32 on CPU ({threads} threads), {args.steps} steps")
     for length, batch in zip(lengths, batches, strict=True):
@@ -149,11 +155,13 @@ def main() -> None:
         ).stdout
         r = json.loads(out.strip().splitlines()[-1])
         steps = ", ".join(f"{s:.1f}" for s in r["step_seconds"])
+        planned = estimate(shape, lora_r=16, batch=batch, max_length=length, precision="fp32", device="cpu")
         print(
             f"max_length {length:>5}  batch {batch}  {r['tokens_per_batch']:>5} tokens/batch  "
             f"{r['median_step_s']:6.1f} s/step (median after warm-up; steps: {steps})  "
             f"{r['tokens_per_batch'] / r['median_step_s']:6.0f} tokens/s  "
-            f"peak RSS {r['peak_rss_mb'] / 1024:.1f} GB  whole run {r['run_seconds']:.0f} s"
+            f"peak RSS {r['peak_rss_mb'] / 1024:.1f} GiB (--plan estimate {planned.total / GIB:.1f} GiB)  "
+            f"whole run {r['run_seconds']:.0f} s"
         )
 
 

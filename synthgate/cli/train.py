@@ -8,14 +8,19 @@ from typing import Annotated, Any
 import typer
 
 from synthgate.cli.common import console, handle_errors, print_id
+from synthgate.errors import ConfigError
 from synthgate.training.config import TrainConfig
+from synthgate.training.plan import plan_training
 from synthgate.training.sft import train as run_train
 
 
 @handle_errors
 def train(
     export_dir: Annotated[Path, typer.Argument(help="Export folder written by `synthgate export`.")],
-    out: Annotated[Path, typer.Option("--out", help="New (or empty) folder for the adapter and its files.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="New (or empty) folder for the adapter and its files (not with --plan)."),
+    ] = None,
     base_model: Annotated[
         str,
         typer.Option(
@@ -45,6 +50,57 @@ def train(
     neftune: Annotated[
         float | None, typer.Option("--neftune", help="NEFTune embedding noise alpha (off unless given).")
     ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu or cuda.")
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            help="auto (bf16 where the GPU supports it, else fp16; fp32 on CPU), fp32, bf16, fp16.",
+        ),
+    ] = None,
+    quantization: Annotated[
+        str | None,
+        typer.Option(
+            "--quantization", help="QLoRA: 4bit (NF4) or 8bit base weights via bitsandbytes (CUDA GPU only)."
+        ),
+    ] = None,
+    max_length: Annotated[
+        str | None,
+        typer.Option(
+            "--max-length",
+            help="Token budget: N, or auto (the smallest multiple of 64 holding every record); "
+            "default: the manifest's.",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Training records per step and device.")
+    ] = None,
+    grad_accum: Annotated[
+        int | None,
+        typer.Option("--gradient-accumulation-steps", help="Micro-batches per optimizer step."),
+    ] = None,
+    checkpointing: Annotated[
+        bool | None,
+        typer.Option(
+            "--gradient-checkpointing/--no-gradient-checkpointing",
+            help="Recompute activations in the backward pass to save memory.",
+        ),
+    ] = None,
+    lora_r: Annotated[int | None, typer.Option("--lora-r", help="LoRA rank.")] = None,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan", help="Print the setup and estimated peak memory without loading weights; no training."
+        ),
+    ] = False,
+    memory_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--memory-gb", help="With --plan: memory to fit (GiB; a '16 GB' GPU), prints the largest batch."
+        ),
+    ] = None,
 ) -> None:
     """Train a LoRA adapter on an export's completions only, after verifying its manifest.
 
@@ -53,8 +109,14 @@ def train(
     2 epochs, cosine with 5% warmup, seed 42, best checkpoint by eval loss) come from the config
     file and are overridden by flags. Prints the output folder last.
 
+    Device and precision are picked automatically (CUDA with bf16 or fp16, else CPU fp32) and
+    written to training_config.json; --quantization 4bit trains QLoRA on a GPU. --plan prints the
+    estimated peak memory (and with --memory-gb the largest batch that fits) without training.
+
     Example:
         synthgate train exports/rag-sft --base-model default --out runs/rag-lora --max-steps 4
+        synthgate train exports/rag-sft --base-model /models/llama-8b --quantization 4bit --plan \\
+            --memory-gb 16
     """
     flags: dict[str, Any] = {
         "max_steps": max_steps,
@@ -62,9 +124,32 @@ def train(
         "learning_rate": lr,
         "merge": merge,
         "neftune_noise_alpha": neftune,
+        "device": device,
+        "precision": precision,
+        "quantization": quantization,
+        "max_length": max_length,
+        "per_device_train_batch_size": batch_size,
+        "gradient_accumulation_steps": grad_accum,
+        "gradient_checkpointing": checkpointing,
+        "lora_r": lora_r,
     }
     cfg = TrainConfig.load(config, {k: v for k, v in flags.items() if v is not None})
-    result = run_train(export_dir, base_model, out, cfg, allow_self_distill=allow_self_distill)
+    if memory_gb is not None and not plan:
+        raise ConfigError("--memory-gb only applies with --plan", hint="Add --plan, or drop --memory-gb.")
+    if plan:
+        for line in plan_training(export_dir, base_model, cfg, memory_gib=memory_gb):
+            console.print(line, markup=False)
+        return
+    if out is None:
+        raise ConfigError("--out is required to train", hint="Pass --out with a new folder, or --plan.")
+    result = run_train(
+        export_dir,
+        base_model,
+        out,
+        cfg,
+        allow_self_distill=allow_self_distill,
+        echo=lambda line: console.print(line, markup=False),
+    )
     eval_loss = "-" if result.eval_loss is None else f"{result.eval_loss:.4f}"
     console.print(
         f"trained {result.steps} steps in {result.seconds:.0f} s: train loss {result.train_loss:.4f}, "

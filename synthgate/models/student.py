@@ -47,14 +47,16 @@ def embedded_model_dir() -> Path:
     return _build_once(final, build)
 
 
-def load_causal_lm(spec: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
+def load_causal_lm(spec: str | os.PathLike[str] | None = None, **load_kwargs: Any) -> tuple[Any, Any]:
     """(model, tokenizer) from None/"default" (embedded Gemma), a model folder or a `.gguf` file.
 
-    Nothing is downloaded (`local_files_only=True`); a failure raises ModelError naming the path.
+    `load_kwargs` go to `from_pretrained` (dtype, quantization_config, device_map: see
+    `synthgate.training.device.model_load_kwargs`). Nothing is downloaded
+    (`local_files_only=True`); a failure raises ModelError naming the path.
     """
     folder = resolve_model_dir(spec)
     tokenizer = load_tokenizer(str(folder))
-    model = _load_folder(folder)
+    model = _load_folder(folder, **load_kwargs)
     return model, tokenizer
 
 
@@ -135,11 +137,11 @@ def _is_gemma(tokenizer: Any) -> bool:
     return _GEMMA_END_OF_TURN in tokenizer.get_vocab()
 
 
-def _load_folder(folder: Path) -> Any:
+def _load_folder(folder: Path, **load_kwargs: Any) -> Any:
     from transformers import AutoModelForCausalLM
 
     try:
-        return AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
+        return AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, **load_kwargs)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(
             f"could not load a causal LM from {folder}: {exc}",

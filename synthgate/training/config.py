@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from synthgate.config import load_mapping, validation_message
 from synthgate.errors import ConfigError
+from synthgate.training.device import DeviceChoice, PrecisionChoice, Quantization
 
 
 class TrainConfig(BaseModel):
@@ -41,9 +42,13 @@ class TrainConfig(BaseModel):
         default=4, gt=0, description="Training records per step and device."
     )
     per_device_eval_batch_size: int = Field(default=4, gt=0, description="Eval records per forward pass.")
-    gradient_accumulation_steps: int = Field(default=1, gt=0, description="Micro-batches per optimizer step.")
+    gradient_accumulation_steps: int = Field(
+        default=1, gt=0, description="Micro-batches per optimizer step (effective batch = batch x this)."
+    )
     gradient_checkpointing: bool = Field(
-        default=False, description="Recompute activations to save memory (slower; rarely needed below 1B)."
+        default=False,
+        description="Recompute activations in the backward pass to save memory (~30% slower; rarely needed "
+        "below 1B, usual for QLoRA of 7B+).",
     )
     neftune_noise_alpha: float | None = Field(
         default=None, gt=0, description="NEFTune embedding noise; None = off."
@@ -62,9 +67,26 @@ class TrainConfig(BaseModel):
     )
     logging_steps: int = Field(default=10, gt=0, description="Steps between loss log lines.")
 
+    # Device and precision (resolved by synthgate.training.device before anything loads)
+    device: DeviceChoice = Field(
+        default="auto", description="auto (CUDA when torch sees a GPU, else CPU), cpu or cuda."
+    )
+    precision: PrecisionChoice = Field(
+        default="auto",
+        description="auto (bf16 on GPUs that support it, else fp16 with loss scaling; fp32 on CPU), fp32, "
+        "bf16 or fp16.",
+    )
+    quantization: Quantization | None = Field(
+        default=None,
+        description="QLoRA: load the base in 4bit (NF4, double quantization) or 8bit with bitsandbytes "
+        "(needs a CUDA GPU and the qlora extra); None = unquantized.",
+    )
+
     # Data and loss
-    max_length: int | None = Field(
-        default=None, gt=0, description="Token budget per record; None = the export manifest's max_length."
+    max_length: int | Literal["auto"] | None = Field(
+        default=None,
+        description="Token budget per record: a number, 'auto' (the smallest multiple of 64 holding every "
+        "record, measured through the chat template), or None = the export manifest's max_length.",
     )
     completion_only_loss: bool = Field(
         default=True,
@@ -78,6 +100,8 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_schedule(self) -> TrainConfig:
+        if isinstance(self.max_length, int) and self.max_length <= 0:
+            raise ValueError(f"max_length must be positive or 'auto', got {self.max_length}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError(f"max_steps must be -1 (off) or a positive number, got {self.max_steps}")
         if self.eval_strategy == "steps" and self.eval_steps is None:

@@ -4,6 +4,8 @@
 failed, the config would train on prompts the policy protects, or the student is the teacher.
 Before the first optimizer step it takes a real collated batch from the trainer's dataloader and
 checks its labels against prompt lengths measured independently of TRL (`check_label_mask`).
+The device, precision and quantization are resolved first (`synthgate.training.device`), and
+`max_length: auto` is measured from the export with the model's tokenizer (`training.budget`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,24 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synthgate.errors import ConfigError, GateRefused, InputError, SynthgateError
-from synthgate.models.embedded import DEFAULT_SPECS, EMBEDDED_NAME, PLAIN_CHAT_TEMPLATE
+from synthgate.models.embedded import DEFAULT_SPECS, EMBEDDED_NAME, PLAIN_CHAT_TEMPLATE, load_tokenizer
 from synthgate.models.student import load_causal_lm
+from synthgate.training.budget import measure_records
 from synthgate.training.config import TrainConfig
+from synthgate.training.device import (
+    Capabilities,
+    Setup,
+    detect_capabilities,
+    model_load_kwargs,
+    resolve_setup,
+    trainer_precision_args,
+)
 from synthgate.training.manifest import EVAL_FILE, MANIFEST_NAME, TRAIN_FILE, Manifest, verify_export
 
 # oneDNN's AMX kernels die with "Illegal instruction" on some Xeons; cap the ISA before torch
@@ -116,14 +127,21 @@ def train(
     out_dir: str | os.PathLike[str],
     config: TrainConfig,
     allow_self_distill: bool = False,
+    *,
+    capabilities: Capabilities | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """LoRA-train `base_model` (None = embedded Gemma 3 270M) on a verified export into `out_dir`.
 
     Writes the adapter (adapter_model.safetensors, adapter_config.json), the tokenizer files,
-    training_config.json (the resolved TrainConfig, loadable with TrainConfig.load), a copy of
-    manifest.json, and with `config.merge` also merged/ (a full model with tokenizer).
+    training_config.json (the resolved TrainConfig: device, precision and max_length as run;
+    loadable with TrainConfig.load), a copy of manifest.json, and with `config.merge` also merged/
+    (a full model with tokenizer; a quantized run merges into the base reloaded in 16-bit).
+    `capabilities` defaults to this machine's (`detect_capabilities`); `echo` receives the
+    resolved setup as lines for humans before the model loads (default: the log).
     """
     started = time.perf_counter()
+    say = echo or log.info
     export, out = Path(export_dir), Path(out_dir)
     # Everything that can refuse runs before a model is loaded: refusing should cost seconds.
     manifest = verify_export(export)
@@ -133,17 +151,42 @@ def train(
         raise ConfigError(
             f"{out} is not empty", hint="Pass a new output folder; runs never overwrite each other."
         )
-    resolved = config.model_copy(update={"max_length": config.max_length or manifest.max_length})
+    setup = resolve_setup(
+        config.device, config.precision, config.quantization, capabilities or detect_capabilities()
+    )
     train_rows = read_split(export / train_file)
     has_eval = eval_file in manifest.files and manifest.files[eval_file].records > 0
     eval_rows = read_split(export / eval_file) if has_eval else []
+    max_length = config.max_length or manifest.max_length
+    main_process = os.environ.get("RANK", "0") == "0"  # under accelerate launch, one process speaks
+    lines = [setup.describe()]
+    if max_length == "auto":
+        # The tokenizer alone (no weights): the same one the model loads with below.
+        budget = measure_records(train_rows + eval_rows, load_tokenizer(base_model))
+        max_length = budget.max_length
+        lines += budget.describe()
+    note = merge_message(setup) if config.merge else None
+    if note:
+        lines.append(note)
+    for line in lines if main_process else []:
+        say(line)
+    resolved = config.model_copy(
+        update={"max_length": max_length, "device": setup.device, "precision": setup.precision}
+    )
 
-    model, tokenizer = load_causal_lm(base_model)
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    model, tokenizer = load_causal_lm(base_model, **model_load_kwargs(setup, local_rank))
+    if setup.quantization:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=resolved.gradient_checkpointing
+        )
     if tokenizer.chat_template is None:
         # The data is conversational: a template-less tokenizer gets synthgate's plain layout,
         # saved with the adapter so inference renders prompts the same way.
         tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
-    trainer = _build_trainer(model, tokenizer, train_rows, eval_rows, resolved, out / "checkpoints")
+    trainer = _build_trainer(model, tokenizer, train_rows, eval_rows, resolved, setup, out / "checkpoints")
     if resolved.completion_only_loss:
         batch = next(iter(trainer.get_train_dataloader()))
         check_label_mask(batch, _reference_prompt_lengths(batch, trainer.train_dataset, tokenizer))
@@ -152,7 +195,13 @@ def train(
     eval_loss = trainer.state.best_metric if eval_rows else None
     if eval_rows and eval_loss is None:  # max_steps ended the run before the first scheduled eval
         eval_loss = trainer.evaluate()["eval_loss"]
-    _save_outputs(trainer.model, tokenizer, resolved, export, out)
+    if trainer.is_world_process_zero():
+        _save_outputs(trainer.model, tokenizer, resolved, export, out)
+        if resolved.merge:
+            if setup.quantization:
+                merge_into_16bit_base(base_model, setup, tokenizer, out)
+            else:
+                _merge(trainer.model, tokenizer, out)
     return TrainResult(
         out_dir=out,
         steps=trainer.state.global_step,
@@ -160,6 +209,27 @@ def train(
         eval_loss=None if eval_loss is None else float(eval_loss),
         seconds=time.perf_counter() - started,
     )
+
+
+def merge_message(setup: Setup) -> str | None:
+    """What `--merge` will do differently for `setup`: None unless the base is quantized.
+
+    >>> merge_message(Setup("cuda", "bf16", "4bit"))  # doctest: +ELLIPSIS
+    'merge: the base trains in 4bit, so merged/ is written from the base reloaded in bf16 on the CPU...'
+    """
+    if setup.quantization is None:
+        return None
+    dtype = merge_dtype(setup)
+    return (
+        f"merge: the base trains in {setup.quantization}, so merged/ is written from the base reloaded in "
+        f"{dtype} on the CPU with the adapter folded in (folding it into {setup.quantization} weights would "
+        f"round it away); needs RAM for the {dtype} model"
+    )
+
+
+def merge_dtype(setup: Setup) -> str:
+    """The 16-bit dtype a quantized run's base is reloaded in for merging: fp16 on fp16 GPUs, else bf16."""
+    return "fp16" if setup.precision == "fp16" else "bf16"
 
 
 # --- refusals -----------------------------------------------------------------------------
@@ -251,15 +321,19 @@ def read_split(path: Path) -> list[dict[str, Any]]:
 
 
 def _build_trainer(
-    model: Any, tokenizer: Any, train_rows: list[dict], eval_rows: list[dict], cfg: TrainConfig, ckpt: Path
+    model: Any,
+    tokenizer: Any,
+    train_rows: list[dict],
+    eval_rows: list[dict],
+    cfg: TrainConfig,
+    setup: Setup,
+    ckpt: Path,
 ) -> Any:
-    import torch
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
     with_eval = bool(eval_rows)
-    cuda = torch.cuda.is_available()
     strategy = cfg.eval_strategy if with_eval else "no"
     args = SFTConfig(
         output_dir=str(ckpt),
@@ -287,9 +361,7 @@ def _build_trainer(
         logging_steps=cfg.logging_steps,
         max_length=cfg.max_length,
         completion_only_loss=cfg.completion_only_loss,
-        # TRL turns bf16 on by default, which transformers rejects on a CPU.
-        bf16=cuda and torch.cuda.is_bf16_supported(),
-        use_cpu=not cuda,
+        **trainer_precision_args(setup),
         report_to="none",
     )
     lora = LoraConfig(
@@ -371,8 +443,23 @@ def _save_outputs(model: Any, tokenizer: Any, cfg: TrainConfig, export: Path, ou
     (out / "training_config.json").write_text(cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
     shutil.copy2(export / MANIFEST_NAME, out / MANIFEST_NAME)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the best one is the adapter above
-    if cfg.merge:
-        merged = model.merge_and_unload()
-        merged.save_pretrained(str(out / "merged"))
-        tokenizer.save_pretrained(str(out / "merged"))
     log.info("wrote adapter, tokenizer and training_config.json to %s", out)
+
+
+def _merge(model: Any, tokenizer: Any, out: Path) -> None:
+    merged = model.merge_and_unload()
+    merged.save_pretrained(str(out / "merged"))
+    tokenizer.save_pretrained(str(out / "merged"))
+
+
+def merge_into_16bit_base(base_model: str | None, setup: Setup, tokenizer: Any, out: Path) -> None:
+    """Fold the adapter saved in `out` into the base reloaded in 16-bit on the CPU; write out/merged/.
+
+    What a quantized run's `--merge` does (see `merge_message`); runs without a GPU, as it
+    needs none.
+    """
+    from peft import PeftModel
+
+    # CPU, unquantized: the GPU still holds the k-bit model, and RAM is what a merge of 8B needs.
+    base, _ = load_causal_lm(base_model, **model_load_kwargs(Setup("cpu", merge_dtype(setup), None)))
+    _merge(PeftModel.from_pretrained(base, str(out)), tokenizer, out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from typer.testing import CliRunner  # noqa: E402
 import synthgate.cli.train as train_cli  # noqa: E402
 import synthgate.training.sft as sft  # noqa: E402
 from synthgate.cli.app import app  # noqa: E402
+from synthgate.training.device import detect_capabilities, resolve_setup  # noqa: E402
 from synthgate.training.manifest import MANIFEST_NAME, TRAIN_FILE, GateReport, Manifest, read_manifest  # noqa: E402
 from synthgate.training.sft import read_split  # noqa: E402
 
@@ -103,7 +105,7 @@ def export(version, name: str, fmt: str = "trl-jsonl"):
 def no_model_load(monkeypatch):
     calls = []
 
-    def load(spec):
+    def load(spec, **load_kwargs):
         calls.append(spec)
         raise ModelLoaded(spec)
 
@@ -178,7 +180,7 @@ def test_a_parquet_export_reaches_the_model_load_with_the_same_records(version, 
 def test_flags_override_the_config_file_and_absent_flags_leave_it_alone(version, tmp_path, monkeypatch):
     seen = {}
 
-    def fake_train(export_dir, base_model, out, config, allow_self_distill):
+    def fake_train(export_dir, base_model, out, config, allow_self_distill, **kwargs):
         seen.update(base=base_model, config=config, self_distill=allow_self_distill)
         raise ModelLoaded(base_model)
 
@@ -194,6 +196,126 @@ def test_flags_override_the_config_file_and_absent_flags_leave_it_alone(version,
     assert seen["base"] == "/models/x" and seen["self_distill"] is False
 
 
+def test_device_precision_memory_and_length_flags_reach_the_config(version, tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_train(export_dir, base_model, out, config, allow_self_distill, **kwargs):
+        seen.update(config=config)
+        raise ModelLoaded(base_model)
+
+    monkeypatch.setattr(train_cli, "run_train", fake_train)
+    args = ["train", str(export(version, "jsonl")), "--out", str(tmp_path / "run")]
+    flags = ["--device", "cpu", "--precision", "bf16", "--max-length", "auto", "--batch-size", "2"]
+    flags += ["--gradient-accumulation-steps", "8", "--gradient-checkpointing", "--lora-r", "8"]
+    run(*args, *flags, catch=True)
+
+    cfg = seen["config"]
+    assert (cfg.device, cfg.precision, cfg.quantization, cfg.max_length) == ("cpu", "bf16", None, "auto")
+    assert (cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps) == (2, 8)
+    assert cfg.gradient_checkpointing is True and cfg.lora_r == 8
+
+
+def test_the_documented_accelerate_launch_command_parses_and_reaches_train(version, tmp_path, monkeypatch):
+    from accelerate.commands.launch import launch_command_parser
+
+    seen = {}
+
+    def fake_train(export_dir, base_model, out, config, allow_self_distill, **kwargs):
+        seen.update(export=export_dir, out=out, config=config)
+        raise ModelLoaded(base_model)
+
+    monkeypatch.setattr(train_cli, "run_train", fake_train)
+    jsonl, out = str(export(version, "jsonl")), str(tmp_path / "run")
+    command = ["--multi_gpu", "--num_processes", "2", "-m", "synthgate.cli.app", "train", jsonl]
+    command += ["--out", out, "--gradient-accumulation-steps", "4"]
+    launch = launch_command_parser().parse_args(command)
+    assert (launch.module, launch.training_script, launch.num_processes) == (True, "synthgate.cli.app", 2)
+
+    # Each process runs `python -m synthgate.cli.app` with the arguments after the module.
+    result = run(*launch.training_script_args, catch=True)
+    assert isinstance(result.exception, ModelLoaded), result.output
+    assert (str(seen["export"]), str(seen["out"])) == (jsonl, out)
+    assert seen["config"].gradient_accumulation_steps == 4
+
+
+def test_qlora_without_bitsandbytes_exits_2_naming_the_extra_before_any_model_is_loaded(
+    version, tmp_path, no_model_load
+):
+    result = run(
+        "train", str(export(version, "jsonl")), "--out", str(tmp_path / "run"), "--quantization", "4bit"
+    )
+    assert result.exit_code == 2
+    assert "--quantization 4bit (QLoRA) needs the bitsandbytes package" in result.output
+    assert "pip install 'synthgate[qlora]'" in result.output
+    assert no_model_load == [] and not (tmp_path / "run").exists()
+
+
+def test_training_needs_out_unless_planning(version, no_model_load):
+    result = run("train", str(export(version, "jsonl")))
+    assert result.exit_code == 2 and "--out is required to train" in result.output
+    assert no_model_load == []
+
+
+def test_a_memory_budget_without_plan_is_an_error_not_ignored(version, tmp_path, no_model_load):
+    result = run("train", str(export(version, "jsonl")), "--out", str(tmp_path / "run"), "--memory-gb", "16")
+    assert result.exit_code == 2 and "--memory-gb only applies with --plan" in result.output
+    assert no_model_load == []
+
+
+def test_plan_prints_the_embedded_models_memory_and_batch_without_loading_weights(version, no_model_load):
+    result = run(
+        "train", str(export(version, "jsonl")), "--plan", "--max-length", "auto", "--memory-gb", "16"
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "device cpu, precision fp32, base weights fp32"
+    assert re.fullmatch(r"max_length auto: (64|128|192) \(longest of 10 records is \d+ tokens .*", lines[1])
+    assert "plan for gemma-3-270m: 268M parameters, vocabulary 262,144, 18 layers, hidden 640" in lines
+    assert "  cpu, fp32; LoRA 3.80M parameters; batch 4 x max_length" in result.output
+    assert re.search(r"^  logits +\d+\.\d\d GiB$", result.output, re.M)
+    assert re.search(r"^largest batch that fits 16 GiB at max_length \d+: \d+ ", result.output, re.M)
+    assert no_model_load == []
+
+
+def test_plan_for_an_8b_config_in_4bit_on_a_16_gib_gpu_from_a_cpu_machine(version, tmp_path, no_model_load):
+    model = tmp_path / "llama-3.1-8b"
+    model.mkdir()
+    model.joinpath("config.json").write_text(
+        json.dumps(
+            {
+                "vocab_size": 128256,
+                "hidden_size": 4096,
+                "intermediate_size": 14336,
+                "num_hidden_layers": 32,
+                "num_attention_heads": 32,
+                "num_key_value_heads": 8,
+                "head_dim": 128,
+                "tie_word_embeddings": False,
+            }
+        )
+    )
+    args = ["train", str(export(version, "jsonl")), "--plan", "--base-model", str(model), "--quantization"]
+    args += [
+        "4bit",
+        "--max-length",
+        "2048",
+        "--batch-size",
+        "1",
+        "--gradient-checkpointing",
+        "--memory-gb",
+        "16",
+    ]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "device cuda, precision bf16, base weights 4-bit NF4 (double quantization, bf16 compute) "
+        "(planned for a GPU: this machine has none)"
+    )
+    assert "plan for llama-3.1-8b: 8,031M parameters" in result.output
+    assert "largest batch that fits 16 GiB at max_length 2048: 1 " in result.output
+    assert no_model_load == []
+
+
 def test_an_unknown_config_key_exits_2(version, tmp_path, no_model_load):
     config = tmp_path / "train.yaml"
     config.write_text("learning_rat: 1.0e-4\n")
@@ -206,7 +328,9 @@ def test_an_unknown_config_key_exits_2(version, tmp_path, no_model_load):
 @pytest.mark.slow
 def test_a_real_two_step_run_writes_the_adapter_and_prints_its_folder_last(version, tmp_path_factory):
     out = tmp_path_factory.getbasetemp() / SHARED_ADAPTER
-    result = run("train", str(export(version, "jsonl")), "--out", str(out), "--max-steps", "2")
+    result = run(
+        "train", str(export(version, "jsonl")), "--out", str(out), "--max-steps", "2", "--max-length", "auto"
+    )
 
     assert result.exit_code == 0, result.output
     assert last_line(result.output) == str(out)
@@ -218,5 +342,11 @@ def test_a_real_two_step_run_writes_the_adapter_and_prints_its_folder_last(versi
         "training_config.json",
     ):
         assert (out / name).is_file(), name
-    assert json.loads((out / "training_config.json").read_text())["max_steps"] == 2
+    setup = resolve_setup("auto", "auto", None, detect_capabilities())  # cpu, fp32 on the CPU machines
+    assert result.output.startswith(f"{setup.describe()}\nmax_length auto: ")
+    written = json.loads((out / "training_config.json").read_text())
+    # The resolved setting, not the request: rerunning with --config repeats the same run.
+    assert written["max_steps"] == 2
+    assert (written["device"], written["precision"]) == (setup.device, setup.precision)
+    assert written["max_length"] in (64, 128, 192) and written["quantization"] is None
     assert read_manifest(out).version_name == "clean"

@@ -1,7 +1,8 @@
 """train(): refusals happen before any model is loaded; a real short run writes a usable adapter.
 
-The refusal tests are fast (a model load is made to fail the test); the two `slow` tests train the
-real embedded Gemma 3 270M on CPU (about a minute each on two cores).
+The refusal tests are fast (a model load is made to fail the test); two `slow` tests train the
+real embedded Gemma 3 270M on CPU (about a minute each on two cores), a third merges an adapter
+into a 16-bit reload of it, as a quantized run's --merge does (no training).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from test_manifest import flip_one_byte, write_export  # noqa: E402
 import synthgate.training.sft as sft  # noqa: E402
 from synthgate.errors import ConfigError, GateRefused, InputError, ManifestMismatch, ModelError  # noqa: E402
 from synthgate.training.config import TrainConfig  # noqa: E402
+from synthgate.training.device import detect_capabilities, resolve_setup  # noqa: E402
 from synthgate.training.manifest import MANIFEST_NAME, TRAIN_FILE, verify_export, write_manifest  # noqa: E402
 from synthgate.training.sft import LabelMaskError, train  # noqa: E402
 
@@ -35,7 +37,7 @@ def no_model_load(monkeypatch):
     """Make any model load fail loudly, and record the attempts."""
     calls = []
 
-    def load(spec):
+    def load(spec, **load_kwargs):
         calls.append(spec)
         raise ModelLoaded(spec)
 
@@ -160,7 +162,11 @@ def test_short_real_run_writes_adapter_tokenizer_config_manifest_and_merged_mode
     adapter = json.loads((out / "adapter_config.json").read_text())
     assert (adapter["r"], adapter["lora_alpha"], adapter["task_type"]) == (16, 32, "CAUSAL_LM")
     saved = TrainConfig.load(out / "training_config.json")
-    assert saved == config.model_copy(update={"max_length": manifest.max_length})
+    # Written as run: the manifest's length, and the device and precision "auto" resolved to here
+    # (cpu and fp32 on the CPU machines the suite runs on).
+    setup = resolve_setup("auto", "auto", None, detect_capabilities())
+    resolved = {"max_length": manifest.max_length, "device": setup.device, "precision": setup.precision}
+    assert saved == config.model_copy(update=resolved)
     assert (out / MANIFEST_NAME).read_bytes() == (tmp_path / "export" / MANIFEST_NAME).read_bytes()
     assert verify_export(tmp_path / "export") == manifest
     assert not (out / "checkpoints").exists()
@@ -191,3 +197,37 @@ def test_full_sequence_labels_stop_training_before_the_first_step(tmp_path, monk
         train(tmp_path / "export", None, tmp_path / "out", TrainConfig.load(overrides=SMOKE))
     assert steps == []
     assert not (tmp_path / "out" / "adapter_model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_a_quantized_runs_merge_folds_the_adapter_into_a_16bit_reload_of_the_base(tmp_path):
+    # No GPU here: the adapter is made untrained (random B) instead of by a QLoRA run; the merge
+    # itself is the code a 4bit run takes after training, and it runs on the CPU by design.
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from synthgate.models.student import load_causal_lm
+    from synthgate.training.device import Setup
+    from synthgate.training.sft import merge_into_16bit_base
+
+    base, tokenizer = load_causal_lm(None)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"], task_type="CAUSAL_LM")
+    adapted = get_peft_model(base, lora)
+    q_proj = adapted.base_model.model.model.layers[0].self_attn.q_proj
+    torch.nn.init.normal_(q_proj.lora_B["default"].weight, std=0.05)
+    with torch.no_grad():
+        plain = q_proj.base_layer.weight.to(torch.bfloat16).float()
+        a, b = q_proj.lora_A["default"].weight, q_proj.lora_B["default"].weight
+        delta = (b @ a) * q_proj.scaling["default"]
+    adapted.save_pretrained(str(tmp_path))
+
+    merge_into_16bit_base(None, Setup("cuda", "bf16", "4bit"), tokenizer, tmp_path)
+
+    config = json.loads((tmp_path / "merged" / "config.json").read_text())
+    merged, _ = load_causal_lm(str(tmp_path / "merged"))
+    after = merged.model.layers[0].self_attn.q_proj.weight.detach()
+    assert config["dtype"] == "bfloat16" and after.dtype == torch.bfloat16
+    # The merged weights moved away from the plain 16-bit base, by the adapter's update.
+    moved, left = (after.float() - plain).abs().max(), (after.float() - plain - delta).abs().max()
+    assert moved > 4 * left and moved > 0.5 * delta.abs().max()
+    assert (tmp_path / "merged" / "tokenizer.json").is_file()
