@@ -1,0 +1,171 @@
+"""One normalisation of text for every check that compares texts (duplicates, loops, preference
+pairs, contamination keys). Two modes:
+
+- `words`: lower-cased, every ASCII punctuation mark and symbol dropped, whitespace collapsed. For
+  prose, where "Hello, world!" and "hello world" say the same thing.
+- `symbols`: lower-cased, whitespace collapsed, quotes dropped and sentence punctuation
+  (. , ; : ! ?) dropped where it ends a word (before whitespace or the end); operators, brackets
+  and every other symbol are kept. For code, math and puzzles, where `i <= n` and `i < n` differ
+  and the puzzles `#@! = !#` and `%^& = &%` are two questions, not one.
+
+>>> normalize("Hello,   WORLD!!")
+'hello world'
+>>> normalize("Is i <= n?  (see: x.y)", "symbols")
+'is i <= n (see x.y)'
+>>> normalize("#@! = !#", "symbols") != normalize("%^& = &%", "symbols")
+True
+
+Checks that scan a text in place need views of the same length (offsets in the view are offsets
+in the text): `view_table(mode)` maps each character to itself, a space, or a newline.
+`layout_key` (whitespace and code comments only) and `strip_enumeration` (list numbering) are the
+narrower keys of the preference and contamination checks.
+
+Speed: the byte modes run as C-level `bytes.translate`/`replace` (a few µs per record); only text
+with unusual spacing or stacked punctuation reaches a regex.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from functools import lru_cache
+from typing import Literal
+
+Mode = Literal["words", "symbols"]
+
+# Punctuation that structures prose; in `symbols` mode it is dropped only where it ends a word.
+SENTENCE_PUNCTUATION = ".,;:!?"
+QUOTES = "'\"`"
+# What `symbols` mode keeps of ASCII punctuation: operators, brackets and the rest. The hyphen is
+# not among them: in prose it is a dash or a bullet far more often than a minus, and "5 - 3" still
+# differs from "5 + 3".
+SYMBOLS = "".join(c for c in string.punctuation if c not in SENTENCE_PUNCTUATION + QUOTES + "-")
+
+_WHITESPACE = bytes.maketrans(b"\t\n\r\x0b\x0c", b"     ")
+_ALL_PUNCTUATION = string.punctuation.encode()
+_QUOTE_BYTES = QUOTES.encode()
+_SYMBOL_SPACES = bytes.maketrans(b"\t\n\r\x0b\x0c-", b"      ")
+_UNICODE_QUOTES = str.maketrans(dict.fromkeys("\u2018\u2019\u201c\u201d\u00ab\u00bb", None))
+_RUNS = re.compile(rb" {2,}")
+_WORD_END = re.compile(rb"[.,;:!?]+(?= |$)")
+_ENDINGS = (b". ", b", ", b"; ", b": ", b"! ", b"? ")
+
+
+def _collapse(out: bytes) -> bytes:
+    if b"  " in out or out[:1] == b" " or out[-1:] == b" ":
+        out = _RUNS.sub(b" ", out).strip(b" ")
+    return out
+
+
+def normalize_bytes(text: str, mode: Mode = "words") -> bytes:
+    """`normalize` as UTF-8 bytes: the form the set-level checks hash and compare."""
+    if mode == "words":
+        data = text.lower().encode("utf-8", "surrogatepass")
+        return _collapse(data.translate(_WHITESPACE, _ALL_PUNCTUATION))
+    if not text.isascii():
+        text = text.translate(_UNICODE_QUOTES)
+    out = text.lower().encode("utf-8", "surrogatepass").translate(_SYMBOL_SPACES, _QUOTE_BYTES) + b" "
+    for p in _ENDINGS:
+        if p in out:
+            out = out.replace(p, b" ")
+    if any(p in out for p in _ENDINGS):  # stacked marks ("!?", "?.") left one behind
+        out = _WORD_END.sub(b"", out)
+    return _collapse(out)
+
+
+def normalize(text: str, mode: Mode = "words") -> str:
+    """Lower-cased text with whitespace collapsed, punctuation dropped as `mode` says (see module)."""
+    return normalize_bytes(text, mode).decode("utf-8", "surrogatepass")
+
+
+def template_key(normalized: bytes) -> bytes:
+    """A normalized text with every number replaced by "0": prompts that differ only in numbers
+    ("what is 3 + 5" / "what is 7 + 2") share it.
+
+    >>> template_key(b"what is 3 + 5") == template_key(b"what is 17 + 2")
+    True
+    """
+    return _NUMBER.sub(b"0", normalized)
+
+
+_NUMBER = re.compile(rb"\d+(?:[.,]\d+)*")
+
+
+@lru_cache(maxsize=2)
+def view_table(mode: Mode = "words") -> dict[int, str]:
+    """Lower-cased text -> words separated by spaces, sentence ends and newlines as "\\n".
+
+    Every mapping is one character to one character, so offsets into the result are offsets into
+    the text. `words` blanks all punctuation and symbols; `symbols` keeps ASCII operators and
+    brackets and Unicode math/currency symbols, so lines that differ only in `==`/`<` stay apart.
+    """
+    kept = set(SYMBOLS) if mode == "symbols" else set()
+    table = {ord(c): " " for c in string.punctuation + "\t\r\x0b\x0c" if c not in kept}
+    ranges = [(0x80, 0xC0), (0x2000, 0x2070), (0x2190, 0x2800), (0x2E00, 0x2E80), (0x3000, 0x3040)]
+    ranges += [(0xFE30, 0xFE70), (0xFF00, 0xFF10), (0xFF1A, 0xFF21), (0xFF3B, 0xFF41), (0xFF5B, 0xFF66)]
+    for lo, hi in ranges:
+        for cp in range(lo, hi):
+            category = unicodedata.category(chr(cp))
+            if category[0] in "PSZC" and not (mode == "symbols" and category in ("Sm", "Sc")):
+                table[cp] = " "
+    for c in ".!?\n\u3002\uff01\uff1f":
+        table[ord(c)] = "\n"
+    return table
+
+
+# --- narrower keys ---------------------------------------------------------------------------
+
+# A fenced code block (``` or ~~~), through its closing fence or the end of the text.
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+# A `//` comment after code or at a line start (not the `//` of "https://").
+_LINE_COMMENT = re.compile(r"(?:^|(?<=\s))//[^\n]*", re.MULTILINE)
+# A `#` comment trailing code ("x = 1  # why"): markdown headers open a line and are kept.
+_TRAILING_HASH = re.compile(r"(?<=\S)[ \t]+#(?![#\w{(\[])[^\n]*")
+_HASH_LINE = re.compile(r"^[ \t]*#(?!include|define|if|pragma|!)[^\n]*", re.MULTILINE)
+_SPACE_RUNS = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def layout_key(text: str) -> str:
+    """`text` with whitespace collapsed and code comments removed; case, words and symbols kept.
+
+    Two texts with the same layout key say exactly the same thing. `#` lines count as comments
+    inside fenced code only (outside they are markdown headers); `//` and `/* */` comments anywhere.
+
+    >>> code = "for (i = 0; i <= n; i++)   // all\\n\\n   x += i;"
+    >>> layout_key(code) == layout_key("for (i = 0; i <= n; i++)\\nx += i;")
+    True
+    >>> layout_key("i <= n") == layout_key("i < n")
+    False
+    """
+    if "```" in text or "~~~" in text:
+        text = FENCE.sub(lambda m: _HASH_LINE.sub("", m.group()), text)
+    if "/*" in text:
+        text = _BLOCK_COMMENT.sub("", text)
+    if "//" in text:
+        text = _LINE_COMMENT.sub("", text)
+    if "#" in text:
+        text = _TRAILING_HASH.sub("", text)
+    lines = (_SPACE_RUNS.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line))
+
+
+# A list marker opening a text or line: "2.", "2)", "(2)", "#2", "Q2:", "Question 2:", "(b)", "b)",
+# "- ", "* ", "•". A letter marker needs its bracket: "A. Lincoln" keeps its initial.
+_ENUMERATION = re.compile(
+    r"^[ \t]*(?:(?:q(?:uestion)?[ \t]*)?#?\(?\d{1,4}[.):]|\(?[a-z][)]|\([a-z]\.?\)|[-*\u2022])[ \t]+",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def strip_enumeration(text: str) -> str:
+    """`text` without list numbering at the start of each line.
+
+    >>> strip_enumeration("5. What does a Python decorator do?")
+    'What does a Python decorator do?'
+    >>> strip_enumeration("Q2: Name a prime.\\n(b) Name another.")
+    'Name a prime.\\nName another.'
+    """
+    return _ENUMERATION.sub("", text)
