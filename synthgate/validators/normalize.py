@@ -3,9 +3,9 @@ pairs, contamination keys). Two modes:
 
 - `words`: lower-cased, every ASCII punctuation mark and symbol dropped, whitespace collapsed. For
   prose, where "Hello, world!" and "hello world" say the same thing.
-- `symbols`: lower-cased, whitespace collapsed, quotes dropped and sentence punctuation
-  (. , ; : ! ?) dropped where it ends a word (before whitespace or the end); operators, brackets
-  and every other symbol are kept. For code, math and puzzles, where `i <= n` and `i < n` differ
+- `symbols`: lower-cased, whitespace collapsed, quotes and hyphens dropped, and sentence
+  punctuation (. , ; : ! ?) dropped where it ends a word (after a letter, digit or bracket, before
+  whitespace or the end); operators, brackets and every other symbol are kept. For code, math and puzzles, where `i <= n` and `i < n` differ
   and the puzzles `#@! = !#` and `%^& = &%` are two questions, not one.
 
 >>> normalize("Hello,   WORLD!!")
@@ -20,8 +20,7 @@ in the text): `view_table(mode)` maps each character to itself, a space, or a ne
 `layout_key` (whitespace and code comments only) and `strip_enumeration` (list numbering) are the
 narrower keys of the preference and contamination checks.
 
-Speed: the byte modes run as C-level `bytes.translate`/`replace` (a few µs per record); only text
-with unusual spacing or stacked punctuation reaches a regex.
+Speed: the byte modes run as C-level `bytes.translate` plus, in `symbols` mode, one regex pass.
 """
 
 from __future__ import annotations
@@ -48,8 +47,9 @@ _QUOTE_BYTES = QUOTES.encode()
 _SYMBOL_SPACES = bytes.maketrans(b"\t\n\r\x0b\x0c-", b"      ")
 _UNICODE_QUOTES = str.maketrans(dict.fromkeys("\u2018\u2019\u201c\u201d\u00ab\u00bb", None))
 _RUNS = re.compile(rb" {2,}")
-_WORD_END = re.compile(rb"[.,;:!?]+(?= |$)")
-_ENDINGS = (b". ", b", ", b"; ", b": ", b"! ", b"? ")
+# Sentence punctuation ending a word (after a letter, digit or closing bracket, before a space or
+# the end) or standing alone; after a symbol it is part of the symbols ("#@! = !#").
+_WORD_END = re.compile(rb"(?<=[\w)\]\x80-\xff ])[.,;:!?]+(?= |$)|^[.,;:!?]+(?= |$)")
 
 
 def _collapse(out: bytes) -> bytes:
@@ -65,13 +65,8 @@ def normalize_bytes(text: str, mode: Mode = "words") -> bytes:
         return _collapse(data.translate(_WHITESPACE, _ALL_PUNCTUATION))
     if not text.isascii():
         text = text.translate(_UNICODE_QUOTES)
-    out = text.lower().encode("utf-8", "surrogatepass").translate(_SYMBOL_SPACES, _QUOTE_BYTES) + b" "
-    for p in _ENDINGS:
-        if p in out:
-            out = out.replace(p, b" ")
-    if any(p in out for p in _ENDINGS):  # stacked marks ("!?", "?.") left one behind
-        out = _WORD_END.sub(b"", out)
-    return _collapse(out)
+    out = text.lower().encode("utf-8", "surrogatepass").translate(_SYMBOL_SPACES, _QUOTE_BYTES)
+    return _collapse(_WORD_END.sub(b"", out))
 
 
 def normalize(text: str, mode: Mode = "words") -> str:
@@ -89,7 +84,7 @@ def template_key(normalized: bytes) -> bytes:
     return _NUMBER.sub(b"0", normalized)
 
 
-_NUMBER = re.compile(rb"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(rb"(?<!\w)\d+(?:[.,]\d+)*(?!\w)")
 
 
 @lru_cache(maxsize=2)
@@ -124,18 +119,19 @@ _LINE_COMMENT = re.compile(r"(?:^|(?<=\s))//[^\n]*", re.MULTILINE)
 # A `#` comment trailing code ("x = 1  # why"): markdown headers open a line and are kept.
 _TRAILING_HASH = re.compile(r"(?<=\S)[ \t]+#(?![#\w{(\[])[^\n]*")
 _HASH_LINE = re.compile(r"^[ \t]*#(?!include|define|if|pragma|!)[^\n]*", re.MULTILINE)
-_SPACE_RUNS = re.compile(r"[ \t]+")
+_SPACE_RUNS = re.compile(r"(?<=\S)[ \t]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
 def layout_key(text: str) -> str:
-    """`text` with whitespace collapsed and code comments removed; case, words and symbols kept.
+    """`text` with runs of spaces inside lines, trailing spaces, blank lines and code comments
+    removed; case, words, symbols, line breaks and indentation kept.
 
     Two texts with the same layout key say exactly the same thing. `#` lines count as comments
     inside fenced code only (outside they are markdown headers); `//` and `/* */` comments anywhere.
 
     >>> code = "for (i = 0; i <= n; i++)   // all\\n\\n   x += i;"
-    >>> layout_key(code) == layout_key("for (i = 0; i <= n; i++)\\nx += i;")
+    >>> layout_key(code) == layout_key("for (i = 0;  i <= n; i++)\\n   x += i;")
     True
     >>> layout_key("i <= n") == layout_key("i < n")
     False
@@ -148,7 +144,8 @@ def layout_key(text: str) -> str:
         text = _LINE_COMMENT.sub("", text)
     if "#" in text:
         text = _TRAILING_HASH.sub("", text)
-    lines = (_SPACE_RUNS.sub(" ", line).strip() for line in text.split("\n"))
+    # Line breaks and leading indentation stay: in code they carry meaning (Python blocks).
+    lines = (_SPACE_RUNS.sub(" ", line).rstrip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line))
 
 

@@ -133,7 +133,7 @@ def test_a_single_refusal_in_many_pairs_stays_under_the_share_limit(tmp_path):
     assert not [f for f in summary["set_findings"] if f["code"] == "pref.chosen_refusal_share"]
 
 
-def test_identical_and_near_identical_pairs_fail_and_distinct_pairs_pass(tmp_path):
+def test_identical_pairs_fail_near_identical_pairs_warn_and_distinct_pairs_pass(tmp_path):
     answer = "Open the admin page at 192.168.1.1, log in, and choose Firmware then Upload to update it."
     records = [
         pair("How do I update the firmware?", answer, answer),
@@ -143,11 +143,13 @@ def test_identical_and_near_identical_pairs_fail_and_distinct_pairs_pass(tmp_pat
     ]
     result, rows, _, db = audit(tmp_path, records, "--format", "preference")
     assert result.exit_code == 1
-    assert [("pref.identical_pair" in r["codes"]) for r in rows] == [True, True, True, False]
+    # Only the whitespace-level copy blocks; a punctuation or one-word edit is a warning.
+    assert [("pref.identical_pair" in r["codes"]) for r in rows] == [True, False, False, False]
+    assert [("pref.near_identical_pair" in r["codes"]) for r in rows] == [False, True, True, False]
     assert rows[3]["status"] == "pass"
     ds = json.loads((tmp_path / "summary.json").read_text())["dataset_id"]
-    near = next(v for v in verdicts(db, ds, 2) if v.code == "pref.identical_pair")
-    assert 95 <= near.score < 100 and "similar" in near.message
+    near = next(v for v in verdicts(db, ds, 2) if v.code == "pref.near_identical_pair")
+    assert 95 <= near.score < 100 and "similar" in near.message and near.severity == "warn"
 
 
 def test_a_file_mixing_pairs_and_sft_records_names_the_odd_record(tmp_path):
