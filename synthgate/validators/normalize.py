@@ -5,8 +5,9 @@ pairs, contamination keys). Two modes:
   prose, where "Hello, world!" and "hello world" say the same thing.
 - `symbols`: lower-cased, whitespace collapsed, quotes and hyphens dropped, and sentence
   punctuation (. , ; : ! ?) dropped where it ends a word (after a letter, digit or bracket, before
-  whitespace or the end); operators, brackets and every other symbol are kept. For code, math and puzzles, where `i <= n` and `i < n` differ
-  and the puzzles `#@! = !#` and `%^& = &%` are two questions, not one.
+  whitespace or the end); operators, brackets and every other symbol are kept. For code, math
+  and puzzles, where `i <= n` and `i < n` differ and the puzzles `#@! = !#` and `%^& = &%` are
+  two questions, not one.
 
 >>> normalize("Hello,   WORLD!!")
 'hello world'
