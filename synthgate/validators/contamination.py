@@ -4,7 +4,10 @@
 `ContaminationValidator` then checks each record's user turns and completion against it:
 
 - `contam.exact_match`: a user turn equals an eval item after normalization, or contains a whole
-  eval item of at least `min_contained_words` words ("Solve this: <question> Show your work.").
+  eval item of at least `min_contained_words` words ("Solve this: <question> Show your work."), or
+  one of its lines equals a shorter eval item of 3+ words. List numbering ("2. ", "Q5:", "(b) ")
+  is ignored on both sides (`normalize.strip_enumeration`), and so is quoting: "2. What does a
+  Python decorator do?" in training is "5. What does a Python decorator do?" of the eval set.
 - `contam.ngram_overlap`: a user turn or the completion shares a run of `ngram_words` (13) words
   with an eval item, the test of GPT-3 and open-instruct decontamination.
 
@@ -19,8 +22,9 @@ every 8-word gram (for n=13) of the eval items' non-boilerplate 13-word windows;
 probed only at every 6th word, which is enough because any shared 13-word run holds one probed
 8-word gram. Only a record that hits a probe has all its 13-grams hashed and looked up.
 
-`SplitIndex` and `SplitOverlapValidator` (`contam.split_overlap`) find records whose prompt, or
-prompt and completion, also appear (normalized) in another file such as the validation split.
+`SplitIndex` and `SplitOverlapValidator` find records whose prompt and completion
+(`contam.split_overlap`), or prompt alone with another completion (`contam.split_prompt_overlap`),
+also appear (normalized) in another file such as the validation split.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.artifacts import CheckedText, texts_to_check
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
+from synthgate.validators.normalize import strip_enumeration
 
 if TYPE_CHECKING:  # validators never import audit at run time; items only need .index/.text/.source
     from synthgate.audit.eval_sets import EvalItem
@@ -57,6 +62,8 @@ _WORD_BYTES = bytes(
 )
 _ASCII = bytes(range(0x80))
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_MIN_LINE_ITEM_WORDS = 3  # a line equal to a shorter eval item ("Write a haiku.") is a match
+_MAX_LINE_CHARS = 200  # lines longer than this hold 8+ words: containment finds those items
 
 
 @lru_cache(maxsize=8192)
@@ -136,7 +143,7 @@ class ContaminationIndex:
         index = cls(list(items), n, min_contained_words, 0)
         long: list[tuple[int, list[bytes], np.ndarray]] = []  # item, words, n-gram hashes by position
         for i, item in enumerate(index.items):
-            toks = tokens(item.text)
+            toks = tokens(strip_enumeration(item.text))
             key = b" ".join(toks)
             index._norm.append(key)
             if not toks or key in index._exact:
@@ -284,13 +291,12 @@ class ContaminationValidator(Validator):
             return []
         found: list[_Finding] = []
         is_prompt = t.field == "prompt"
-        if is_prompt and (item := idx.exact(b" ".join(toks))) is not None:
-            msg = f"{t.where} is eval item {describe(idx.items[item])}"
-            found.append(_Finding("contam.exact_match", item, 0, len(toks), msg, 1.0))
+        if is_prompt:
+            found += self._exact_lines(t, toks)
         hits = idx.ngram_hits(toks)
         candidates = list(hits) + (idx.short_hits(toks) if is_prompt else [])
         for item in dict.fromkeys(candidates):
-            if found and found[0].item == item:
+            if any(f.item == item for f in found):
                 continue
             label, m = describe(idx.items[item]), idx.words(item)
             at = idx.find(item, toks) if is_prompt and m >= idx.min_contained_words else None
@@ -306,6 +312,30 @@ class ContaminationValidator(Validator):
                     score = min(1.0, (last - first) / m)
                     found.append(_Finding("contam.ngram_overlap", item, first, last, msg, score))
         return found
+
+
+    def _exact_lines(self, t: CheckedText, toks: list[bytes]) -> list[_Finding]:
+        """The turn, or one of its short lines, equals an eval item once numbering is stripped."""
+        idx = self.index
+        stripped = tokens(strip_enumeration(t.text))
+        if (item := idx.exact(b" ".join(stripped))) is not None:
+            first = max(0, len(toks) - len(stripped))  # numbering opens the turn
+            msg = f"{t.where} is eval item {describe(idx.items[item])}"
+            return [_Finding("contam.exact_match", item, first, len(toks), msg, 1.0)]
+        if "\n" not in t.text.strip():
+            return []
+        out, pos = [], 0
+        for line in t.text.split("\n"):
+            start, pos = pos, pos + len(line) + 1
+            if len(line) > _MAX_LINE_CHARS or not line.strip():
+                continue
+            words = tokens(strip_enumeration(line))
+            if len(words) < _MIN_LINE_ITEM_WORDS or (item := idx.exact(b" ".join(words))) is None:
+                continue
+            first = len(tokens(t.text[:start])) + len(tokens(line)) - len(words)
+            msg = f"a line of {t.where} is eval item {describe(idx.items[item])}"
+            out.append(_Finding("contam.exact_match", item, first, first + len(words), msg, 1.0))
+        return out
 
 
 def _longest_run(positions: list[int], n: int) -> tuple[int, int]:
@@ -389,12 +419,14 @@ class SplitOverlapValidator(Validator):
         if keys is None:
             return Result(sample, [])
         name = Path(self.index.source).name
+        code = "contam.split_overlap"
         if (other := self.index.records.get(keys[1])) is not None:
             msg = f"the prompt and completion match {name} record {other} (after normalization)"
         elif (other := self.index.prompts.get(keys[0])) is not None:
+            code = "contam.split_prompt_overlap"
             msg = f"the prompt matches {name} record {other} (after normalization), with another completion"
         else:
             return Result(sample, [])
         last = max((i for i, m in enumerate(sample.prompt) if m.role == "user"), default=None)
         span = None if last is None else Span(start=0, end=len(sample.prompt[last].content), field="prompt")
-        return Result(sample, [verdict(self.name, "contam.split_overlap", msg, span=span, score=1.0)])
+        return Result(sample, [verdict(self.name, code, msg, span=span, score=1.0)])

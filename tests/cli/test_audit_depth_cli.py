@@ -295,3 +295,20 @@ def test_against_reports_the_record_the_validation_split_shares(tmp_path):
     assert rows[0]["codes"] == [] and rows[1]["codes"] == ["contam.split_overlap"]
     (found,) = verdicts(db, summary["dataset_id"], 1)
     assert "valid.jsonl record 1" in found.message
+
+
+def test_against_reports_a_prompt_the_validation_split_answers_differently(tmp_path):
+    train = [
+        {"prompt": "How many legs does a spider have?", "completion": "Eight."},
+        {"prompt": "What colour is the sky?", "completion": "Blue on a clear day."},
+    ]
+    valid = write_jsonl(
+        tmp_path / "valid.jsonl",
+        [{"prompt": "how many legs does a spider have", "completion": "A spider has eight legs."}],
+    )
+    result, rows, summary, db = audit(tmp_path, train, "--against", str(valid))
+    assert result.exit_code == 1
+    assert rows[0]["codes"] == ["contam.split_prompt_overlap"] and rows[1]["codes"] == []
+    (found,) = verdicts(db, summary["dataset_id"], 0)
+    assert "valid.jsonl record 0" in found.message and "another completion" in found.message
+    assert (found.span.field, found.span.start, found.span.end) == ("prompt", 0, len(train[0]["prompt"]))
