@@ -62,6 +62,7 @@ _WORD_BYTES = bytes(
 )
 _ASCII = bytes(range(0x80))
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_OPERATOR = re.compile(r"[=<>+*/%^&|~#@$\\\u2212\u00d7\u00f7\u2264\u2265\u2260]|(?<=[\d\s])-(?=[\d\s(])")
 _MIN_LINE_ITEM_WORDS = 3  # a line equal to a shorter eval item ("Write a haiku.") is a match
 _MAX_LINE_CHARS = 200  # lines longer than this hold 8+ words: containment finds those items
 
@@ -84,6 +85,16 @@ def tokens(text: str) -> list[bytes]:
             if (folded := _fold(c)) != c:
                 data = data.replace(c.encode("utf-8", "surrogatepass"), folded.encode())
     return data.translate(_WORD_BYTES).split()
+
+
+def exact_key(toks: Sequence[bytes], text: str) -> bytes:
+    """What an exact match compares: the words, and the math/code operators in their order, so
+    "2 + 2 = ?" and "2 - 2 = ?" (the same words) are two items.
+
+    >>> exact_key(tokens("2 + 2 = ?"), "2 + 2 = ?") == exact_key(tokens("2 * 2 = ?"), "2 * 2 = ?")
+    False
+    """
+    return b" ".join(toks) + b"\0" + "".join(_OPERATOR.findall(text)).encode()
 
 
 def _grams(toks: Sequence[bytes], n: int, step: int = 1) -> Iterable[int]:
@@ -142,18 +153,22 @@ class ContaminationIndex:
         """
         index = cls(list(items), n, min_contained_words, 0)
         long: list[tuple[int, list[bytes], np.ndarray]] = []  # item, words, n-gram hashes by position
+        seen: set[bytes] = set()
         for i, item in enumerate(index.items):
-            toks = tokens(strip_enumeration(item.text))
+            stripped = strip_enumeration(item.text)
+            toks = tokens(stripped)
             key = b" ".join(toks)
             index._norm.append(key)
-            if not toks or key in index._exact:
+            if toks:
+                index._exact.setdefault(exact_key(toks, stripped), i)
+            if not toks or key in seen:
                 continue  # a repeated item must not make its own n-grams look like boilerplate
-            index._exact[key] = i
+            seen.add(key)
             if len(toks) >= n:
                 long.append((i, toks, _gram_array(toks, n)))
             elif len(toks) >= min_contained_words:
                 index._short.setdefault(hash(tuple(toks[:min_contained_words])), []).append(i)
-        share = math.ceil(boilerplate_share * len(index._exact))
+        share = math.ceil(boilerplate_share * len(seen))
         index.boilerplate_df = boilerplate_df or max(boilerplate_min_items, share)
         if long:
             index._fill(long)
@@ -202,7 +217,7 @@ class ContaminationIndex:
         return (ContaminationIndex.build, (self.items, self.n, self.boilerplate_df, self.min_contained_words))
 
     def exact(self, normalized: bytes) -> int | None:
-        """The item whose normalized text is `normalized`, if any."""
+        """The item whose `exact_key` is `normalized`, if any."""
         return self._exact.get(normalized)
 
     def ngram_hits(self, toks: list[bytes]) -> dict[int, list[int]]:
@@ -313,12 +328,12 @@ class ContaminationValidator(Validator):
                     found.append(_Finding("contam.ngram_overlap", item, first, last, msg, score))
         return found
 
-
     def _exact_lines(self, t: CheckedText, toks: list[bytes]) -> list[_Finding]:
         """The turn, or one of its short lines, equals an eval item once numbering is stripped."""
         idx = self.index
-        stripped = tokens(strip_enumeration(t.text))
-        if (item := idx.exact(b" ".join(stripped))) is not None:
+        text = strip_enumeration(t.text)
+        stripped = tokens(text)
+        if (item := idx.exact(exact_key(stripped, text))) is not None:
             first = max(0, len(toks) - len(stripped))  # numbering opens the turn
             msg = f"{t.where} is eval item {describe(idx.items[item])}"
             return [_Finding("contam.exact_match", item, first, len(toks), msg, 1.0)]
@@ -329,8 +344,9 @@ class ContaminationValidator(Validator):
             start, pos = pos, pos + len(line) + 1
             if len(line) > _MAX_LINE_CHARS or not line.strip():
                 continue
-            words = tokens(strip_enumeration(line))
-            if len(words) < _MIN_LINE_ITEM_WORDS or (item := idx.exact(b" ".join(words))) is None:
+            text = strip_enumeration(line)
+            words = tokens(text)
+            if len(words) < _MIN_LINE_ITEM_WORDS or (item := idx.exact(exact_key(words, text))) is None:
                 continue
             first = len(tokens(t.text[:start])) + len(tokens(line)) - len(words)
             msg = f"a line of {t.where} is eval item {describe(idx.items[item])}"

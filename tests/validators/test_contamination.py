@@ -328,3 +328,5 @@ def test_numbers_that_are_part_of_the_question_are_kept():
     validator = ContaminationValidator(ContaminationIndex.build(items), ContaminationConfig())
     assert validator.check(sample("2 + 3 = ?")).verdicts == []
     assert [v.code for v in validator.check(sample("2 + 2 = ?")).verdicts] == ["contam.exact_match"]
+    assert validator.check(sample("2 - 2 = ?")).verdicts == []  # the same words, another operator
+    assert validator.check(sample("10 * 5 = ?")).verdicts == []
