@@ -11,8 +11,8 @@
 - `contam.ngram_overlap`: a user turn or the completion shares a run of `ngram_words` (13) words
   with an eval item, the test of GPT-3 and open-instruct decontamination.
 
-Normalization: runs of letters and digits, lower-cased character by character (the words of
-text.normalize, except that apostrophes also separate words, so "Janet's" and "Janet’s" match).
+Normalization: `normalize.tokens`, runs of letters and digits lower-cased character by character
+(apostrophes separate words, so "Janet's" and "Janet’s" match).
 An n-gram found in many distinct eval items (`boilerplate_min_items` and `boilerplate_share` of
 them) is dropped: answer-format lines and instructions a benchmark repeats on every item are not
 evidence (an item made only of such n-grams is still found when a user turn equals it).
@@ -34,7 +34,6 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -47,44 +46,15 @@ from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.artifacts import CheckedText, texts_to_check
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
-from synthgate.validators.normalize import strip_enumeration
+from synthgate.validators.normalize import strip_enumeration, token_offsets, tokens
 
 if TYPE_CHECKING:  # validators never import audit at run time; items only need .index/.text/.source
     from synthgate.audit.eval_sets import EvalItem
 
 _USER = frozenset({"user"})
-# One byte table lower-cases ASCII letters and blanks every other ASCII character but digits;
-# bytes >= 0x80 (parts of UTF-8 characters) pass, the few distinct non-ASCII characters of a text
-# having been folded first. Bytes and C string methods keep this at a few microseconds per record:
-# a regex scan costs ten times more.
-_WORD_BYTES = bytes(
-    ord(chr(c).lower()) if c < 0x80 and chr(c).isalnum() else 0x20 if c < 0x80 else c for c in range(256)
-)
-_ASCII = bytes(range(0x80))
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 _OPERATOR = re.compile(r"[=<>+*/%^&|~#@$\\\u2212\u00d7\u00f7\u2264\u2265\u2260]|(?<=[\d\s])-(?=[\d\s(])")
 _MIN_LINE_ITEM_WORDS = 3  # a line equal to a shorter eval item ("Write a haiku.") is a match
 _MAX_LINE_CHARS = 200  # lines longer than this hold 8+ words: containment finds those items
-
-
-@lru_cache(maxsize=8192)
-def _fold(c: str) -> str:
-    """One character as `tokens` sees it: lower-cased, and a space where not a letter or digit."""
-    return "".join(x if x.isalnum() else " " for x in c.lower())
-
-
-def tokens(text: str) -> list[bytes]:
-    """Lower-cased words (runs of letters and digits) as UTF-8 bytes: the unit compared here.
-
-    >>> tokens("Janet’s Café sells 16 eggs_per day!")
-    [b'janet', b's', b'caf\xc3\xa9', b'sells', b'16', b'eggs', b'per', b'day']
-    """
-    data = text.encode("utf-8", "surrogatepass")
-    if not text.isascii():
-        for c in set(data.translate(None, _ASCII).decode("utf-8", "surrogatepass")):
-            if (folded := _fold(c)) != c:
-                data = data.replace(c.encode("utf-8", "surrogatepass"), folded.encode())
-    return data.translate(_WORD_BYTES).split()
 
 
 def exact_key(toks: Sequence[bytes], text: str) -> bytes:
@@ -368,17 +338,8 @@ def _longest_run(positions: list[int], n: int) -> tuple[int, int]:
 
 
 def _span(t: CheckedText, f: _Finding) -> Span:
-    offsets = _word_offsets(t.text)
+    offsets = token_offsets(t.text)
     return Span(start=offsets[f.first][0], end=offsets[f.last - 1][1], field=t.field)
-
-
-def _word_offsets(text: str) -> list[tuple[int, int]]:
-    """[start, end) in `text` of each word of `tokens(text)`."""
-    if text.isascii():
-        return [m.span() for m in _ASCII_WORD.finditer(text)]
-    owner = [i for i, c in enumerate(text) for _ in _fold(c)]  # folding may lengthen: 'İ' -> 'i '
-    folded = "".join(map(_fold, text))
-    return [(owner[m.start()], owner[m.end() - 1] + 1) for m in re.finditer(r"\S+", folded)]
 
 
 # --- train/validation split overlap ----------------------------------------------------------

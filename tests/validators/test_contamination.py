@@ -23,9 +23,8 @@ from synthgate.validators.contamination import (
     ContaminationValidator,
     SplitIndex,
     SplitOverlapValidator,
-    _word_offsets,
-    tokens,
 )
+from synthgate.validators.normalize import token_offsets, tokens
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GSM8K = load_eval_items(DATA / "gsm8k_test_200.jsonl")
@@ -71,7 +70,7 @@ def test_word_offsets_point_at_each_token_in_real_unicode_text():
     texts = [t for t in texts if not t.isascii()] + ["İstanbul’s ΣΟΦΊΑ café—naïve 🚀 x²"]
     assert len(texts) > 50
     for text in texts:
-        offsets = _word_offsets(text)
+        offsets = token_offsets(text)
         assert [tok for a, b in offsets for tok in tokens(text[a:b])] == tokens(text), text
 
 
