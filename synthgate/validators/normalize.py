@@ -3,16 +3,15 @@ pairs, contamination keys). Two modes:
 
 - `words`: lower-cased, every ASCII punctuation mark and symbol dropped, whitespace collapsed. For
   prose, where "Hello, world!" and "hello world" say the same thing.
-- `symbols`: lower-cased, whitespace collapsed, quotes and hyphens dropped, and sentence
-  punctuation (. , ; : ! ?) dropped where it ends a word (after a letter, digit or bracket, before
-  whitespace or the end); operators, brackets and every other symbol are kept. For code, math
+- `symbols`: the `words` text, then (after `SIGNATURE_MARK`) its operators, brackets and other
+  symbols in order (`SYMBOLS`: not sentence punctuation, quotes or the hyphen). For code, math
   and puzzles, where `i <= n` and `i < n` differ and the puzzles `#@! = !#` and `%^& = &%` are
-  two questions, not one.
+  two questions, not one, while "What is LoRA, exactly?" and "what is lora exactly" stay equal.
 
 >>> normalize("Hello,   WORLD!!")
 'hello world'
 >>> normalize("Is i <= n?  (see: x.y)", "symbols")
-'is i <= n (see x.y)'
+'is i n see xy \\x1f<=()'
 >>> normalize("#@! = !#", "symbols") != normalize("%^& = &%", "symbols")
 True
 
@@ -22,7 +21,6 @@ in the text): `view_table(mode)` maps each character to itself, a space, or a ne
 narrower keys of the preference and contamination checks; `tokens`/`token_offsets` the words
 contamination matches (bytes, for speed, with their offsets in the text).
 
-Speed: the byte modes run as C-level `bytes.translate` plus, in `symbols` mode, one regex pass.
 """
 
 from __future__ import annotations
@@ -35,40 +33,29 @@ from typing import Literal
 
 Mode = Literal["words", "symbols"]
 
-# Punctuation that structures prose; in `symbols` mode it is dropped only where it ends a word.
-SENTENCE_PUNCTUATION = ".,;:!?"
 QUOTES = "'\"`"
-# What `symbols` mode keeps of ASCII punctuation: operators, brackets and the rest. The hyphen is
-# not among them: in prose it is a dash or a bullet far more often than a minus, and "5 - 3" still
-# differs from "5 + 3".
-SYMBOLS = "".join(c for c in string.punctuation if c not in SENTENCE_PUNCTUATION + QUOTES + "-")
+# What `symbols` mode keeps of ASCII punctuation: operators, brackets and the rest. Sentence
+# punctuation, quotes and the hyphen are not among them: in prose the hyphen is a dash or a bullet
+# far more often than a minus, and "5 - 3" still differs from "5 + 3".
+SYMBOLS = "".join(c for c in string.punctuation if c not in ".,;:!?-" + QUOTES)
+SIGNATURE_MARK = b"\x1f"  # separates the words from the symbol signature in `symbols` mode
 
-_WHITESPACE = bytes.maketrans(b"\t\n\r\x0b\x0c", b"     ")
 _ALL_PUNCTUATION = string.punctuation.encode()
-_QUOTE_BYTES = QUOTES.encode()
-_SYMBOL_SPACES = bytes.maketrans(b"\t\n\r\x0b\x0c-", b"      ")
-_UNICODE_QUOTES = str.maketrans(dict.fromkeys("\u2018\u2019\u201c\u201d\u00ab\u00bb", None))
-_RUNS = re.compile(rb" {2,}")
-# Sentence punctuation ending a word (after a letter, digit or closing bracket, before a space or
-# the end) or standing alone; after a symbol it is part of the symbols ("#@! = !#").
-_WORD_END = re.compile(rb"(?<=[\w)\]\x80-\xff ])[.,;:!?]+(?= |$)|^[.,;:!?]+(?= |$)")
-
-
-def _collapse(out: bytes) -> bytes:
-    if b"  " in out or out[:1] == b" " or out[-1:] == b" ":
-        out = _RUNS.sub(b" ", out).strip(b" ")
-    return out
+_NOT_SYMBOLS = bytes(c for c in range(256) if chr(c) not in SYMBOLS)
 
 
 def normalize_bytes(text: str, mode: Mode = "words") -> bytes:
-    """`normalize` as UTF-8 bytes: the form the set-level checks hash and compare."""
+    """`normalize` as UTF-8 bytes: the form the set-level checks hash and compare.
+
+    Two C-level `bytes.translate` passes and a split/join: a few µs for a typical record, where a
+    regex over the text costs ten times more.
+    """
+    data = text.lower().encode("utf-8", "surrogatepass")
+    words = b" ".join(data.translate(None, _ALL_PUNCTUATION).split())
     if mode == "words":
-        data = text.lower().encode("utf-8", "surrogatepass")
-        return _collapse(data.translate(_WHITESPACE, _ALL_PUNCTUATION))
-    if not text.isascii():
-        text = text.translate(_UNICODE_QUOTES)
-    out = text.lower().encode("utf-8", "surrogatepass").translate(_SYMBOL_SPACES, _QUOTE_BYTES)
-    return _collapse(_WORD_END.sub(b"", out))
+        return words
+    signature = data.translate(None, _NOT_SYMBOLS)
+    return words + b" " + SIGNATURE_MARK + signature if signature else words
 
 
 def normalize(text: str, mode: Mode = "words") -> str:
@@ -78,15 +65,14 @@ def normalize(text: str, mode: Mode = "words") -> str:
 
 def template_key(normalized: bytes) -> bytes:
     """A normalized text with every number replaced by "0": prompts that differ only in numbers
-    ("what is 3 + 5" / "what is 7 + 2") share it.
+    ("what is 3 + 5" / "what is 7 + 2") share it; "w1253" is a word, not a number.
 
-    >>> template_key(b"what is 3 + 5") == template_key(b"what is 17 + 2")
+    >>> template_key(b"what is 3 5 \\x1f+") == template_key(b"what is 17 25 \\x1f+")
     True
+    >>> template_key(b"w1253 w7")
+    b'w1253 w7'
     """
-    return _NUMBER.sub(b"0", normalized)
-
-
-_NUMBER = re.compile(rb"(?<!\w)\d+(?:[.,]\d+)*(?!\w)")
+    return b" ".join(b"0" if w.isdigit() else w for w in normalized.split(b" "))
 
 
 @lru_cache(maxsize=2)

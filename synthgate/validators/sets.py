@@ -76,7 +76,9 @@ _TOP_LABELS = 20  # task types / personas listed in stats; the rest are counted 
 _MAX_LABELS = 10_000  # distinct labels tracked; later new ones only count toward "other"
 _LABEL_CHARS = 80
 
-_DIGIT = re.compile(rb"\d")
+_DIGITS = b"0123456789"
+_HEAD_CHARS = 80
+_MAX_TEMPLATE_BYTES = 1000  # numeric templates are short drills and puzzles, not long RAG prompts
 _SALTS = mix(np.arange(101, 101 + _NCOLS, dtype=np.uint64) * K1)
 
 
@@ -96,6 +98,7 @@ class SetChecker:
         self._templated: Counter[int] = Counter()  # template root -> later records filling it
         self._template_head: dict[int, str] = {}
         self._b_texts: tuple[list[bytes], list[bytes]] = ([], [])
+        self._b_heads: list[str] = []  # the batch's prompt heads, to show a template example
         self._verdicts: dict[int, list[Verdict]] = {}
         self._dup_codes: Counter[str] = Counter()
         self._dups = {"prompt": 0, "completion": 0}
@@ -127,10 +130,12 @@ class SetChecker:
         # results do not depend on it; collisions at 64 bits are negligible. A prompt without
         # digits has no numeric template key (0: none).
         hs, hp, hc = hash(system), hash(np_), hash(nc)
-        ht = hash(template_key(np_)) if _DIGIT.search(np_) else 0
+        templated = len(np_) <= _MAX_TEMPLATE_BYTES and len(np_.translate(None, _DIGITS)) < len(np_)
+        ht = hash(template_key(np_)) if templated else 0
         self._batch.append((hash((hs, hp, hc)), hp, hc, len(prompt), len(sample.completion), ht))
         self._b_texts[0].append(np_)
         self._b_texts[1].append(nc)
+        self._b_heads.append(prompt[:_HEAD_CHARS])
         self._cache[pos] = (np_, nc, ask)
         self._cache_order.append(pos)
         self._cache_bytes += len(np_) + len(nc) + len(ask or b"")
@@ -250,6 +255,7 @@ class SetChecker:
         self._batch.clear()
         self._b_texts[0].clear()
         self._b_texts[1].clear()
+        self._b_heads.clear()
         budget = self.config.near_duplicate_cache_mb * 1_000_000
         while self._cache_bytes > budget and self._cache_order:
             a, b, ask = self._cache.pop(self._cache_order.popleft())
@@ -334,7 +340,8 @@ class SetChecker:
         self._roots[p] = root
         self._templated[root] += 1
         if root not in self._template_head:
-            self._template_head[root] = self._cache[p][0][:80].decode("utf-8", "replace")
+            head = self._b_heads[p - (self._n - len(self._batch))]  # p is in the batch being flushed
+            self._template_head[root] = " ".join(head.split())
 
 
 def _prompt_text(sample: Sample) -> str:

@@ -291,12 +291,6 @@ def test_two_symbol_puzzles_are_different_prompts():
     verdicts, findings = run([rec(ANSWER, puzzles[0]), rec(OTHER, puzzles[1])])
     assert verdicts == {}
     assert findings == []
-    # A third puzzle in the same frame is a templated prompt: one set finding, no record warning.
-    verdicts, findings = run(
-        [rec(ANSWER, puzzles[0]), rec(OTHER, puzzles[1]), rec("No.", "Solve the cipher: #@! = #!")]
-    )
-    assert verdicts == {}
-    assert [(f.code, f.count) for f in findings] == [("set.templated_prompts", 2)]
 
 
 def test_code_prompts_differing_in_one_operator_are_not_exact_duplicates():
@@ -346,7 +340,7 @@ def test_prompts_differing_only_in_numbers_are_one_template_finding_not_per_reco
     assert codes(verdicts) == {5: ["dup.exact_prompt"]}  # the same question twice is still a duplicate
     (finding,) = findings_by_code(findings)["set.templated_prompts"]
     assert (finding.severity, finding.count, finding.details["templates"]) == ("warn", 5, 1)
-    assert finding.details["top"] == [{"example": "what is 7 + 2", "records": 5}]
+    assert finding.details["top"] == [{"example": "What is 7 + 2?", "records": 5}]
 
 
 def gsm8k() -> list[dict]:
