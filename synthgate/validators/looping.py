@@ -273,7 +273,7 @@ class LoopingValidator(Validator):
             a, b = pos, pos + len(line)
             pos = b + 1
             words = coarse[a:b].split()
-            if len(words) >= _MIN_UNIT_WORDS:
+            if len(words) >= _MIN_UNIT_WORDS and not _is_direction(line):
                 units.append((" ".join(words), a, b))
         return units
 
@@ -282,7 +282,7 @@ class LoopingValidator(Validator):
         units = []
         for a, b in sentence_spans(masked):
             words = coarse[a:b].split()
-            if len(words) >= _MIN_UNIT_WORDS:
+            if len(words) >= _MIN_UNIT_WORDS and not _is_direction(masked[a:b]):
                 units.append((" ".join(words), a, b))
         return units
 
@@ -374,6 +374,13 @@ def _line_numbers(text: str, offsets: list[int]) -> list[int]:
         pos = off
         out.append(line)
     return out
+
+
+def _is_direction(line: str) -> bool:
+    """A line wholly in brackets: a stage direction or label ("(voice from phone)", "[Chorus]")
+    that a script or song repeats by design."""
+    line = line.strip()
+    return line[:1] in "([" and line[-1:] in ")]" and len(line) > 2
 
 
 def _is_content(token: str) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
+from synthgate.schemas.adapters import to_sample
 from synthgate.schemas.chain_config import LoopingConfig
 from synthgate.schemas.sample import Message, Sample, SampleMetadata
 from synthgate.schemas.verdict import Verdict
@@ -522,3 +525,25 @@ def test_lead_in_repeated_inside_one_paragraph_is_still_an_ngram_loop():
     )
     v = only(check(text), "loop.repeated_ngram")
     assert v.span.start == text.rindex("we apply the same transformation")
+
+
+ALPACA = json.loads((Path(__file__).resolve().parents[1] / "data" / "alpaca_en_demo.json").read_text())
+
+
+def test_real_alpaca_answers_listing_comparison_operators_and_a_screenplay_are_clean():
+    # Record 68 lists `<`, `>`, `<=`, `>=`, each "checks if the value of the left operand is ...";
+    # record 843 is a screenplay repeating the direction "(voice from phone)". Both were loops.
+    for index in (68, 843):
+        assert LoopingValidator().check(to_sample(ALPACA[index], "alpaca")).verdicts == [], index
+
+
+def test_all_999_real_alpaca_answers_are_free_of_loop_findings():
+    validator = LoopingValidator()
+    found = {i: codes(validator.check(to_sample(r, "alpaca"))) for i, r in enumerate(ALPACA)}
+    assert {i: c for i, c in found.items() if c} == {}
+
+
+def test_a_bracketed_direction_repeated_in_a_loop_is_still_caught_at_the_end():
+    text = "JENNY\n(to phone)\nHello?" + "\n(voice from phone)" * 10
+    v = only(check(text), "loop.fragment_loop")
+    assert spanned(text, v) == ("(voice from phone)\n" * 10).strip()
