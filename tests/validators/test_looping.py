@@ -456,6 +456,14 @@ OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4_REGEX = (
     f"To match an IPv4 address use:\n\n^{OCTET}\\.{OCTET}\\.{OCTET}\\.{OCTET}$\n\nOne group per octet."
 )
+DAYS_IN_FRENCH = (
+    "The days of the week in French are:\n"
+    "Monday is lundi in French and it starts the week.\n"
+    "Tuesday is mardi in French and it follows Monday.\n"
+    "Wednesday is mercredi in French and it is mid-week.\n"
+    "Thursday is jeudi in French and it comes next.\n"
+    "Friday is vendredi in French and it ends the work week."
+)
 CONDITIONS_IN_PROSE = (
     "Compare the cases one by one.\n"
     "When x == y the function returns the cached value from the store.\n"
@@ -467,8 +475,26 @@ CONDITIONS_IN_PROSE = (
 
 @pytest.mark.parametrize(
     "text",
-    [C_GUARDS, LEAD_IN_LIST, NUMBERED_COMMANDS, CSV_ROWS, MARKDOWN_TABLE, IPV4_REGEX, CONDITIONS_IN_PROSE],
-    ids=["c-guards", "lead-in-list", "numbered-commands", "csv", "markdown-table", "regex", "operators"],
+    [
+        C_GUARDS,
+        LEAD_IN_LIST,
+        NUMBERED_COMMANDS,
+        CSV_ROWS,
+        MARKDOWN_TABLE,
+        IPV4_REGEX,
+        CONDITIONS_IN_PROSE,
+        DAYS_IN_FRENCH,
+    ],
+    ids=[
+        "c-guards",
+        "lead-in-list",
+        "numbered-commands",
+        "csv",
+        "markdown-table",
+        "regex",
+        "operators",
+        "enum",
+    ],
 )
 def test_legitimate_repetition_in_code_math_tables_and_lists_is_not_a_loop(text):
     # Each of these failed before: operators were erased, lead-ins and table cells counted as loops.
