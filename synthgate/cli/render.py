@@ -94,7 +94,8 @@ def _render_preference(console: Console, p: dict[str, Any]) -> None:
     for key, label in (
         ("chosen_failed", "chosen side fails"),
         ("rejected_failed", "rejected side fails"),
-        ("identical_pairs", "identical or near-identical"),
+        ("identical_pairs", "identical"),
+        ("near_identical_pairs", "near-identical (warn)"),
         ("chosen_refusals", "chosen is a refusal"),
     ):
         count = p.get(key, 0)

@@ -155,8 +155,8 @@ class PreferenceConfig(_Strict):
         default=95.0,
         ge=0,
         le=100,
-        description="rapidfuzz ratio (normalized text) at which chosen and rejected are (nearly) "
-        "identical: pref.identical_pair. Such a pair carries (almost) no preference signal.",
+        description="rapidfuzz ratio (symbols-normalized text) at which chosen and rejected that differ "
+        "only by a word edit (no number or operator changed) are pref.near_identical_pair (warn).",
     )
     max_chosen_refusal_share: float = Field(
         default=0.1,

@@ -91,6 +91,7 @@ _ALL = [
     _c("set.refusal_share", "fail", "warn", "Refusal share is outside the expected range."),
     _c("set.near_duplicate_share", "fail", "warn", "Too many duplicate or near-duplicate records."),
     _c("set.low_diversity", "fail", "warn", "Few distinct prompts or completions."),
+    _c("set.templated_prompts", "fail", "warn", "Prompts differ only in slot values (one template)."),
     # unusable input records
     _c("input.malformed", "fail", "block", "The record could not be parsed."),
     _c("input.missing_field", "fail", "block", "A required field is missing."),
@@ -102,10 +103,12 @@ _ALL = [
     _c("contam.exact_match", "fail", "block", "A record matches an eval item exactly."),
     _c("contam.ngram_overlap", "fail", "block", "A record shares a long n-gram with an eval item."),
     _c("contam.split_overlap", "fail", "block", "A record is shared with its validation split."),
+    _c("contam.split_prompt_overlap", "fail", "block", "A prompt is also in the validation split."),
     # preference pairs
     _c("pref.chosen_failed", "fail", "block", "The chosen side fails the chain."),
     _c("pref.rejected_failed", "fail", "warn", "The rejected side fails the chain."),
-    _c("pref.identical_pair", "fail", "block", "chosen and rejected are (nearly) identical."),
+    _c("pref.identical_pair", "fail", "block", "chosen and rejected are the same (layout aside)."),
+    _c("pref.near_identical_pair", "fail", "warn", "chosen and rejected differ only by a small prose edit."),
     _c("pref.chosen_refusal", "fail", "warn", "The chosen side is a refusal."),
     _c("pref.chosen_refusal_share", "fail", "warn", "Many pairs prefer a refusal (set level)."),
     # artifacts teachers leave behind

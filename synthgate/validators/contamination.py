@@ -4,12 +4,15 @@
 `ContaminationValidator` then checks each record's user turns and completion against it:
 
 - `contam.exact_match`: a user turn equals an eval item after normalization, or contains a whole
-  eval item of at least `min_contained_words` words ("Solve this: <question> Show your work.").
+  eval item of at least `min_contained_words` words ("Solve this: <question> Show your work."), or
+  one of its lines equals a shorter eval item of 3+ words. List numbering ("2. ", "Q5:", "(b) ")
+  is ignored on both sides (`normalize.strip_enumeration`), and so is quoting: "2. What does a
+  Python decorator do?" in training is "5. What does a Python decorator do?" of the eval set.
 - `contam.ngram_overlap`: a user turn or the completion shares a run of `ngram_words` (13) words
   with an eval item, the test of GPT-3 and open-instruct decontamination.
 
-Normalization: runs of letters and digits, lower-cased character by character (the words of
-text.normalize, except that apostrophes also separate words, so "Janet's" and "Janet’s" match).
+Normalization: `normalize.tokens`, runs of letters and digits lower-cased character by character
+(apostrophes separate words, so "Janet's" and "Janet’s" match).
 An n-gram found in many distinct eval items (`boilerplate_min_items` and `boilerplate_share` of
 them) is dropped: answer-format lines and instructions a benchmark repeats on every item are not
 evidence (an item made only of such n-grams is still found when a user turn equals it).
@@ -19,8 +22,9 @@ every 8-word gram (for n=13) of the eval items' non-boilerplate 13-word windows;
 probed only at every 6th word, which is enough because any shared 13-word run holds one probed
 8-word gram. Only a record that hits a probe has all its 13-grams hashed and looked up.
 
-`SplitIndex` and `SplitOverlapValidator` (`contam.split_overlap`) find records whose prompt, or
-prompt and completion, also appear (normalized) in another file such as the validation split.
+`SplitIndex` and `SplitOverlapValidator` find records whose prompt and completion
+(`contam.split_overlap`), or prompt alone with another completion (`contam.split_prompt_overlap`),
+also appear (normalized) in another file such as the validation split.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -43,40 +46,25 @@ from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.artifacts import CheckedText, texts_to_check
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
+from synthgate.validators.normalize import strip_enumeration, token_offsets, tokens
 
 if TYPE_CHECKING:  # validators never import audit at run time; items only need .index/.text/.source
     from synthgate.audit.eval_sets import EvalItem
 
 _USER = frozenset({"user"})
-# One byte table lower-cases ASCII letters and blanks every other ASCII character but digits;
-# bytes >= 0x80 (parts of UTF-8 characters) pass, the few distinct non-ASCII characters of a text
-# having been folded first. Bytes and C string methods keep this at a few microseconds per record:
-# a regex scan costs ten times more.
-_WORD_BYTES = bytes(
-    ord(chr(c).lower()) if c < 0x80 and chr(c).isalnum() else 0x20 if c < 0x80 else c for c in range(256)
-)
-_ASCII = bytes(range(0x80))
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_OPERATOR = re.compile(r"[=<>+*/%^&|~#@$\\\u2212\u00d7\u00f7\u2264\u2265\u2260]|(?<=[\d\s])-(?=[\d\s(])")
+_MIN_LINE_ITEM_WORDS = 3  # a line equal to a shorter eval item ("Write a haiku.") is a match
+_MAX_LINE_CHARS = 200  # lines longer than this hold 8+ words: containment finds those items
 
 
-@lru_cache(maxsize=8192)
-def _fold(c: str) -> str:
-    """One character as `tokens` sees it: lower-cased, and a space where not a letter or digit."""
-    return "".join(x if x.isalnum() else " " for x in c.lower())
+def exact_key(toks: Sequence[bytes], text: str) -> bytes:
+    """What an exact match compares: the words, and the math/code operators in their order, so
+    "2 + 2 = ?" and "2 - 2 = ?" (the same words) are two items.
 
-
-def tokens(text: str) -> list[bytes]:
-    """Lower-cased words (runs of letters and digits) as UTF-8 bytes: the unit compared here.
-
-    >>> tokens("Janet’s Café sells 16 eggs_per day!")
-    [b'janet', b's', b'caf\xc3\xa9', b'sells', b'16', b'eggs', b'per', b'day']
+    >>> exact_key(tokens("2 + 2 = ?"), "2 + 2 = ?") == exact_key(tokens("2 * 2 = ?"), "2 * 2 = ?")
+    False
     """
-    data = text.encode("utf-8", "surrogatepass")
-    if not text.isascii():
-        for c in set(data.translate(None, _ASCII).decode("utf-8", "surrogatepass")):
-            if (folded := _fold(c)) != c:
-                data = data.replace(c.encode("utf-8", "surrogatepass"), folded.encode())
-    return data.translate(_WORD_BYTES).split()
+    return b" ".join(toks) + b"\0" + "".join(_OPERATOR.findall(text)).encode()
 
 
 def _grams(toks: Sequence[bytes], n: int, step: int = 1) -> Iterable[int]:
@@ -135,18 +123,22 @@ class ContaminationIndex:
         """
         index = cls(list(items), n, min_contained_words, 0)
         long: list[tuple[int, list[bytes], np.ndarray]] = []  # item, words, n-gram hashes by position
+        seen: set[bytes] = set()
         for i, item in enumerate(index.items):
-            toks = tokens(item.text)
+            stripped = strip_enumeration(item.text)
+            toks = tokens(stripped)
             key = b" ".join(toks)
             index._norm.append(key)
-            if not toks or key in index._exact:
+            if toks:
+                index._exact.setdefault(exact_key(toks, stripped), i)
+            if not toks or key in seen:
                 continue  # a repeated item must not make its own n-grams look like boilerplate
-            index._exact[key] = i
+            seen.add(key)
             if len(toks) >= n:
                 long.append((i, toks, _gram_array(toks, n)))
             elif len(toks) >= min_contained_words:
                 index._short.setdefault(hash(tuple(toks[:min_contained_words])), []).append(i)
-        share = math.ceil(boilerplate_share * len(index._exact))
+        share = math.ceil(boilerplate_share * len(seen))
         index.boilerplate_df = boilerplate_df or max(boilerplate_min_items, share)
         if long:
             index._fill(long)
@@ -195,7 +187,7 @@ class ContaminationIndex:
         return (ContaminationIndex.build, (self.items, self.n, self.boilerplate_df, self.min_contained_words))
 
     def exact(self, normalized: bytes) -> int | None:
-        """The item whose normalized text is `normalized`, if any."""
+        """The item whose `exact_key` is `normalized`, if any."""
         return self._exact.get(normalized)
 
     def ngram_hits(self, toks: list[bytes]) -> dict[int, list[int]]:
@@ -284,13 +276,12 @@ class ContaminationValidator(Validator):
             return []
         found: list[_Finding] = []
         is_prompt = t.field == "prompt"
-        if is_prompt and (item := idx.exact(b" ".join(toks))) is not None:
-            msg = f"{t.where} is eval item {describe(idx.items[item])}"
-            found.append(_Finding("contam.exact_match", item, 0, len(toks), msg, 1.0))
+        if is_prompt:
+            found += self._exact_lines(t, toks)
         hits = idx.ngram_hits(toks)
         candidates = list(hits) + (idx.short_hits(toks) if is_prompt else [])
         for item in dict.fromkeys(candidates):
-            if found and found[0].item == item:
+            if any(f.item == item for f in found):
                 continue
             label, m = describe(idx.items[item]), idx.words(item)
             at = idx.find(item, toks) if is_prompt and m >= idx.min_contained_words else None
@@ -307,6 +298,31 @@ class ContaminationValidator(Validator):
                     found.append(_Finding("contam.ngram_overlap", item, first, last, msg, score))
         return found
 
+    def _exact_lines(self, t: CheckedText, toks: list[bytes]) -> list[_Finding]:
+        """The turn, or one of its short lines, equals an eval item once numbering is stripped."""
+        idx = self.index
+        text = strip_enumeration(t.text)
+        stripped = tokens(text)
+        if (item := idx.exact(exact_key(stripped, text))) is not None:
+            first = max(0, len(toks) - len(stripped))  # numbering opens the turn
+            msg = f"{t.where} is eval item {describe(idx.items[item])}"
+            return [_Finding("contam.exact_match", item, first, len(toks), msg, 1.0)]
+        if "\n" not in t.text.strip():
+            return []
+        out, pos = [], 0
+        for line in t.text.split("\n"):
+            start, pos = pos, pos + len(line) + 1
+            if len(line) > _MAX_LINE_CHARS or not line.strip():
+                continue
+            text = strip_enumeration(line)
+            words = tokens(text)
+            if len(words) < _MIN_LINE_ITEM_WORDS or (item := idx.exact(exact_key(words, text))) is None:
+                continue
+            first = len(tokens(t.text[:start])) + len(tokens(line)) - len(words)
+            msg = f"a line of {t.where} is eval item {describe(idx.items[item])}"
+            out.append(_Finding("contam.exact_match", item, first, first + len(words), msg, 1.0))
+        return out
+
 
 def _longest_run(positions: list[int], n: int) -> tuple[int, int]:
     """[first, last) words of the longest stretch covered by consecutive n-gram starts."""
@@ -322,17 +338,8 @@ def _longest_run(positions: list[int], n: int) -> tuple[int, int]:
 
 
 def _span(t: CheckedText, f: _Finding) -> Span:
-    offsets = _word_offsets(t.text)
+    offsets = token_offsets(t.text)
     return Span(start=offsets[f.first][0], end=offsets[f.last - 1][1], field=t.field)
-
-
-def _word_offsets(text: str) -> list[tuple[int, int]]:
-    """[start, end) in `text` of each word of `tokens(text)`."""
-    if text.isascii():
-        return [m.span() for m in _ASCII_WORD.finditer(text)]
-    owner = [i for i, c in enumerate(text) for _ in _fold(c)]  # folding may lengthen: 'İ' -> 'i '
-    folded = "".join(map(_fold, text))
-    return [(owner[m.start()], owner[m.end() - 1] + 1) for m in re.finditer(r"\S+", folded)]
 
 
 # --- train/validation split overlap ----------------------------------------------------------
@@ -389,12 +396,14 @@ class SplitOverlapValidator(Validator):
         if keys is None:
             return Result(sample, [])
         name = Path(self.index.source).name
+        code = "contam.split_overlap"
         if (other := self.index.records.get(keys[1])) is not None:
             msg = f"the prompt and completion match {name} record {other} (after normalization)"
         elif (other := self.index.prompts.get(keys[0])) is not None:
+            code = "contam.split_prompt_overlap"
             msg = f"the prompt matches {name} record {other} (after normalization), with another completion"
         else:
             return Result(sample, [])
         last = max((i for i, m in enumerate(sample.prompt) if m.role == "user"), default=None)
         span = None if last is None else Span(start=0, end=len(sample.prompt[last].content), field="prompt")
-        return Result(sample, [verdict(self.name, "contam.split_overlap", msg, span=span, score=1.0)])
+        return Result(sample, [verdict(self.name, code, msg, span=span, score=1.0)])

@@ -46,23 +46,25 @@ from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
 from synthgate.validators.looping_labels import (
-    _AWORD,
-    _QUESTION_TEXT,
-    _QUICK,
-    _QWORD,
-    _answer_before,
-    _at_boundary,
-    _labels,
+    ANSWER_LABEL,
+    QUESTION_LABEL,
+    QUESTION_TEXT,
+    QUICK_LABEL,
+    answer_before,
+    at_boundary,
+    labels,
 )
 from synthgate.validators.looping_text import (
-    _CODE_LINE,
-    _FENCE,
-    _PIECE_TABLE,
-    _TABLE,
-    _TOKEN,
-    _blank,
+    FENCE,
+    PIECE_TABLE,
+    STRUCTURED_LINE,
+    TOKEN,
+    VIEW_TABLE,
+    blank,
+    code_ranges,
 )
-from synthgate.validators.text import lower_same_length, normalize, sentence_spans
+from synthgate.validators.normalize import normalize
+from synthgate.validators.text import lower_same_length, sentence_spans
 
 _MIN_UNIT_WORDS = 3  # shorter sentences/lines ("Stir.", "}", "return x") repeat legitimately
 _MAX_FRAGMENT_WORDS = 12
@@ -133,12 +135,12 @@ class LoopingValidator(Validator):
         if not text.strip():
             return Result(sample, list(found.values()))
         low = lower_same_length(text)
-        if not cfg.allow_qa_pairs and _QUICK.search(low):
+        if not cfg.allow_qa_pairs and QUICK_LABEL.search(low):
             qa = self._extra_qa(sample, text, low)
             if qa:
                 found["loop.extra_qa_pair"] = qa
 
-        coarse = low.translate(_TABLE)
+        coarse = low.translate(VIEW_TABLE)
         tokens = coarse.split()
         regions: list[tuple[int, int]] = []  # text already explained by a reported loop
         fragment = self._fragment(text, coarse, tokens)
@@ -175,18 +177,18 @@ class LoopingValidator(Validator):
     # --- invented Q/A pairs -------------------------------------------------------------------
 
     def _extra_qa(self, sample: Sample, text: str, low: str) -> Verdict | None:
-        if not _labels(low, _QWORD):
+        if not labels(low, QUESTION_LABEL):
             return None  # "question" in prose, no label: skip the masking below
         low = self._mask_code(text, low)[1]  # a prompt template shown in code is not a loop
         invented = [
             (a, b)
-            for a, b in _labels(low, _QWORD)
-            if _at_boundary(low, a) and _answer_before(low, a) and not self._quotes_prompt(sample, low, b)
+            for a, b in labels(low, QUESTION_LABEL)
+            if at_boundary(low, a) and answer_before(low, a) and not self._quotes_prompt(sample, low, b)
         ]
         if not invented:
             return None
         start = invented[0][0]
-        answers = [a for a, _ in _labels(low, _AWORD, start) if _at_boundary(low, a)]
+        answers = [a for a, _ in labels(low, ANSWER_LABEL, start) if at_boundary(low, a)]
         last = max([a for a, _ in invented] + answers)
         end = low.find("\n\n", last)
         end = len(text.rstrip()) if end < 0 else len(text[:end].rstrip())
@@ -202,7 +204,7 @@ class LoopingValidator(Validator):
         users = [m.content for m in sample.prompt if m.role == "user"]
         if not users:
             return False
-        asked = normalize(_QUESTION_TEXT.match(low, label_end).group())  # type: ignore[union-attr]
+        asked = normalize(QUESTION_TEXT.match(low, label_end).group())  # type: ignore[union-attr]
         return len(asked.split()) >= _MIN_UNIT_WORDS and f" {asked} " in f" {normalize(users[-1])} "
 
     # --- trailing fragment loops ----------------------------------------------------------------
@@ -221,7 +223,7 @@ class LoopingValidator(Validator):
                 i -= 1
             run = n - 1 - i + unit  # tokens in the periodic tail
             if run // unit >= needed:
-                start = [m.start() for m in _TOKEN.finditer(coarse)][n - run]
+                start = [m.start() for m in TOKEN.finditer(coarse)][n - run]
                 end = len(text.rstrip())
                 return self._v(
                     "loop.fragment_loop",
@@ -258,11 +260,11 @@ class LoopingValidator(Validator):
     @staticmethod
     def _mask_code(text: str, other: str) -> tuple[str, str]:
         """`text` and a same-length view of it with code (fenced blocks, code lines) blanked out."""
-        ranges = [m.span() for m in _FENCE.finditer(text)] if "```" in text or "~~~" in text else []
+        ranges = [m.span() for m in FENCE.finditer(text)] if "```" in text or "~~~" in text else []
         if ranges:
-            text, other = _blank(text, ranges), _blank(other, ranges)
-        lines = [m.span() for m in _CODE_LINE.finditer(text)]
-        return _blank(text, lines), _blank(other, lines)
+            text, other = blank(text, ranges), blank(other, ranges)
+        lines = code_ranges(text)
+        return blank(text, lines), blank(other, lines)
 
     @staticmethod
     def _lines(masked: str, coarse: str) -> list[tuple[str, int, int]]:
@@ -271,7 +273,7 @@ class LoopingValidator(Validator):
             a, b = pos, pos + len(line)
             pos = b + 1
             words = coarse[a:b].split()
-            if len(words) >= _MIN_UNIT_WORDS:
+            if len(words) >= _MIN_UNIT_WORDS and not _is_direction(line):
                 units.append((" ".join(words), a, b))
         return units
 
@@ -280,7 +282,7 @@ class LoopingValidator(Validator):
         units = []
         for a, b in sentence_spans(masked):
             words = coarse[a:b].split()
-            if len(words) >= _MIN_UNIT_WORDS:
+            if len(words) >= _MIN_UNIT_WORDS and not _is_direction(masked[a:b]):
                 units.append((" ".join(words), a, b))
         return units
 
@@ -297,7 +299,7 @@ class LoopingValidator(Validator):
     def _repeats_possible(self, low: str) -> bool:
         """Cheap necessary condition for a repeated sentence or line (see module docstring)."""
         allowed = min(self.config.max_sentence_repeats, self.config.max_line_repeats)
-        pieces = list(filter(None, low.translate(_PIECE_TABLE).split("\n")))
+        pieces = list(filter(None, low.translate(PIECE_TABLE).split("\n")))
         if len(pieces) - len(set(pieces)) < allowed:
             return False  # a piece seen allowed+1 times leaves at least `allowed` duplicates
         return any(c > allowed and len(k) >= _MIN_UNIT_WORDS for k, c in Counter(pieces).items())
@@ -312,18 +314,75 @@ class LoopingValidator(Validator):
         return len(keys) < len(sampled) - width + 1
 
     def _ngram(self, text: str, coarse: str, regions: list[tuple[int, int]]) -> tuple[int, int] | None:
-        """Span of the first occurrence beyond the allowed count of any n-gram, outside `regions`."""
+        """Span of the first occurrence beyond the allowed count of any n-gram, outside `regions`.
+
+        An n-gram does not run across the edge of a list item or table/CSV row, and one that
+        opens parallel lines saying different things ("- Use X to ...", "- Use Y to ...") is
+        structure, not a loop (see `_parallel`).
+        """
         _, coarse_masked = self._mask_code(text, coarse)
-        matches = list(_TOKEN.finditer(coarse_masked))
-        tokens = [m.group() for m in matches]
+        matches = list(TOKEN.finditer(coarse_masked))
         n, allowed = self.config.ngram_words, self.config.max_ngram_repeats
-        counts: dict[tuple[str, ...], int] = {}
-        for i in range(len(tokens) - n + 1):
-            gram = tuple(tokens[i : i + n])
-            c = counts.get(gram, 0) + 1
-            counts[gram] = c
-            if c > allowed:
+        line_of = _line_numbers(text, [m.start() for m in matches])
+        structured = {text.count("\n", 0, m.start()) for m in STRUCTURED_LINE.finditer(text)}
+        tokens = [m.group() for m in matches]
+        by_gram: dict[tuple[str, ...], list[int]] = {}
+        barrier = -1  # last token index that starts a new segment
+        for i in range(len(tokens)):
+            edge = i and line_of[i] != line_of[i - 1]
+            if edge and (line_of[i] in structured or line_of[i - 1] in structured):
+                barrier = i
+            if i - n + 1 >= max(barrier, 0):
+                by_gram.setdefault(tuple(tokens[i - n + 1 : i + 1]), []).append(i - n + 1)
+        excess: list[tuple[int, int]] = []
+        for starts in by_gram.values():
+            if len(starts) <= allowed or self._parallel(starts, tokens, line_of):
+                continue
+            for i in starts[allowed:]:
                 a, b = matches[i].start(), matches[i + n - 1].end()
                 if not _inside(a, b, regions):
-                    return a, b
-        return None
+                    excess.append((a, b))
+                    break
+        return min(excess) if excess else None
+
+    def _parallel(self, starts: list[int], tokens: list[str], line_of: list[int]) -> bool:
+        """Each occurrence sits inside its own line and the lines differ outside it (numbers and
+        list markers aside) by 2+ words: parallel items with a shared lead-in, not a loop."""
+        n = self.config.ngram_words
+        lines = [line_of[i] for i in starts]
+        if len(set(lines)) < len(lines) or any(line_of[i + n - 1] != line_of[i] for i in starts):
+            return False
+        rests = set()
+        for i, line in zip(starts, lines, strict=True):
+            j, k = i, i + n
+            while j > 0 and line_of[j - 1] == line:
+                j -= 1
+            while k < len(tokens) and line_of[k] == line:
+                k += 1
+            rest = tuple(t for t in tokens[j:i] + tokens[i + n : k] if _is_content(t))
+            if len(rest) < 2:
+                return False
+            rests.add(rest)
+        return len(rests) == len(starts)
+
+
+def _line_numbers(text: str, offsets: list[int]) -> list[int]:
+    """The 0-based line of each (ascending) offset in `text`."""
+    out, line, pos = [], 0, 0
+    for off in offsets:
+        line += text.count("\n", pos, off)
+        pos = off
+        out.append(line)
+    return out
+
+
+def _is_direction(line: str) -> bool:
+    """A line wholly in brackets: a stage direction or label ("(voice from phone)", "[Chorus]")
+    that a script or song repeats by design."""
+    line = line.strip()
+    return line[:1] in "([" and line[-1:] in ")]" and len(line) > 2
+
+
+def _is_content(token: str) -> bool:
+    """A word that says something: not a number or a lone list marker/symbol."""
+    return any(c.isalpha() for c in token)

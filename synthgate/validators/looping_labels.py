@@ -11,19 +11,21 @@ import re
 
 # Q/A labels, matched on the lower-cased text. A label is "question"/"q" ("answer"/"a") with an
 # optional number, then ":" (or "." / ")" after a number: "Question 2.", "A1)"; a bare "Q." too),
-# or markdown header/bold markup before it ("### Question", "**Q1**"); see `_labels`. `_QUICK`
+# or markdown header/bold markup before it ("### Question", "**Q1**"); see `labels`. `QUICK_LABEL`
 # is a cheap necessary condition for a question label; it starts with a literal, so re scans for
 # it in C. Answer labels are only looked for once an invented question was found.
-_QUICK = re.compile(r"q(?:uestion|[ \t]*#?\d{1,3}|[ \t]*(?:\*\*|__)?[ \t]*[:.)])")
-_QWORD = re.compile(r"(q(?:uestion)?)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?")
-_AWORD = re.compile(r"(?<![a-z0-9])(answer|a)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?")
+QUICK_LABEL = re.compile(r"q(?:uestion|[ \t]*#?\d{1,3}|[ \t]*(?:\*\*|__)?[ \t]*[:.)])")
+QUESTION_LABEL = re.compile(r"(q(?:uestion)?)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?")
+ANSWER_LABEL = re.compile(
+    r"(?<![a-z0-9])(answer|a)(?![a-z])(?:[ \t]*#?(\d{1,3}))?[ \t]*(?:\*\*|__)?[ \t]*([:.)])?"
+)
 _MARKUP_CHARS = " \t*_#>-"
 _SENTENCE_END_CHARS = ".!?:;)]\"'\u201d\u2019"
 _HAS_WORD = re.compile(r"[^\W_]")
-_QUESTION_TEXT = re.compile(r"[^?\n]*\??")
+QUESTION_TEXT = re.compile(r"[^?\n]*\??")
 
 
-def _labels(low: str, pattern: re.Pattern[str], pos: int = 0) -> list[tuple[int, int]]:
+def labels(low: str, pattern: re.Pattern[str], pos: int = 0) -> list[tuple[int, int]]:
     """[start, end) of each Q (or A) label from `pos` on; start includes markup ("### ", "**")."""
     labels = []
     for m in pattern.finditer(low, pos):
@@ -42,7 +44,7 @@ def _labels(low: str, pattern: re.Pattern[str], pos: int = 0) -> list[tuple[int,
     return labels
 
 
-def _at_boundary(low: str, pos: int) -> bool:
+def at_boundary(low: str, pos: int) -> bool:
     """`pos` starts the text or a line, or follows a sentence end (markdown markup skipped)."""
     j = pos
     while j > 0 and low[j - 1] in _MARKUP_CHARS:
@@ -50,9 +52,9 @@ def _at_boundary(low: str, pos: int) -> bool:
     return j == 0 or low[j - 1] == "\n" or low[j - 1] in _SENTENCE_END_CHARS
 
 
-def _answer_before(low: str, pos: int) -> bool:
+def answer_before(low: str, pos: int) -> bool:
     """Answer text precedes `pos`; an "Answer:" label opening the completion is not content."""
     lead = len(low) - len(low.lstrip(_MARKUP_CHARS + "\n"))
-    opening = _labels(low[:pos], _AWORD, lead)
+    opening = labels(low[:pos], ANSWER_LABEL, lead)
     start = opening[0][1] if opening and opening[0][0] <= lead else 0
     return bool(_HAS_WORD.search(low, start, pos))

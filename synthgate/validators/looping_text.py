@@ -1,5 +1,7 @@
-"""The same-length views of a completion that looping's checks scan: lower-cased, punctuation and
-sentence ends mapped to spaces and newlines, code blanked out.
+"""The same-length views of a completion that looping's checks scan: lower-cased, prose punctuation
+and sentence ends mapped to spaces and newlines (operators and symbols kept: `normalize.view_table`
+in `symbols` mode), code blanked out, and the line structure (list items, table and CSV rows) the
+n-gram check respects.
 
 Every view keeps the completion's length, so an offset found in any of them is an offset into
 the completion, and spans need no mapping back.
@@ -8,39 +10,56 @@ the completion, and spans need no mapping back.
 from __future__ import annotations
 
 import re
-import string
-import unicodedata
 
+from synthgate.validators.normalize import FENCE, view_table
 
-def _build_table() -> dict[int, str]:
-    """Lower-cased text -> words separated by spaces, sentence ends and newlines as "\\n".
+__all__ = ["FENCE", "PIECE_TABLE", "STRUCTURED_LINE", "TOKEN", "VIEW_TABLE", "blank", "code_ranges"]
 
-    Every mapping is one character to one character, so offsets into the result are offsets into
-    the completion.
-    """
-    table = {ord(c): " " for c in string.punctuation + "\t\r\x0b\x0c"}
-    ranges = [(0x80, 0xC0), (0x2000, 0x2070), (0x2190, 0x2800), (0x2E00, 0x2E80), (0x3000, 0x3040)]
-    ranges += [(0xFE30, 0xFE70), (0xFF00, 0xFF10), (0xFF1A, 0xFF21), (0xFF3B, 0xFF41), (0xFF5B, 0xFF66)]
-    for lo, hi in ranges:
-        for cp in range(lo, hi):
-            if unicodedata.category(chr(cp))[0] in "PSZC":
-                table[cp] = " "
-    for c in ".!?\n\u3002\uff01\uff1f":
-        table[ord(c)] = "\n"
-    return table
-
-
-_TABLE = _build_table()
+# Lines that differ only in an operator (`count == limit` / `count < limit`) stay different lines.
+VIEW_TABLE = view_table("symbols")
 # The sentence/line prefilter's view: pieces between any . ! ? or newline, with spaces and
 # punctuation deleted (so "Hello, world" and "hello world" give the same piece).
-_PIECE_TABLE = {cp: (None if sub == " " else sub) for cp, sub in _TABLE.items()} | {ord(" "): None}
-_TOKEN = re.compile(r"\S+")
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+PIECE_TABLE = {cp: (None if sub == " " else sub) for cp, sub in VIEW_TABLE.items()} | {ord(" "): None}
+TOKEN = re.compile(r"\S+")
 # Unfenced markup and code lines (HTML, CSS, C-like): they start with a tag or end in ; { } >.
-_CODE_LINE = re.compile(r"^[ \t]*<[^\n]*|^[^\n]*[;{}>][ \t]*$", re.MULTILINE)
+CODE_LINE = re.compile(r"^[ \t]*<[^\n]*|^[^\n]*[;{}>][ \t]*$", re.MULTILINE)
+# A long unbroken run holding several regex/code symbols (a regex, a URL with a query, a minified
+# expression) repeats its groups legitimately: it is blanked like code.
+_LONG_RUN = re.compile(r"\S{24,}")
+_RUN_SYMBOLS = frozenset("|\\[]()^$*+?{}=<>&")
+_MIN_RUN_SYMBOLS = 4
 
 
-def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
+def code_ranges(text: str) -> list[tuple[int, int]]:
+    """[start, end) of unfenced code lines and of long symbol-laden runs (regexes), in order."""
+    ranges = [m.span() for m in CODE_LINE.finditer(text)]
+    runs = [
+        m.span()
+        for m in _LONG_RUN.finditer(text)
+        if sum(c in _RUN_SYMBOLS for c in m.group()) >= _MIN_RUN_SYMBOLS
+    ]
+    if not runs:
+        return ranges
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(ranges + runs):
+        if merged and a < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+# A line of parallel structure: a list item, a markdown table row, a CSV row (2+ commas with no
+# space after them). An n-gram does not run from such a line into the next: the shared cells of
+# adjacent rows are not one repeated phrase.
+STRUCTURED_LINE = re.compile(
+    r"^[ \t]*(?:[-*+\u2022][ \t]|\d{1,3}[.)][ \t]|\|)|^[^\n]*\|[^\n]*\|[^\n]*$|^[^\n ]*,[^ \n][^\n]*,[^ \n]",
+    re.MULTILINE,
+)
+
+
+def blank(text: str, ranges: list[tuple[int, int]]) -> str:
+    """`text` with each [start, end) range replaced by as many spaces."""
     if not ranges:
         return text
     parts, pos = [], 0

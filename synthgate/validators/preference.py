@@ -10,13 +10,19 @@ reported once, on the chosen side.
 Pair verdicts (validator `pref`):
 - `pref.chosen_failed` / `pref.rejected_failed`: a side has a blocking verdict; the message names
   its codes.
-- `pref.identical_pair`: chosen and rejected are identical or nearly so (rapidfuzz ratio of the
-  normalized texts >= `identical_threshold`): the pair carries (almost) no preference signal.
+- `pref.identical_pair` (block): chosen and rejected are the same once whitespace and code comments
+  are normalized (`normalize.layout_key`): the pair carries no preference signal.
+- `pref.near_identical_pair` (warn): prose sides that differ only in case, sentence punctuation or
+  line breaks, or by a small word edit (rapidfuzz ratio of the `symbols`-normalized texts >=
+  `identical_threshold`) that changes no number, operator or symbol. A one-character code repair
+  (`i <= n` -> `i < n`) or a changed figure is the preference signal itself and is not reported.
 - `pref.chosen_refusal`: the chosen side is a refusal. `PairChecker.finish` raises the set finding
   `pref.chosen_refusal_share` when more than `max_chosen_refusal_share` of the pairs prefer one.
 """
 
 from __future__ import annotations
+
+import re
 
 from rapidfuzz import fuzz
 
@@ -25,12 +31,13 @@ from synthgate.schemas.verdict import SetFinding, Verdict
 from synthgate.validators.base import Result
 from synthgate.validators.chain import apply_severity
 from synthgate.validators.codes import verdict
+from synthgate.validators.normalize import layout_key, normalize
 from synthgate.validators.refusal import is_refusal
-from synthgate.validators.sets import _normalize
 
 NAME = "pref"
 REJECTED_PREFIX = "rejected:"
 _SHARED_FIELDS = frozenset({"prompt", "system_prompt"})
+_SIGNS = re.compile(r"[^\w\s]|\d+")  # numbers and symbols: an edit touching them is a real edit
 
 
 def side_of(v: Verdict) -> str | None:
@@ -47,7 +54,15 @@ class PairChecker:
         self.config = config
         self._overrides = severity_overrides or {}
         self._counts = dict.fromkeys(
-            ("pairs", "chosen_failed", "rejected_failed", "identical_pairs", "chosen_refusals"), 0
+            (
+                "pairs",
+                "chosen_failed",
+                "rejected_failed",
+                "identical_pairs",
+                "near_identical_pairs",
+                "chosen_refusals",
+            ),
+            0,
         )
 
     def check(self, chosen: Result, rejected: Result) -> list[Verdict]:
@@ -77,13 +92,11 @@ class PairChecker:
                         ),
                     )
                 )
-        a, b = _normalize(chosen.sample.completion), _normalize(rejected.sample.completion)
-        score = 100.0 if a == b else fuzz.ratio(a, b, score_cutoff=self.config.identical_threshold)
-        if score:
-            self._counts["identical_pairs"] += 1
-            how = "identical" if a == b else f"{score:.1f}% similar (rapidfuzz ratio)"
-            msg = f"chosen and rejected are {how} once normalized: the pair carries no preference signal"
-            pair.append(self._v("pref.identical_pair", msg, score=score))
+        same = self._sameness(chosen.sample.completion, rejected.sample.completion)
+        if same is not None:
+            pair.append(same)
+            key = "identical_pairs" if same.code == "pref.identical_pair" else "near_identical_pairs"
+            self._counts[key] += 1
         if is_refusal(chosen.sample.completion):
             self._counts["chosen_refusals"] += 1
             also = " (so is the rejected side)" if is_refusal(rejected.sample.completion) else ""
@@ -119,6 +132,32 @@ class PairChecker:
         out: dict = dict(self._counts)
         out["chosen_refusal_share"] = out["chosen_refusals"] / out["pairs"] if out["pairs"] else 0.0
         return out
+
+    def _sameness(self, chosen: str, rejected: str) -> Verdict | None:
+        """`pref.identical_pair`, `pref.near_identical_pair` or None (see the module docstring)."""
+        if layout_key(chosen) == layout_key(rejected):
+            msg = (
+                "chosen and rejected are identical once whitespace and code comments are normalized: "
+                "the pair carries no preference signal"
+            )
+            return self._v("pref.identical_pair", msg, score=100.0)
+        a, b = normalize(chosen, "symbols"), normalize(rejected, "symbols")
+        if a == b:
+            if "```" in chosen or "```" in rejected:
+                return None  # in code, a layout change (Python indentation) is a real edit
+            msg = (
+                "chosen and rejected differ only in case, punctuation or line breaks: the pair "
+                "carries almost no signal"
+            )
+            return self._v("pref.near_identical_pair", msg, score=100.0)
+        score = fuzz.ratio(a, b, score_cutoff=self.config.identical_threshold)
+        if not score or _SIGNS.findall(a) != _SIGNS.findall(b):
+            return None  # a changed number or operator is the signal itself (a code repair)
+        msg = (
+            f"chosen and rejected are {score:.1f}% similar (rapidfuzz ratio) and differ only by a small "
+            "word edit: check that the pair carries the preference you mean"
+        )
+        return self._v("pref.near_identical_pair", msg, score=score)
 
     def _v(self, code: str, message: str, score: float | None = None) -> Verdict:
         return apply_severity(verdict(NAME, code, message, score=score), self._overrides)

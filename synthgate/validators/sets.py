@@ -3,7 +3,14 @@ refusal share and diversity (`SetChecker.stats`: distinct ratios, most repeated 
 type and persona distributions, reported whether or not a threshold fires).
 
 Streaming with bounded state: `observe` keeps a few 64-bit keys and counters per record. Texts
-are normalized (lower case, ASCII punctuation dropped, whitespace collapsed) before comparing.
+are normalized in `symbols` mode (normalize.py: case, whitespace and sentence punctuation ignored,
+operators and symbols kept) before comparing.
+
+Prompts are judged on what they ask: two prompts close as wholes are `dup.near_prompt` only when
+the question outside a labelled context passage is close too (RAG prompts sharing one passage
+but asking other questions are not duplicates). Prompts that differ only in slot values (numbers,
+or a swapped name or word of a fixed template) are not reported per record: they are counted
+into one `set.templated_prompts` finding.
 
 Near duplicates (rapidfuzz `fuzz.ratio` >= threshold) are blocked with MinHash LSH (see
 sets_minhash), so a record meets at most a few earlier candidates and the whole check stays
@@ -18,9 +25,9 @@ The set-level rules over the finished counts live in sets_findings, `is_refusal`
 from __future__ import annotations
 
 import re
-import string
 from array import array
 from collections import Counter, deque
+from difflib import SequenceMatcher
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -30,24 +37,26 @@ from synthgate.schemas.sample import Sample
 from synthgate.schemas.tool_calls import OPEN as TOOL_CALL_OPEN
 from synthgate.schemas.verdict import SetFinding, Span, Verdict
 from synthgate.validators.codes import verdict
+from synthgate.validators.normalize import normalize_bytes, template_key
 from synthgate.validators.refusal import is_refusal
 from synthgate.validators.sets_findings import (
-    _label,
     duplicate_share,
+    group_label,
     low_diversity,
     refusal_share,
     shared_system_prompt,
     template_collapse,
+    templated_prompts,
 )
 from synthgate.validators.sets_minhash import (
-    _BANDS,
-    _EMPTY,
-    _K1,
-    _ROW_MULT,
-    _ROWS,
-    _KeyIndex,
-    _mix,
-    _signatures,
+    BANDS,
+    EMPTY,
+    K1,
+    ROW_MULT,
+    ROWS,
+    KeyIndex,
+    mix,
+    signatures,
 )
 
 NAME = "sets"
@@ -55,16 +64,23 @@ NAME = "sets"
 _BATCH = 2048
 _MAX_CANDIDATES = 4  # earlier records confirmed per field, most shared bands first
 _STRONG_BANDS = 11  # > half the bands agree: J ~ 0.8+, accepted when the earlier text is gone
-_NCOLS = 3 + 2 * _BANDS  # record, prompt, completion exact keys; prompt bands; completion bands
+# record, prompt, completion exact keys; prompt bands; completion bands; prompt template key
+_NCOLS = 4 + 2 * BANDS
+_TEMPLATE = 3 + 2 * BANDS
+# Two prompts close as wholes are near duplicates only if what they ask is close too: RAG prompts
+# sharing a retrieved passage but asking other questions are not. Asks are short, so a one-word
+# edit moves their ratio far more than a long prompt's: the bar is lower than the whole prompt's.
+_ASK_THRESHOLD = 85.0
+_MAX_SLOT_WORDS = 3  # a slot value swapped between two templated prompts: a number, a name
 _TOP_OPENINGS = 5
 _TOP_LABELS = 20  # task types / personas listed in stats; the rest are counted as distinct only
 _MAX_LABELS = 10_000  # distinct labels tracked; later new ones only count toward "other"
 _LABEL_CHARS = 80
 
-_DELETE = string.punctuation.encode()
-_SPACES = bytes.maketrans(b"\t\n\r\x0b\x0c", b"     ")
-_RUNS = re.compile(rb" {2,}")
-_SALTS = _mix(np.arange(101, 101 + _NCOLS, dtype=np.uint64) * _K1)
+_DIGITS = b"0123456789"
+_HEAD_CHARS = 80
+_MAX_TEMPLATE_BYTES = 1000  # numeric templates are short drills and puzzles, not long RAG prompts
+_SALTS = mix(np.arange(101, 101 + _NCOLS, dtype=np.uint64) * K1)
 
 
 class SetChecker:
@@ -74,12 +90,16 @@ class SetChecker:
         self.config = config
         self._n = 0
         self._indexes = array("q")  # position -> caller's record index (gaps allowed)
-        self._keys = _KeyIndex()
-        self._cache: dict[int, tuple[bytes, bytes]] = {}
+        self._keys = KeyIndex()
+        self._cache: dict[int, tuple[bytes, bytes, bytes | None]] = {}  # prompt, completion, ask
         self._cache_order: deque[int] = deque()
         self._cache_bytes = 0
-        self._batch: list[tuple[int, int, int, int, int]] = []  # exact keys, prompt/completion length
+        self._batch: list[tuple[int, int, int, int, int, int]] = []  # exact keys, lengths, template key
+        self._roots = array("q")  # position -> first record of its prompt template
+        self._templated: Counter[int] = Counter()  # template root -> later records filling it
+        self._template_head: dict[int, str] = {}
         self._b_texts: tuple[list[bytes], list[bytes]] = ([], [])
+        self._b_heads: list[str] = []  # the batch's prompt heads, to show a template example
         self._verdicts: dict[int, list[Verdict]] = {}
         self._dup_codes: Counter[str] = Counter()
         self._dups = {"prompt": 0, "completion": 0}
@@ -101,18 +121,25 @@ class SetChecker:
         pos = self._n
         self._n += 1
         self._indexes.append(index)
+        self._roots.append(pos)
         prompt = _prompt_text(sample)
-        np_, nc = _normalize(prompt), _normalize(sample.completion)
+        # Symbols kept: two puzzles "#@! = !#" and "%^& = &%", or `i <= n` and `i < n`, differ.
+        np_, nc = normalize_bytes(prompt, "symbols"), normalize_bytes(sample.completion, "symbols")
+        ask = _ask(sample)
         system = sample.system_prompt or ""
         # Python's hash is salted per process, but keys are only compared for equality, so
-        # results do not depend on it; collisions at 64 bits are negligible.
+        # results do not depend on it; collisions at 64 bits are negligible. A prompt without
+        # digits has no numeric template key (0: none).
         hs, hp, hc = hash(system), hash(np_), hash(nc)
-        self._batch.append((hash((hs, hp, hc)), hp, hc, len(prompt), len(sample.completion)))
+        templated = len(np_) <= _MAX_TEMPLATE_BYTES and len(np_.translate(None, _DIGITS)) < len(np_)
+        ht = hash(template_key(np_)) if templated else 0
+        self._batch.append((hash((hs, hp, hc)), hp, hc, len(prompt), len(sample.completion), ht))
         self._b_texts[0].append(np_)
         self._b_texts[1].append(nc)
-        self._cache[pos] = (np_, nc)
+        self._b_heads.append(prompt[:_HEAD_CHARS])
+        self._cache[pos] = (np_, nc, ask)
         self._cache_order.append(pos)
-        self._cache_bytes += len(np_) + len(nc)
+        self._cache_bytes += len(np_) + len(nc) + len(ask or b"")
         self._nonempty["prompt"] += bool(np_)
         self._nonempty["completion"] += bool(nc)
 
@@ -155,6 +182,7 @@ class SetChecker:
             *template_collapse(self._openings, self._opened, self._opening_text, self.config),
             *refusal_share(self._groups, self._refusals, self._n, self.config),
             *low_diversity(self.stats(), self.config),
+            *templated_prompts(self._templated, self._template_head, self._n),
         ]
         return {i: list(vs) for i, vs in self._verdicts.items()}, findings
 
@@ -187,7 +215,8 @@ class SetChecker:
             ],
         }
         if any(t is not None for t in self._groups):
-            out["task_types"] = _distribution(Counter({_label(t): c for t, c in self._groups.items()}), n, 0)
+            by_task = Counter({group_label(t): c for t, c in self._groups.items()})
+            out["task_types"] = _distribution(by_task, n, 0)
         if self._personas:
             out["personas"] = _distribution(self._personas, n, self._personas_other)
         return out
@@ -198,16 +227,19 @@ class SetChecker:
             return
         pos = np.arange(self._n - m, self._n, dtype=np.int64)
         info = np.array(self._batch, dtype=np.int64)
-        sig = _signatures(self._b_texts[0] + self._b_texts[1])
-        bands = sig[:, : _ROWS * _BANDS].reshape(2 * m, _BANDS, _ROWS)
-        band_keys = (bands * _ROW_MULT).sum(axis=2, dtype=np.uint64)
-        band_ok = (bands != _EMPTY).any(axis=2)
+        sig = signatures(self._b_texts[0] + self._b_texts[1])
+        bands = sig[:, : ROWS * BANDS].reshape(2 * m, BANDS, ROWS)
+        band_keys = (bands * ROW_MULT).sum(axis=2, dtype=np.uint64)
+        band_ok = (bands != EMPTY).any(axis=2)
         exact_ok = np.ones((m, 3), bool)
         exact_ok[:, 1], exact_ok[:, 2] = info[:, 3] > 0, info[:, 4] > 0
-        keys = np.concatenate((info[:, :3].view(np.uint64), band_keys[:m], band_keys[m:]), axis=1)
-        valid = np.concatenate((exact_ok, band_ok[:m], band_ok[m:]), axis=1)
+        template = info[:, 5:6]
+        keys = np.concatenate(
+            (info[:, :3].view(np.uint64), band_keys[:m], band_keys[m:], template.view(np.uint64)), axis=1
+        )
+        valid = np.concatenate((exact_ok, band_ok[:m], band_ok[m:], template != 0), axis=1)
         # Salting per column keeps a prompt key from ever matching a completion or band key.
-        keys = _mix(keys ^ _SALTS)
+        keys = mix(keys ^ _SALTS)
 
         flat_pos = np.broadcast_to(pos[:, None], keys.shape)[valid]
         uniq, first, inverse = np.unique(keys[valid], return_index=True, return_inverse=True)
@@ -226,10 +258,11 @@ class SetChecker:
         self._batch.clear()
         self._b_texts[0].clear()
         self._b_texts[1].clear()
+        self._b_heads.clear()
         budget = self.config.near_duplicate_cache_mb * 1_000_000
         while self._cache_bytes > budget and self._cache_order:
-            a, b = self._cache.pop(self._cache_order.popleft())
-            self._cache_bytes -= len(a) + len(b)
+            a, b, ask = self._cache.pop(self._cache_order.popleft())
+            self._cache_bytes -= len(a) + len(b) + len(ask or b"")
 
     def _judge(self, p: int, heads: np.ndarray, prompt_len: int, completion_len: int) -> None:
         found: list[Verdict] = []
@@ -253,8 +286,14 @@ class SetChecker:
                     message = f"same {field} as record {j}"
                     found.append(verdict(NAME, f"dup.exact_{field}", message, span=span))
                     continue
-                near = self._near(p, fi, heads[3 + fi * _BANDS : 3 + (fi + 1) * _BANDS])
+                if fi == 0 and 0 <= heads[_TEMPLATE] < p:
+                    self._join_template(p, int(heads[_TEMPLATE]))  # only its numbers differ
+                    continue
+                near = self._near(p, fi, heads[3 + fi * BANDS : 3 + (fi + 1) * BANDS])
                 if near is None:
+                    continue
+                if near[2]:
+                    self._join_template(p, near[0])
                     continue
                 j, score = self._indexes[near[0]], near[1]
                 how = (
@@ -269,23 +308,43 @@ class SetChecker:
             self._verdicts[self._indexes[p]] = found
             self._dup_codes.update(v.code for v in found)
 
-    def _near(self, p: int, fi: int, band_heads: np.ndarray) -> tuple[int, float | None] | None:
+    def _near(self, p: int, fi: int, band_heads: np.ndarray) -> tuple[int, float | None, bool] | None:
+        """The best earlier near duplicate: (position, ratio or None, whether it is only a template
+        filled with other slot values). Prompts must also ask nearly the same (see _ASK_THRESHOLD)."""
         candidates = Counter(int(h) for h in band_heads if 0 <= h < p)
         if not candidates:
             return None
-        mine = self._cache[p][fi]
-        best: tuple[int, float | None] | None = None
+        mine = self._cache[p]
+        best: tuple[int, float | None, bool] | None = None
         ranked = sorted(candidates.items(), key=lambda kv: (-kv[1], kv[0]))[:_MAX_CANDIDATES]
         for j, shared_bands in ranked:
             held = self._cache.get(j)
             if held is None:
                 if best is None and shared_bands >= _STRONG_BANDS:
-                    best = (j, None)
+                    best = (j, None, False)
                 continue
-            score = fuzz.ratio(mine, held[fi], score_cutoff=self.config.near_duplicate_threshold)
-            if score and (best is None or best[1] is None or score > best[1]):
-                best = (j, score)
+            score = fuzz.ratio(mine[fi], held[fi], score_cutoff=self.config.near_duplicate_threshold)
+            if not score or (best is not None and best[1] is not None and score <= best[1]):
+                continue
+            slot = False
+            if fi == 0:
+                ask, other = mine[2], held[2]
+                if (ask is not None or other is not None) and not fuzz.ratio(
+                    ask or mine[0], other or held[0], score_cutoff=_ASK_THRESHOLD
+                ):
+                    continue  # the same passage, another question
+                slot = _slot_swap(ask or mine[0], other or held[0])
+            best = (j, score, slot)
         return best
+
+    def _join_template(self, p: int, earlier: int) -> None:
+        """Count record `p` as filling the prompt template of the earlier record at `earlier`."""
+        root = self._roots[earlier]
+        self._roots[p] = root
+        self._templated[root] += 1
+        if root not in self._template_head:
+            head = self._b_heads[p - (self._n - len(self._batch))]  # p is in the batch being flushed
+            self._template_head[root] = " ".join(head.split())
 
 
 def _prompt_text(sample: Sample) -> str:
@@ -294,12 +353,49 @@ def _prompt_text(sample: Sample) -> str:
     return "\n".join(f"{m.role}: {m.content}" for m in sample.prompt)
 
 
-def _normalize(text: str) -> bytes:
-    # bytes.translate runs in C; the word regex of text.normalize costs ~10x more per record.
-    out = text.lower().encode().translate(_SPACES, _DELETE)
-    if b"  " in out or out[:1] == b" " or out[-1:] == b" ":
-        out = _RUNS.sub(b" ", out).strip(b" ")
-    return out
+# A context passage in a user turn: "Context:", "Passage 2:", "**Documents:**", "<context>...".
+_CONTEXT_LABEL = re.compile(
+    r"^[ \t]*[#*>]*[ \t]*(?:context|passages?|documents?|docs?|articles?|texts?|sources?|excerpts?|"
+    r"background|references?|snippets?|retrieved[ \w]{0,20})[ \t]*\d*[ \t]*\**[ \t]*:|"
+    r"<(?:context|documents?|passages?|sources?)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ASK_LABEL = re.compile(
+    r"^[ \t]*[#*>]*[ \t]*(?:question|query|task|instruction|q)[ \t]*\d*[ \t]*\**[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CONTEXT_TAG = re.compile(
+    r"<(context|documents?|passages?|sources?)\b.*?(?:</\1>|\Z)", re.IGNORECASE | re.DOTALL
+)
+
+
+def _ask(sample: Sample) -> bytes | None:
+    """What the last user turn asks, without its context passage (normalized), or None when the
+    turn has no labelled context: "Context: <passage>\n\nQuestion: <ask>" gives the ask, as does
+    "<instructions>\n\nText: <passage>" (the instructions) or a passage followed by an unlabelled
+    last paragraph."""
+    users = [m.content for m in sample.prompt if m.role == "user"]
+    if not users or not (m := _CONTEXT_LABEL.search(users[-1])):
+        return None
+    text = users[-1]
+    if text[m.start() :].lstrip().startswith("<"):
+        return normalize_bytes(_CONTEXT_TAG.sub(" ", text), "symbols")
+    before, rest = text[: m.start()], text[m.end() :]
+    if q := _ASK_LABEL.search(rest):
+        return normalize_bytes(f"{before}\n{rest[q.end() :]}", "symbols")
+    paragraphs = [p for p in rest.split("\n\n") if p.strip()]
+    tail = paragraphs[-1] if len(paragraphs) >= 2 else ""
+    return normalize_bytes(f"{before}\n{tail}", "symbols")
+
+
+def _slot_swap(a: bytes, b: bytes) -> bool:
+    """The two texts differ only by swapped short values (a number, a name, a word or three)."""
+    ops = SequenceMatcher(None, a.split(), b.split(), autojunk=False).get_opcodes()
+    diffs = [op for op in ops if op[0] != "equal"]
+    return bool(diffs) and all(
+        tag == "replace" and i2 - i1 <= _MAX_SLOT_WORDS and j2 - j1 <= _MAX_SLOT_WORDS
+        for tag, i1, i2, j1, j2 in diffs
+    )
 
 
 def _distribution(counts: Counter[str], records: int, other: int) -> dict:

@@ -105,8 +105,8 @@ def refusal_share(
     """`set.refusal_share`: the refusal share of a task type (or `*`) outside its expected range."""
     if not config.refusal_share or not total:
         return []
-    records = {_label(t): n for t, n in groups.items()}
-    refusals = {_label(t): refusals_by_task[t] for t in groups}
+    records = {group_label(t): n for t, n in groups.items()}
+    refusals = {group_label(t): refusals_by_task[t] for t in groups}
     records["*"], refusals["*"] = total, sum(refusals_by_task.values())
     shares = {t: refusals[t] / records[t] for t in records}
     details = {"shares": shares, "refusals": refusals, "records": records}
@@ -126,6 +126,33 @@ def refusal_share(
             )
         )
     return out
+
+
+def templated_prompts(templated: Counter[int], heads: dict[int, str], total: int) -> list[SetFinding]:
+    """`set.templated_prompts`: prompts that differ from an earlier one only in slot values.
+
+    `templated` counts, per template (keyed by its first record), the later records that fill it
+    with other values; `heads` holds one such prompt's start. One finding for the whole set, not a
+    verdict per record: a templated set (math drills, a form with a swapped name) is a property of
+    the set, and hundreds of per-record warnings would bury everything else.
+    """
+    count = sum(templated.values())
+    if not total or count < 1:
+        return []
+    records = count + len(templated)  # each template's first record is part of it too
+    share = records / total
+    top = [{"example": heads[key], "records": n + 1} for key, n in templated.most_common(5)]
+    return [
+        _finding(
+            "set.templated_prompts",
+            f"{records} of {total} prompts ({share:.0%}) follow {len(templated)} template(s) and differ "
+            f"only in slot values (numbers, names, single words); the largest has {top[0]['records']} "
+            f"records, e.g. {top[0]['example']!r}. Check that the set is not one template filled many times",
+            records,
+            share,
+            {"templates": len(templated), "records": records, "top": top},
+        )
+    ]
 
 
 def low_diversity(stats: dict, config: SetConfig) -> list[SetFinding]:
@@ -154,5 +181,6 @@ def low_diversity(stats: dict, config: SetConfig) -> list[SetFinding]:
     ]
 
 
-def _label(task: str | None) -> str:
+def group_label(task: str | None) -> str:
+    """A task type as reports name it: "(none)" for records without one."""
     return task if task is not None else "(none)"

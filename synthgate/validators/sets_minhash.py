@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-_BINS, _ROWS, _BANDS = 64, 3, 21
-_EMPTY = np.uint64(2**64 - 1)
+_BINS, ROWS, BANDS = 64, 3, 21
+EMPTY = np.uint64(2**64 - 1)
 _LOW58 = np.uint64((1 << 58) - 1)
-_K1, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+K1, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _PAD = b"\n" * 16  # keeps each text's 16-byte windows from reading into the next text
 
 
-class _KeyIndex:
+class KeyIndex:
     """uint64 key -> first position, as sorted runs merged when a run outgrows the one before."""
 
     def __init__(self) -> None:
@@ -62,7 +62,7 @@ def _merge(
     return keys, positions
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer: spreads polynomial hashes over all 64 bits (uint64 wraps)."""
     x = x ^ (x >> np.uint64(30))
     x = x * _M1
@@ -71,11 +71,11 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-_ROW_MULT = _mix(np.arange(1, _ROWS + 1, dtype=np.uint64) * _K1)
+ROW_MULT = mix(np.arange(1, ROWS + 1, dtype=np.uint64) * K1)
 
 
-def _signatures(texts: list[bytes]) -> np.ndarray:
-    """(len(texts), 64) one-permutation MinHash of word-anchored 16-byte windows; _EMPTY = no shingle."""
+def signatures(texts: list[bytes]) -> np.ndarray:
+    """(len(texts), 64) one-permutation MinHash of word-anchored 16-byte windows; EMPTY = no shingle."""
     count = len(texts)
     blob = _PAD.join(texts) + _PAD
     buf = np.frombuffer(blob, np.uint8)
@@ -89,7 +89,7 @@ def _signatures(texts: list[bytes]) -> np.ndarray:
     starts = np.concatenate((np.flatnonzero(buf == 32) + 1, text_start[nonempty]))
     spaces = np.fromiter((t.count(b" ") for t in texts), np.int64, count)
     owner = np.concatenate((np.repeat(np.arange(count), spaces), nonempty))
-    shingle = _mix(windows[starts] * _K1 + windows[starts + 8])
-    sig = np.full(count * _BINS, _EMPTY)
+    shingle = mix(windows[starts] * K1 + windows[starts + 8])
+    sig = np.full(count * _BINS, EMPTY)
     np.minimum.at(sig, owner * _BINS + (shingle >> np.uint64(58)).astype(np.int64), shingle & _LOW58)
     return sig.reshape(count, _BINS)

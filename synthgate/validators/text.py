@@ -1,4 +1,5 @@
 """Shared text helpers for validators: word and sentence segmentation with character spans.
+(Comparison keys, exact or fuzzy, come from `normalize`.)
 
 Hand-written rather than nltk/spaCy: validators run on every record of large datasets and
 need only a cheap, deterministic, offset-preserving split; a regex does that in microseconds.
@@ -53,15 +54,6 @@ def _append_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> No
         b -= 1
     if b > a:
         out.append((a, b))
-
-
-def normalize(text: str) -> str:
-    """Lower-case, words only, single spaces: the key for exact-duplicate comparisons.
-
-    >>> normalize("  Hello,   WORLD!! ")
-    'hello world'
-    """
-    return " ".join(words(text))
 
 
 def shingles(tokens: list[str], n: int) -> set[tuple[str, ...]]:

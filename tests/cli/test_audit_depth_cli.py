@@ -133,7 +133,7 @@ def test_a_single_refusal_in_many_pairs_stays_under_the_share_limit(tmp_path):
     assert not [f for f in summary["set_findings"] if f["code"] == "pref.chosen_refusal_share"]
 
 
-def test_identical_and_near_identical_pairs_fail_and_distinct_pairs_pass(tmp_path):
+def test_identical_pairs_fail_near_identical_pairs_warn_and_distinct_pairs_pass(tmp_path):
     answer = "Open the admin page at 192.168.1.1, log in, and choose Firmware then Upload to update it."
     records = [
         pair("How do I update the firmware?", answer, answer),
@@ -143,11 +143,13 @@ def test_identical_and_near_identical_pairs_fail_and_distinct_pairs_pass(tmp_pat
     ]
     result, rows, _, db = audit(tmp_path, records, "--format", "preference")
     assert result.exit_code == 1
-    assert [("pref.identical_pair" in r["codes"]) for r in rows] == [True, True, True, False]
+    # Only the whitespace-level copy blocks; a punctuation or one-word edit is a warning.
+    assert [("pref.identical_pair" in r["codes"]) for r in rows] == [True, False, False, False]
+    assert [("pref.near_identical_pair" in r["codes"]) for r in rows] == [False, True, True, False]
     assert rows[3]["status"] == "pass"
     ds = json.loads((tmp_path / "summary.json").read_text())["dataset_id"]
-    near = next(v for v in verdicts(db, ds, 2) if v.code == "pref.identical_pair")
-    assert 95 <= near.score < 100 and "similar" in near.message
+    near = next(v for v in verdicts(db, ds, 2) if v.code == "pref.near_identical_pair")
+    assert 95 <= near.score < 100 and "similar" in near.message and near.severity == "warn"
 
 
 def test_a_file_mixing_pairs_and_sft_records_names_the_odd_record(tmp_path):
@@ -293,3 +295,20 @@ def test_against_reports_the_record_the_validation_split_shares(tmp_path):
     assert rows[0]["codes"] == [] and rows[1]["codes"] == ["contam.split_overlap"]
     (found,) = verdicts(db, summary["dataset_id"], 1)
     assert "valid.jsonl record 1" in found.message
+
+
+def test_against_reports_a_prompt_the_validation_split_answers_differently(tmp_path):
+    train = [
+        {"prompt": "How many legs does a spider have?", "completion": "Eight."},
+        {"prompt": "What colour is the sky?", "completion": "Blue on a clear day."},
+    ]
+    valid = write_jsonl(
+        tmp_path / "valid.jsonl",
+        [{"prompt": "how many legs does a spider have", "completion": "A spider has eight legs."}],
+    )
+    result, rows, summary, db = audit(tmp_path, train, "--against", str(valid))
+    assert result.exit_code == 1
+    assert rows[0]["codes"] == ["contam.split_prompt_overlap"] and rows[1]["codes"] == []
+    (found,) = verdicts(db, summary["dataset_id"], 0)
+    assert "valid.jsonl record 0" in found.message and "another completion" in found.message
+    assert (found.span.field, found.span.start, found.span.end) == ("prompt", 0, len(train[0]["prompt"]))

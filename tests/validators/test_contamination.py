@@ -23,9 +23,8 @@ from synthgate.validators.contamination import (
     ContaminationValidator,
     SplitIndex,
     SplitOverlapValidator,
-    _word_offsets,
-    tokens,
 )
+from synthgate.validators.normalize import token_offsets, tokens
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GSM8K = load_eval_items(DATA / "gsm8k_test_200.jsonl")
@@ -71,7 +70,7 @@ def test_word_offsets_point_at_each_token_in_real_unicode_text():
     texts = [t for t in texts if not t.isascii()] + ["İstanbul’s ΣΟΦΊΑ café—naïve 🚀 x²"]
     assert len(texts) > 50
     for text in texts:
-        offsets = _word_offsets(text)
+        offsets = token_offsets(text)
         assert [tok for a, b in offsets for tok in tokens(text[a:b])] == tokens(text), text
 
 
@@ -263,7 +262,70 @@ def test_split_overlap_on_the_prompt_alone_says_the_completion_differs():
     validator = SplitOverlapValidator(SplitIndex.build(enumerate(samples[40:]), "valid.jsonl"))
     question = samples[41].prompt[0].content.upper() + "!!"
     (v,) = validator.check(sample(question, completion="Something else entirely.")).verdicts
+    assert v.code == "contam.split_prompt_overlap" and v.blocks
     assert (
         v.message == "the prompt matches valid.jsonl record 1 (after normalization), with another completion"
     )
     assert validator.check(sample("A prompt in neither split.")).verdicts == []
+
+
+# --- short and renumbered eval items ------------------------------------------------------------
+
+
+def short_alpaca_items() -> list[EvalItem]:
+    """Real short instructions (< 8 words) from the Alpaca slice, numbered as a quiz file numbers them."""
+    records = json.loads((DATA / "alpaca_en_demo_50.json").read_text())
+    short = [r["instruction"] for r in records if not r["input"] and len(r["instruction"].split()) < 8]
+    return [EvalItem(i, f"{i + 1}. {text}", "quiz.jsonl") for i, text in enumerate(short)]
+
+
+@pytest.fixture(scope="module")
+def quiz() -> ContaminationValidator:
+    return ContaminationValidator(ContaminationIndex.build(short_alpaca_items()), ContaminationConfig())
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "2. What are the benefits of exercising?",  # numbered 9 in the eval file
+        "Q7: What are the benefits of exercising?",
+        '"What are the benefits of exercising?"',
+        "(c) what are the BENEFITS of exercising",
+    ],
+)
+def test_a_short_eval_item_renumbered_or_quoted_is_an_exact_match(quiz, turn):
+    (v,) = quiz.check(sample(turn)).verdicts
+    assert v.code == "contam.exact_match" and "What are the benefits of exercising?" in v.message
+    assert turn[v.span.start : v.span.end].lower() == "what are the benefits of exercising"
+
+
+def test_a_short_eval_item_on_its_own_line_of_a_numbered_quiz_is_found_with_that_line_as_span(quiz):
+    turn = "Answer each in one sentence.\n1. Explain what a circuit breaker is.\n2. Name a river in Peru."
+    (v,) = quiz.check(sample(turn)).verdicts
+    assert v.code == "contam.exact_match" and v.message.startswith("a line of the prompt is eval item")
+    assert turn[v.span.start : v.span.end] == "Explain what a circuit breaker is"
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "What are the benefits of exercising for people over seventy?",  # a longer, other question
+        "Describe a process of making crepes without eggs.",
+        "1. Describe\n2. Explain",  # numbered lines too short to be items
+        "Generate a rap",  # a prefix of an item is not the item
+    ],
+)
+def test_questions_that_only_share_words_with_short_items_are_not_matches(quiz, turn):
+    assert quiz.check(sample(turn)).verdicts == []
+
+
+def test_numbers_that_are_part_of_the_question_are_kept():
+    items = [
+        EvalItem(0, "2 + 2 = ?", "math.jsonl"),
+        EvalItem(1, "10 + 5 = ?", "math.jsonl"),
+    ]
+    validator = ContaminationValidator(ContaminationIndex.build(items), ContaminationConfig())
+    assert validator.check(sample("2 + 3 = ?")).verdicts == []
+    assert [v.code for v in validator.check(sample("2 + 2 = ?")).verdicts] == ["contam.exact_match"]
+    assert validator.check(sample("2 - 2 = ?")).verdicts == []  # the same words, another operator
+    assert validator.check(sample("10 * 5 = ?")).verdicts == []

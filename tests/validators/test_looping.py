@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
+from synthgate.schemas.adapters import to_sample
 from synthgate.schemas.chain_config import LoopingConfig
 from synthgate.schemas.sample import Message, Sample, SampleMetadata
 from synthgate.schemas.verdict import Verdict
@@ -404,3 +407,169 @@ def test_prefilters_never_hide_a_finding_the_exact_checks_would_make(monkeypatch
     assert fast == exact
     found = {v.code for verdicts in exact for v in verdicts}
     assert {"loop.repeated_sentence", "loop.repeated_line", "loop.repeated_ngram"} <= found
+
+
+# --- legitimate repetition: code, math, tables, lists (false-positive traps) --------------------
+
+C_GUARDS = (
+    "The three guards check different conditions:\n\n"
+    "if (count == limit && retries > 0) return finish(ctx, status, RETRY_LATER)\n"
+    "if (count > limit && retries > 0) return finish(ctx, status, RETRY_LATER)\n"
+    "if (count < limit && retries > 0) return finish(ctx, status, RETRY_LATER)\n\n"
+    "Only the first one retries."
+)
+LEAD_IN_LIST = (
+    "Here are some ways to speed up pandas code:\n\n"
+    "- Use the vectorized string methods instead of apply to clean text columns.\n"
+    "- Use the vectorized string methods instead of apply to split full names.\n"
+    "- Use the vectorized string methods instead of apply to parse phone numbers.\n"
+    "- Use the vectorized string methods instead of apply to normalise email addresses.\n"
+    "- Use categorical dtypes for columns with few distinct values."
+)
+NUMBERED_COMMANDS = (
+    "To set up the project:\n\n"
+    "1. Run the following command in your terminal to install the dependencies: "
+    "`pip install -r requirements.txt`\n"
+    "2. Run the following command in your terminal to create the database: `python manage.py migrate`\n"
+    "3. Run the following command in your terminal to load the sample data: "
+    "`python manage.py loaddata demo`\n"
+    "4. Run the following command in your terminal to start the server: `python manage.py runserver`\n"
+)
+CSV_ROWS = (
+    "Here is the data as CSV:\n\n"
+    "name,department,start_date,salary,manager,location\n"
+    "Alice Smith,Engineering,2021-03-01,85000,Bob Jones,Berlin\n"
+    "Carol White,Engineering,2021-03-01,85000,Bob Jones,Berlin\n"
+    "Dan Brown,Engineering,2021-03-01,85000,Bob Jones,Berlin\n"
+    "Eve Black,Engineering,2021-03-01,85000,Bob Jones,Berlin\n"
+    "Frank Green,Engineering,2021-03-01,85000,Bob Jones,Berlin"
+)
+MARKDOWN_TABLE = (
+    "| Model | Params | Context | License | Open weights |\n|---|---|---|---|---|\n"
+    "| Llama 3 8B | 8B | 8k tokens | Llama 3 Community License | yes |\n"
+    "| Llama 3 70B | 70B | 8k tokens | Llama 3 Community License | yes |\n"
+    "| Llama 3.1 8B | 8B | 128k tokens | Llama 3 Community License | yes |\n"
+    "| Llama 3.1 70B | 70B | 128k tokens | Llama 3 Community License | yes |\n"
+    "| Llama 3.1 405B | 405B | 128k tokens | Llama 3 Community License | yes |"
+)
+OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_REGEX = (
+    f"To match an IPv4 address use:\n\n^{OCTET}\\.{OCTET}\\.{OCTET}\\.{OCTET}$\n\nOne group per octet."
+)
+DAYS_IN_FRENCH = (
+    "The days of the week in French are:\n"
+    "Monday is lundi in French and it starts the week.\n"
+    "Tuesday is mardi in French and it follows Monday.\n"
+    "Wednesday is mercredi in French and it is mid-week.\n"
+    "Thursday is jeudi in French and it comes next.\n"
+    "Friday is vendredi in French and it ends the work week."
+)
+CONDITIONS_IN_PROSE = (
+    "Compare the cases one by one.\n"
+    "When x == y the function returns the cached value from the store.\n"
+    "When x > y the function returns the cached value from the store.\n"
+    "When x < y the function returns the cached value from the store.\n"
+    "That is why the cache hit rate is so high."
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        C_GUARDS,
+        LEAD_IN_LIST,
+        NUMBERED_COMMANDS,
+        CSV_ROWS,
+        MARKDOWN_TABLE,
+        IPV4_REGEX,
+        CONDITIONS_IN_PROSE,
+        DAYS_IN_FRENCH,
+    ],
+    ids=[
+        "c-guards",
+        "lead-in-list",
+        "numbered-commands",
+        "csv",
+        "markdown-table",
+        "regex",
+        "operators",
+        "enum",
+    ],
+)
+def test_legitimate_repetition_in_code_math_tables_and_lists_is_not_a_loop(text):
+    # Each of these failed before: operators were erased, lead-ins and table cells counted as loops.
+    assert check(text).verdicts == []
+
+
+def test_sql_and_math_lines_that_differ_only_in_operators_are_clean():
+    sql = "\n".join(
+        f"SELECT name FROM users WHERE age {op} 30 AND country = 'DE' ORDER BY name" for op in "<>="
+    )
+    math = "(x + 1)^2 = x^2 + 2x + 1\n(x - 1)^2 = x^2 - 2x + 1\n(x + 1)(x - 1) = x^2 - 1"
+    assert check(sql).verdicts == []
+    assert check(math).verdicts == []
+
+
+def test_identical_lines_differing_only_in_an_operator_still_loop_when_one_repeats():
+    line = "if (count == limit && retries > 0) return finish(ctx, status, RETRY_LATER)"
+    text = C_GUARDS + "\n" + line + "\n" + line
+    v = only(check(text), "loop.repeated_line")
+    assert v.span.start == text.rindex(line)
+    assert "3 times" in v.message
+
+
+def test_numbered_items_repeating_the_same_content_are_still_a_loop():
+    text = "Steps:\n" + "\n".join(
+        f"{i}. We apply the same transformation to the data again and again." for i in range(1, 7)
+    )
+    v = only(check(text), "loop.repeated_sentence")
+    assert v.span.start == text.index("3. We") + 3
+    assert spanned(text, v) == "We apply the same transformation to the data again and again."
+
+
+def test_list_items_sharing_a_lead_in_but_no_other_content_are_a_loop():
+    item = "we apply the same transformation to the data now."
+    text = "Tips:\n" + "\n".join(f"- Step {i}: {item}" for i in range(5))
+    v = only(check(text), "loop.repeated_ngram")
+    assert spanned(text, v) == "we apply the same transformation to the data"
+    assert v.span.start == text.index("- Step 3: ") + len("- Step 3: ")
+
+
+def test_a_repeated_table_row_is_still_a_repeated_line():
+    row = "| Llama 3 8B | 8k tokens | Llama 3 Community License |"
+    text = "| Model | Context | License |\n|---|---|---|\n" + "\n".join([row] * 3) + "\n\nThose are all."
+    v = only(check(text), "loop.repeated_line")
+    assert v.span.start == text.rindex(row)
+    assert spanned(text, v) == row
+
+
+def test_lead_in_repeated_inside_one_paragraph_is_still_an_ngram_loop():
+    text = (
+        "We load the data and then we apply the same transformation to the data\nagain, and we apply the "
+        "same transformation to the data again, then we apply the same\ntransformation to the data again "
+        "and we apply the same transformation to the data again."
+    )
+    v = only(check(text), "loop.repeated_ngram")
+    assert v.span.start == text.rindex("we apply the same transformation")
+
+
+ALPACA = json.loads((Path(__file__).resolve().parents[1] / "data" / "alpaca_en_demo.json").read_text())
+
+
+def test_real_alpaca_answers_listing_comparison_operators_and_a_screenplay_are_clean():
+    # Record 68 lists `<`, `>`, `<=`, `>=`, each "checks if the value of the left operand is ...";
+    # record 843 is a screenplay repeating the direction "(voice from phone)". Both were loops.
+    for index in (68, 843):
+        assert LoopingValidator().check(to_sample(ALPACA[index], "alpaca")).verdicts == [], index
+
+
+def test_all_999_real_alpaca_answers_are_free_of_loop_findings():
+    validator = LoopingValidator()
+    found = {i: codes(validator.check(to_sample(r, "alpaca"))) for i, r in enumerate(ALPACA)}
+    assert {i: c for i, c in found.items() if c} == {}
+
+
+def test_a_bracketed_direction_repeated_in_a_loop_is_still_caught_at_the_end():
+    text = "JENNY\n(to phone)\nHello?" + "\n(voice from phone)" * 10
+    v = only(check(text), "loop.fragment_loop")
+    assert spanned(text, v) == ("(voice from phone)\n" * 10).strip()

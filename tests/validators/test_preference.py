@@ -60,15 +60,54 @@ def test_rejected_failed_follows_a_severity_override():
     assert found[-1].code == "pref.rejected_failed" and found[-1].blocks
 
 
-def test_identical_pair_after_normalization_scores_100_and_blocks():
-    (found,) = PairChecker().check(side(ANSWER), side(ANSWER.upper().replace(",", "")))
+def test_identical_pair_after_whitespace_normalization_scores_100_and_blocks():
+    (found,) = PairChecker().check(side(ANSWER), side(ANSWER.replace(" ", "   ", 3) + "  \n\n"))
     assert (found.code, found.score, found.blocks) == ("pref.identical_pair", 100.0, True)
     assert "identical" in found.message
 
 
-def test_near_identical_pair_at_the_threshold_is_flagged_with_its_score():
-    (found,) = PairChecker().check(side(ANSWER), side(ANSWER.replace("ten", "twenty")))
-    assert found.code == "pref.identical_pair" and 95 <= found.score < 100
+CODE_FIX = (
+    "```c\nint sum_to(int n) {\n    int s = 0;\n    for (int i = 0; i <= n; i++) {  // inclusive\n"
+    "        s += i;\n    }\n    return s;\n}\n```"
+)
+
+
+def test_code_answers_differing_only_in_comments_and_indentation_are_identical():
+    other = CODE_FIX.replace("  // inclusive", "").replace("s += i;", "s  +=  i;  /* add */")
+    (found,) = PairChecker().check(side(CODE_FIX), side(other))
+    assert (found.code, found.blocks) == ("pref.identical_pair", True)
+
+
+def test_an_indentation_fix_in_python_is_a_real_edit():
+    broken = "```python\nfor x in xs:\n    total += x\nprint(total)\n```"
+    fixed = "```python\nfor x in xs:\n    total += x\n    print(total)\n```"
+    assert PairChecker().check(side(fixed), side(broken)) == []
+
+
+def test_a_one_character_code_repair_is_the_preference_signal_not_an_identical_pair():
+    # Real code-repair pairs differ by one operator: `i <= n` -> `i < n` (off-by-one fix).
+    checker = PairChecker()
+    assert checker.check(side(CODE_FIX.replace("i <= n", "i < n")), side(CODE_FIX)) == []
+    assert checker.check(side("Use `if x == None:`"), side("Use `if x is None:`")) == []
+    assert checker.stats()["identical_pairs"] == checker.stats()["near_identical_pairs"] == 0
+
+
+def test_a_changed_number_in_prose_is_a_real_edit():
+    assert PairChecker().check(side(ANSWER), side(ANSWER.replace("ten seconds", "30 seconds"))) == []
+
+
+def test_sides_differing_only_in_case_and_punctuation_are_a_near_identical_warning():
+    (found,) = PairChecker().check(side(ANSWER), side(ANSWER.upper().replace(",", "")))
+    assert (found.code, found.score, found.severity) == ("pref.near_identical_pair", 100.0, "warn")
+    assert "differ only in case, punctuation" in found.message
+
+
+def test_near_identical_prose_at_the_threshold_is_a_warning_with_its_score():
+    checker = PairChecker()
+    (found,) = checker.check(side(ANSWER), side(ANSWER.replace("ten", "twenty")))
+    assert found.code == "pref.near_identical_pair" and 95 <= found.score < 100
+    assert (found.severity, found.blocks) == ("warn", False)
+    assert checker.stats()["near_identical_pairs"] == 1
 
 
 def test_pairs_differing_in_substance_are_not_identical():

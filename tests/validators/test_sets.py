@@ -3,10 +3,14 @@ share and diversity, streamed record by record."""
 
 from __future__ import annotations
 
+import json
 import random
+import re
+from pathlib import Path
 
 import pytest
 
+from synthgate.schemas.adapters import to_sample
 from synthgate.schemas.chain_config import SetConfig
 from synthgate.schemas.sample import Message, Sample
 from synthgate.validators.sets import SetChecker, is_refusal
@@ -99,7 +103,8 @@ def test_near_duplicate_with_one_word_edit_is_caught_with_score_and_earlier_inde
 
 def test_near_duplicate_prompt_is_caught():
     prompt = "Context: " + ANSWER + "\nQuestion: how did revenue change?"
-    verdicts, _ = run([rec("Up 12%.", prompt), rec("It rose.", prompt.replace("change", "develop"))])
+    reworded = prompt.replace("how did revenue", "how did the revenue")
+    verdicts, _ = run([rec("Up 12%.", prompt), rec("It rose.", reworded)])
     assert codes(verdicts) == {1: ["dup.near_prompt"]}
     assert verdicts[1][0].span.field == "prompt"
 
@@ -272,3 +277,105 @@ def test_candidate_older_than_the_text_cache_is_accepted_on_minhash_agreement():
     v = verdicts[2_599][0]
     assert v.score is None
     assert "record 3" in v.message and "no longer held" in v.message
+
+
+# --- precision on symbols, RAG prompts and templates (false-positive traps) ---------------------
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+
+
+def test_two_symbol_puzzles_are_different_prompts():
+    # Dropping punctuation made both "solve" before: one dup.exact_prompt on two different puzzles.
+    puzzles = ["Solve the cipher: #@! = !#", "Solve the cipher: %^& = &%"]
+    verdicts, findings = run([rec(ANSWER, puzzles[0]), rec(OTHER, puzzles[1])])
+    assert verdicts == {}
+    assert findings == []
+
+
+def test_code_prompts_differing_in_one_operator_are_not_exact_duplicates():
+    loop = "Why does `for (int i = 0; i <= n; i++) sum += a[i];` read past the end of the array?"
+    verdicts, _ = run([rec(ANSWER, loop), rec(OTHER, loop.replace("i <= n", "i < n"))])
+    assert "dup.exact_prompt" not in [c for cs in codes(verdicts).values() for c in cs]
+
+
+def test_case_and_sentence_punctuation_still_make_an_exact_prompt_duplicate():
+    verdicts, _ = run([rec(ANSWER, "What is LoRA, exactly?"), rec(OTHER, "what is lora exactly")])
+    assert codes(verdicts) == {1: ["dup.exact_prompt"]}
+
+
+def demo_records() -> list[tuple[str, Sample]]:
+    out = []
+    for line in (REPO / "demo" / "data" / "poisoned_rag.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        out.append((record["id"], to_sample(record, "messages")))
+    return out
+
+
+def test_rag_prompts_sharing_a_passage_but_asking_other_questions_are_not_near_duplicates():
+    # The shipped demo set: 14 of its 21 records were dup.near_prompt because they share passages.
+    records = demo_records()
+    verdicts, _ = run([s for _, s in records])
+    near = {records[i][0] for i, vs in verdicts.items() for v in vs if v.code == "dup.near_prompt"}
+    assert near == {"dup-near"}  # "How does LoRA reduce (the) trainable parameters?"
+    at = [rid for rid, _ in records].index("dup-near")
+    (v,) = [v for v in verdicts[at] if v.code == "dup.near_prompt"]
+    assert "record 1" in v.message and v.span.field == "prompt"
+
+
+def test_a_passage_prompt_with_an_unlabelled_question_is_judged_on_the_question():
+    passage = "Context:\n" + ANSWER
+    verdicts, _ = run(
+        [
+            rec("Twelve.", passage + "\n\nBy how much did revenue grow?"),
+            rec("Flat.", passage + "\n\nWhat happened to operating costs?"),
+        ]
+    )
+    assert verdicts == {}
+
+
+def test_prompts_differing_only_in_numbers_are_one_template_finding_not_per_record_warnings():
+    records = [rec(f"{a + b}.", f"What is {a} + {b}?") for a, b in [(3, 5), (7, 2), (11, 4), (6, 6)]]
+    verdicts, findings = run(records + [rec("4.", "What is 2 + 2?"), rec("Four.", "What is 2 + 2?")])
+    assert codes(verdicts) == {5: ["dup.exact_prompt"]}  # the same question twice is still a duplicate
+    (finding,) = findings_by_code(findings)["set.templated_prompts"]
+    assert (finding.severity, finding.count, finding.details["templates"]) == ("warn", 5, 1)
+    assert finding.details["top"] == [{"example": "What is 7 + 2?", "records": 5}]
+
+
+def gsm8k() -> list[dict]:
+    return [json.loads(line) for line in (DATA / "gsm8k_test_200.jsonl").read_text().splitlines()]
+
+
+def gsm8k_questions() -> list[str]:
+    return [r["question"] for r in gsm8k()]
+
+
+def test_a_real_word_problem_filled_with_other_numbers_hundreds_of_times_is_one_finding():
+    question = gsm8k_questions()[0]  # Janet's ducks lay 16 eggs per day ...
+    rng = random.Random(3)
+    filled = [re.sub(r"\d+", lambda _: str(rng.randint(2, 99)), question) for _ in range(300)]
+    verdicts, findings = run([rec(f"{i}", q) for i, q in enumerate(filled)])
+    assert {c for cs in codes(verdicts).values() for c in cs} <= {"dup.exact_prompt"}
+    (finding,) = findings_by_code(findings)["set.templated_prompts"]
+    assert finding.details["templates"] == 1
+    assert finding.count == len(set(filled))  # every distinct filled prompt
+
+
+def test_a_fixed_template_with_a_swapped_name_is_a_template_not_near_duplicates():
+    template = (
+        "Write a warm, two-paragraph birthday message for my colleague {name}, who has worked with our "
+        "team in the Berlin office for several years and loves hiking in the Alps on weekends."
+    )
+    names = ["Alice", "Bob", "Charlotte", "Dmitri", "Eve"]
+    verdicts, findings = run([rec(f"Dear {n}, ...", template.format(name=n)) for n in names])
+    assert verdicts == {}
+    (finding,) = findings_by_code(findings)["set.templated_prompts"]
+    assert (finding.count, finding.details["templates"]) == (5, 1)
+
+
+def test_real_distinct_questions_raise_no_template_or_duplicate_findings():
+    records = [rec(r["answer"], r["question"]) for r in gsm8k()]
+    verdicts, findings = run(records)
+    assert verdicts == {}
+    assert "set.templated_prompts" not in findings_by_code(findings)
