@@ -257,6 +257,10 @@ def _special_tokens(text: str, protected: _Protected) -> list[tuple[int, int, st
     return found
 
 
+def _asks_for_template(sample: Sample) -> bool:
+    return any(m.role == "user" and _TEMPLATE_ASK.search(m.content) for m in sample.prompt)
+
+
 class ArtifactsValidator(Validator):
     """Flags placeholders, citation markers, special tokens, boilerplate and empty completions."""
 
@@ -273,15 +277,17 @@ class ArtifactsValidator(Validator):
             span = Span(start=0, end=len(sample.completion))
             msg = f"the completion is {what}"
             out.append(verdict(self.name, "artifact.empty_completion", msg, span=span))
-        placeholders = cfg.placeholders and not any(
-            m.role == "user" and _TEMPLATE_ASK.search(m.content) for m in sample.prompt
-        )
-        for t in texts_to_check(sample, prompts=cfg.check_prompts):
-            out += self._scan(t, placeholders)
+        found = [(t, v) for t in texts_to_check(sample, prompts=cfg.check_prompts) for v in self._scan(t)]
+        if found and any(v.code == _PLACEHOLDER for _, v in found) and _asks_for_template(sample):
+            found = [(t, v) for t, v in found if v.code != _PLACEHOLDER]  # asked for: not an artifact
+        out += [v for _, v in found]
         if cfg.boilerplate:
-            fiction = any(m.role == "user" and is_ai_fiction_prompt(m.content) for m in sample.prompt)
             protected = _Protected(sample.completion)
-            for a, b in find_boilerplate(sample.completion, fiction=fiction, skip=protected.covers):
+            hits = find_boilerplate(sample.completion, skip=protected.covers)
+            # The prompt (often long RAG context) is read only when there is something to excuse.
+            if hits and any(m.role == "user" and is_ai_fiction_prompt(m.content) for m in sample.prompt):
+                hits = find_boilerplate(sample.completion, fiction=True, skip=protected.covers)
+            for a, b in hits:
                 out.append(
                     verdict(
                         self.name,
@@ -293,7 +299,7 @@ class ArtifactsValidator(Validator):
                 )
         return Result(sample, out)
 
-    def _scan(self, t: CheckedText, placeholders: bool) -> list[Verdict]:
+    def _scan(self, t: CheckedText) -> list[Verdict]:
         text, cfg = t.text, self.config
         if not ("[" in text or "<" in text or "{" in text or "【" in text or "\ue200" in text) and (
             "citeturn" not in text
@@ -301,7 +307,7 @@ class ArtifactsValidator(Validator):
             return []  # the common clean case: no regex runs at all
         protected = _Protected(text)
         found: list[tuple[int, int, str]] = []
-        if placeholders:
+        if cfg.placeholders:
             found += _placeholders(text, protected)
         if cfg.citation_markers:
             found += _citations(text, protected)

@@ -54,6 +54,9 @@ _CODE_LINE = re.compile(
 _BLANK = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 _LEAD_OK = re.compile(r"""^[\s"'“”‘’*_>#`-]*(?:[A-Za-z][\w ]{0,20}:)?[\s"'“”‘’*_`]*$""")
 _SCREEN_GRAMS = 6
+# Repeated text keeps most of its characters; half the share leaves room for dropped punctuation.
+_MIN_LENGTH_SHARE = 0.5
+_SLICES, _SLICE = 6, 12  # raw pre-screen: six 12-character slices of the prompt
 
 
 def _norm(text: str) -> bytes:
@@ -70,11 +73,11 @@ def _prepared(prompt: str, long_words: int) -> tuple[tuple[bytes, ...], tuple[by
     """(prompt words, screening trigrams, short): a short prompt's echo starts at its first words, so
     its first trigram is its screen; a long one's are a few spread trigrams."""
     norm = tuple(_norm(prompt).split())
-    grams = [b" ".join(norm[i : i + 3]) for i in range(max(1, len(norm) - 2))]
     short = len(norm) < long_words
-    step = max(1, len(grams) // _SCREEN_GRAMS)
-    chosen = grams[:1] if short else grams[::step][:_SCREEN_GRAMS]
-    return norm, tuple(b" %s " % g for g in chosen), short
+    starts = max(1, len(norm) - 2)
+    step = max(1, starts // _SCREEN_GRAMS)
+    chosen = [0] if short else list(range(0, starts, step))[:_SCREEN_GRAMS]
+    return norm, tuple(b" %s " % b" ".join(norm[i : i + 3]) for i in chosen), short
 
 
 @lru_cache(maxsize=1024)
@@ -102,6 +105,16 @@ class EchoValidator(Validator):
         prompt = next((m.content for m in reversed(sample.prompt) if m.role == "user"), "")
         if prompt.count(" ") + 1 < cfg.min_prompt_words:
             return Result(sample)  # a cheap upper bound on its words
+        if len(sample.completion) < _MIN_LENGTH_SHARE * min(cfg.min_share, cfg.short_prompt_share) * len(
+            prompt
+        ):
+            return Result(sample)  # too short to hold most of the prompt (a RAG answer to a long context)
+        # Raw pre-screen: an echo holds most of a few slices of the prompt's text as they are.
+        low_prompt, low_completion = prompt.lower(), sample.completion.lower()
+        step = max(1, (len(low_prompt) - _SLICE) // _SLICES)
+        slices = [low_prompt[i : i + _SLICE] for i in range(0, max(1, len(low_prompt) - _SLICE + 1), step)]
+        if sum(sl in low_completion for sl in slices[:_SLICES]) * 2 < min(_SLICES, len(slices)):
+            return Result(sample)
         pwords, screen, short = _prepared(prompt, cfg.long_prompt_words)
         if len(pwords) < cfg.min_prompt_words:
             return Result(sample)

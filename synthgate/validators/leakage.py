@@ -53,6 +53,7 @@ from synthgate.validators.text import lower_same_length, sentence_spans
 _MIN_PARAPHRASE_OVERLAP = 2
 _WINDOW = 60  # characters around a narration trigger word searched with the regex
 _TRIGGERS = _META | {b"provided", b"given", b"supplied"}
+_GATES = _TRIGGERS | GATE_WORDS
 # Narration of one's own instructions. Mentions of instructions or guidelines in general ("follow the
 # instructions in the README", "according to the guidelines in the paper") are not narration; only
 # "my ..." and "the system prompt" are, or the instructions telling "me".
@@ -98,8 +99,9 @@ class LeakageValidator(Validator):
         grams = _screen(texts, cfg.shingle_words, cfg.min_rule_words).intersection(
             _grams(words, cfg.shingle_words)
         )
-        narrated = cfg.paraphrase and not _TRIGGERS.isdisjoint(words)
-        self_told = cfg.paraphrase and not GATE_WORDS.isdisjoint(words)
+        gates = _GATES.intersection(words) if cfg.paraphrase else frozenset()  # one pass over the words
+        narrated = not _TRIGGERS.isdisjoint(gates)
+        self_told = not GATE_WORDS.isdisjoint(gates)
         if not (grams or narrated or self_told):
             return Result(sample)
         out = self._verdicts(sample, texts, words, grams, narrated) if grams or narrated else []
