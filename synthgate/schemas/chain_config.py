@@ -234,6 +234,12 @@ class TruncationConfig(_Strict):
         description="A round cap (or the set's largest completion length, when at least "
         "cap_min_tokens) shared exactly by this many records marks them as cut by a generation limit.",
     )
+    cap_spike_factor: float = Field(
+        default=5.0,
+        ge=1,
+        description="Records at a cap must also number this many times the mean count of the 20 "
+        "lengths each side: in a large set every length is shared by chance; a cap is a spike.",
+    )
     cap_min_tokens: int = Field(
         default=64, ge=1, description="Shortest completion length (tokens) judged as a generation cap."
     )

@@ -2,7 +2,9 @@
 
 A generator cut at `max_tokens` leaves its completions exactly that long. One completion at 512
 tokens is chance; five or more at exactly 512 (or at 256, 1024, 2048, half the training
-max_length, or at the set's largest count) are a cap. Each such record gets
+max_length, or at the set's largest count) are a cap, when they are also a spike: at least
+`cap_spike_factor` times the mean count of the 20 lengths each side (in a large set every length
+is shared by many records by chance). Each such record gets
 `length.truncated_completion` (no span: the whole completion is suspect).
 
 Counts are the record's `completion_tokens` metadata when the file has it (the teacher's own
@@ -22,6 +24,8 @@ from synthgate.schemas.verdict import Verdict
 from synthgate.validators.codes import verdict
 from synthgate.validators.truncation import CODE, TruncationValidator
 
+_NEIGHBOURS = 20  # lengths each side of a cap whose mean count a spike must exceed
+
 
 class CapObserver:
     """Collects each record's completion token count, then flags the records at a shared cap."""
@@ -38,15 +42,22 @@ class CapObserver:
             self._indexes.append(index)
             self._tokens.append(completion_tokens)
 
+    def _spike(self, counts: Counter[int], cap: int) -> bool:
+        """Many records at exactly `cap`, far more than at the lengths around it: in a large set every
+        length is shared by chance, so only a spike marks a cap."""
+        cfg = self.config
+        w = _NEIGHBOURS
+        around = sum(counts[n] for n in range(cap - w, cap + w + 1) if n != cap) / (2 * w)
+        return counts[cap] >= cfg.cap_min_records and counts[cap] >= cfg.cap_spike_factor * around
+
     def finish(self) -> list[tuple[int, Verdict]]:
         """(record index, verdict) for every record at a cap shared by `cap_min_records`+ records."""
         cfg = self.config
         counts = Counter(self._tokens)
-        caps = {c for c in self._caps if counts[c] >= cfg.cap_min_records and c >= cfg.cap_min_tokens}
+        candidates = set(self._caps)
         if cfg.max_pileup and counts:
-            top = max(counts)
-            if counts[top] >= cfg.cap_min_records and top >= cfg.cap_min_tokens:
-                caps.add(top)
+            candidates.add(max(counts))
+        caps = {c for c in candidates if c >= cfg.cap_min_tokens and self._spike(counts, c)}
         if not caps:
             return []
         out = []

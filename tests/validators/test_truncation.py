@@ -183,3 +183,17 @@ def test_audit_counts_tokens_with_the_length_tokenizer_when_the_file_has_no_coun
     results = Chain(ChainConfig(order=["length"])).run_batch(samples)
     assert [r.completion_tokens for r in results[:5]] == [128] * 5
     assert set(_audit(tmp_path, records)) == {0, 1, 2, 3, 4}
+
+
+def test_in_a_large_set_round_lengths_shared_by_chance_are_not_caps_but_a_spike_is():
+    caps = CapObserver(TruncationConfig())
+    index = 0
+    for n in range(250, 551):  # 30 records at every length: 300, 400, 500 are round but no spike
+        for _ in range(30):
+            caps.observe(index, n)
+            index += 1
+    spike = list(range(index, index + 400))
+    for i in spike:  # a max_tokens=512 teacher: 400 more records at exactly 512
+        caps.observe(i, 512)
+    at_512 = list(range((512 - 250) * 30, (513 - 250) * 30))  # the 30 there by chance look the same
+    assert [i for i, _ in caps.finish()] == at_512 + spike
