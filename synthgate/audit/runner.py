@@ -33,6 +33,7 @@ from synthgate.validators.chain import Chain
 from synthgate.validators.codes import verdict
 from synthgate.validators.preference import PairChecker
 from synthgate.validators.secrets import mask_strings
+from synthgate.validators.truncation_caps import CapObserver
 
 FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt", PREFERENCE)
 Adapted = Sample | tuple[Sample, Sample]  # one SFT sample, or a (chosen, rejected) pair
@@ -98,6 +99,7 @@ def audit(
         {"path": str(p), "sha256": h, "records": 0, "first_index": 0}
         for p, h in zip(inputs.shards, hashes, strict=True)
     ]
+    caps = _cap_observer(options.chain)
     with store.transaction():
         dataset_id = store.datasets.create(
             name=options.name or inputs.name,
@@ -109,7 +111,7 @@ def audit(
         )
         records = 0
         for batch in _batches(records_in, options.batch_size):
-            rows, verdicts = _audit_batch(batch, adapter, options, chain, pairs)
+            rows, verdicts = _audit_batch(batch, adapter, options, chain, pairs, caps)
             for row in rows:
                 if set_checker is not None and row.sample is not None:
                     set_checker.observe(row.index, row.sample)
@@ -130,6 +132,8 @@ def audit(
             dup_rows = [(i, _override(v, options)) for i, vs in sorted(per_record.items()) for v in vs]
             store.verdicts.add_batch(dataset_id, dup_rows)
             summary["diversity"] = set_checker.stats()
+        if caps is not None:
+            store.verdicts.add_batch(dataset_id, [(i, _override(v, options)) for i, v in caps.finish()])
         if adapter.pairs:
             findings += pairs.finish()
             summary["preference"] = pairs.stats()
@@ -142,7 +146,12 @@ def audit(
 
 
 def _audit_batch(
-    batch: list[RawRecord], adapter: _Adapter, options: AuditOptions, chain: Chain, pairs: PairChecker
+    batch: list[RawRecord],
+    adapter: _Adapter,
+    options: AuditOptions,
+    chain: Chain,
+    pairs: PairChecker,
+    caps: CapObserver | None = None,
 ) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
     rows: list[SampleRow] = []
     verdicts: list[tuple[int, Verdict]] = []
@@ -169,6 +178,9 @@ def _audit_batch(
         else:
             result = next(results)
             original, found, sample, before = adapted, result.verdicts, result.sample, adapted
+            if caps is not None and adapted.metadata.finish_reason is None:
+                # The teacher's own count when the file has it: caps are exact there.
+                caps.observe(raw.index, adapted.metadata.completion_tokens or result.completion_tokens)
         input_id = original.metadata.extra.get("input_id")
         rows.append(
             SampleRow(
@@ -312,6 +324,13 @@ def _set_checker(config: ChainConfig):  # -> SetChecker | None
     from synthgate.validators.sets import SetChecker
 
     return SetChecker(config.sets)
+
+
+def _cap_observer(config: ChainConfig) -> CapObserver | None:
+    """Completions at a generation cap many records share (needs the whole set, like set checks)."""
+    if not (config.set_checks and "truncation" in config.order):
+        return None
+    return CapObserver(config.truncation, max_length=config.length.max_length)
 
 
 def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:

@@ -10,7 +10,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_ORDER = ["thinking", "leakage", "looping", "artifacts", "secrets", "format", "tools", "length"]
+DEFAULT_ORDER = [
+    "thinking",
+    "leakage",
+    "looping",
+    "artifacts",
+    "secrets",
+    "echo",
+    "truncation",
+    "format",
+    "tools",
+    "length",
+]
 
 
 class _Strict(BaseModel):
@@ -188,6 +199,86 @@ class ArtifactsConfig(_Strict):
     )
 
 
+class TruncationConfig(_Strict):
+    text_signs: bool = Field(
+        default=True,
+        description="Flag completions whose ending shows a cut (unclosed code block, a last sentence "
+        "stopping on 'the'/'and'/',' or without closing punctuation) when finish_reason is unknown.",
+    )
+    round_caps: list[int] = Field(
+        default_factory=lambda: [
+            128,
+            256,
+            300,
+            400,
+            500,
+            512,
+            1000,
+            1024,
+            1500,
+            2000,
+            2048,
+            3000,
+            4000,
+            4096,
+            8000,
+            8192,
+            16384,
+            32768,
+        ],  # fmt: skip
+        description="Generation caps (completion tokens) checked at set level; half the training "
+        "max_length is always added.",
+    )
+    cap_min_records: int = Field(
+        default=5,
+        ge=2,
+        description="A round cap (or the set's largest completion length, when at least "
+        "cap_min_tokens) shared exactly by this many records marks them as cut by a generation limit.",
+    )
+    cap_spike_factor: float = Field(
+        default=5.0,
+        ge=1,
+        description="Records at a cap must also number this many times the mean count of the 20 "
+        "lengths each side: in a large set every length is shared by chance; a cap is a spike.",
+    )
+    cap_min_tokens: int = Field(
+        default=64, ge=1, description="Shortest completion length (tokens) judged as a generation cap."
+    )
+    max_pileup: bool = Field(
+        default=True,
+        description="Also treat the set's largest completion token count as a cap when "
+        "cap_min_records records share it exactly (a cap that is not a round number).",
+    )
+
+
+class EchoConfig(_Strict):
+    min_prompt_words: int = Field(
+        default=8, ge=1, description="Shorter prompts are not judged: quoting a short question back is fine."
+    )
+    long_prompt_words: int = Field(
+        default=20,
+        ge=1,
+        description="Prompts this long echo when min_share of their words recur in order; shorter ones "
+        "need short_prompt_share and their first word (restating a question as the answer's opening, "
+        "'The three primary colors are ...', is not an echo).",
+    )
+    min_share: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Share of a long prompt's words the completion repeats in order (near-verbatim: a "
+        "few edited words allowed) for echo.prompt_repeated.",
+    )
+    short_prompt_share: float = Field(
+        default=0.9, ge=0, le=1, description="The same share for prompts shorter than long_prompt_words."
+    )
+    exempt_rewrites: bool = Field(
+        default=True,
+        description="Skip prompts that ask to rewrite, paraphrase, translate, correct, format, convert, "
+        "refactor or repeat text, or that hold code: their answers legitimately resemble the prompt.",
+    )
+
+
 class SecretsConfig(_Strict):
     api_key_severity: Literal["block", "warn"] = Field(
         default="block", description="Severity of secret.api_key and secret.private_key verdicts."
@@ -267,6 +358,8 @@ class ChainConfig(_Strict):
     tools: ToolsConfig = Field(
         default_factory=ToolsConfig, description="Tool-call checks (arguments, known tools, schemas)."
     )
+    truncation: TruncationConfig = Field(default_factory=TruncationConfig)
+    echo: EchoConfig = Field(default_factory=EchoConfig)
     preference: PreferenceConfig = Field(
         default_factory=PreferenceConfig, description="Pair checks for preference (DPO) data."
     )

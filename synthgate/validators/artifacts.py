@@ -33,12 +33,10 @@ before `<s>`/`[INST]`, or with no `<s>` before it (so HTML `<s>struck</s>` is fi
 `</think>` with no `<think>` before it. Tokens inside code or inline code (docs about chat
 templates) are not flagged.
 
-Boilerplate (`artifact.boilerplate`, completion only, warn by default): "as an AI language
-model" / "as a large language model" / "I'm an AI language model" followed by the speaker
-("I", "my"); "As an AI (assistant), I ..." and "I am an AI ..." only when a limitation follows
-in the same sentence ("don't", "cannot", "unable", "not capable", ...); "I cannot browse the
-internet", "I don't have real-time access", "my knowledge cutoff", "as of my last update".
-A paper title such as "Language Models are Few-Shot Learners" is not boilerplate.
+Boilerplate (`artifact.boilerplate`, completion only, warn by default): the assistant disclaiming
+its own nature or abilities in any common wording ("As a text-based AI, I don't ...", "I'm just an
+AI", "I don't have personal opinions", "my training data only goes up to ..."); the grammar and its
+traps are in synthgate.validators.boilerplate.
 
 Empty completion (`artifact.empty_completion`): empty or whitespace only.
 """
@@ -47,7 +45,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -55,6 +52,7 @@ from synthgate.schemas.chain_config import ArtifactsConfig
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, SpanField, Verdict
 from synthgate.validators.base import Result, Validator
+from synthgate.validators.boilerplate import find_boilerplate, is_ai_fiction_prompt
 from synthgate.validators.codes import verdict
 from synthgate.validators.format import fenced_ranges
 
@@ -259,55 +257,8 @@ def _special_tokens(text: str, protected: _Protected) -> list[tuple[int, int, st
     return found
 
 
-# ---- boilerplate --------------------------------------------------------------------------------
-_BOILER = re.compile(
-    r"(?P<lm>\b(?:as|I am|I['’]m)\s+(?:just |only |merely |simply )?"
-    r"(?:an? (?:AI|artificial intelligence) language model|a (?:large )?language model))"
-    r"|(?P<ai>\b(?:as|I am|I['’]m)\s+(?:just |only |merely |simply )?an? (?:AI|artificial intelligence)"
-    r"(?: assistant| model| chatbot| system| program)?\b)"
-    r"|(?P<fixed>\bI (?:cannot|can't|can’t|am unable to|am not able to) (?:browse|access|search) the "
-    r"(?:internet|web)\b|\bI (?:don't|do not|don’t) have (?:real-time|live) (?:access|data|information)\b"
-    r"|\bmy (?:knowledge|training(?: data)?) cut-?off\b|\bas of my (?:last )?(?:knowledge |training )?"
-    r"(?:update|cutoff|cut-off)\b)",
-    re.I,
-)
-_SPEAKER = re.compile(r"[^.!?\n]{0,60}?\b(?:I|my|me)\b", re.I)
-_LIMITATION = re.compile(
-    r"[^.!?\n]{0,100}?\b(?:don't|don’t|do not|cannot|can't|can’t|am not|unable|not able|not capable|"
-    r"incapable|lack|no (?:personal|physical|access|ability|emotions|feelings|opinions))",
-    re.I,
-)
-
-
-def hint_windows(text: str, hints: tuple[str, ...], before: int, after: int) -> Iterator[tuple[int, int]]:
-    """[start, end) windows around every occurrence of each literal hint.
-
-    A case-insensitive regex tries every position of the text; run inside these windows
-    (`pattern.finditer(text, start, end)`), it only looks where a hit can be.
-    """
-    for h in hints:
-        pos = text.find(h)
-        while pos >= 0:
-            yield max(0, pos - before), pos + len(h) + after
-            pos = text.find(h, pos + 1)
-
-
-# Literal hints every boilerplate phrase contains; the case-insensitive regex only runs in a
-# window around each hint, never over the whole text.
-_BOILER_HINTS = ("AI", "rtificial intelligence", "anguage model", "browse the", "real-time", "cut", "s of my")
-
-
-def _boilerplate(text: str) -> list[tuple[int, int]]:
-    found: set[tuple[int, int]] = set()
-    for start, end in hint_windows(text, _BOILER_HINTS, 40, 60):
-        for m in _BOILER.finditer(text, start, end):
-            kind, first_person = m.lastgroup, not m.group().lower().startswith("as")
-            if kind == "lm" and not (first_person or _SPEAKER.match(text, m.end())):
-                continue  # "As a large language model, GPT-3 ..." is about someone else
-            if kind == "ai" and not _LIMITATION.match(text, m.end()):
-                continue  # "As an AI assistant, I would help the customer" is a role-play answer
-            found.add(m.span())
-    return sorted(found)
+def _asks_for_template(sample: Sample) -> bool:
+    return any(m.role == "user" and _TEMPLATE_ASK.search(m.content) for m in sample.prompt)
 
 
 class ArtifactsValidator(Validator):
@@ -326,13 +277,17 @@ class ArtifactsValidator(Validator):
             span = Span(start=0, end=len(sample.completion))
             msg = f"the completion is {what}"
             out.append(verdict(self.name, "artifact.empty_completion", msg, span=span))
-        placeholders = cfg.placeholders and not any(
-            m.role == "user" and _TEMPLATE_ASK.search(m.content) for m in sample.prompt
-        )
-        for t in texts_to_check(sample, prompts=cfg.check_prompts):
-            out += self._scan(t, placeholders)
+        found = [(t, v) for t in texts_to_check(sample, prompts=cfg.check_prompts) for v in self._scan(t)]
+        if found and any(v.code == _PLACEHOLDER for _, v in found) and _asks_for_template(sample):
+            found = [(t, v) for t, v in found if v.code != _PLACEHOLDER]  # asked for: not an artifact
+        out += [v for _, v in found]
         if cfg.boilerplate:
-            for a, b in _boilerplate(sample.completion):
+            protected = _Protected(sample.completion)
+            hits = find_boilerplate(sample.completion, skip=protected.covers)
+            # The prompt (often long RAG context) is read only when there is something to excuse.
+            if hits and any(m.role == "user" and is_ai_fiction_prompt(m.content) for m in sample.prompt):
+                hits = find_boilerplate(sample.completion, fiction=True, skip=protected.covers)
+            for a, b in hits:
                 out.append(
                     verdict(
                         self.name,
@@ -344,7 +299,7 @@ class ArtifactsValidator(Validator):
                 )
         return Result(sample, out)
 
-    def _scan(self, t: CheckedText, placeholders: bool) -> list[Verdict]:
+    def _scan(self, t: CheckedText) -> list[Verdict]:
         text, cfg = t.text, self.config
         if not ("[" in text or "<" in text or "{" in text or "【" in text or "\ue200" in text) and (
             "citeturn" not in text
@@ -352,7 +307,7 @@ class ArtifactsValidator(Validator):
             return []  # the common clean case: no regex runs at all
         protected = _Protected(text)
         found: list[tuple[int, int, str]] = []
-        if placeholders:
+        if cfg.placeholders:
             found += _placeholders(text, protected)
         if cfg.citation_markers:
             found += _citations(text, protected)

@@ -17,6 +17,9 @@ class Result:
 
     sample: Sample
     verdicts: list[Verdict] = field(default_factory=list)
+    # Completion tokens (chat skeleton excluded) when a validator measured them (length does):
+    # the set-level generation-cap check reads them, so the text is tokenized once.
+    completion_tokens: int | None = None
 
 
 class Validator(ABC):

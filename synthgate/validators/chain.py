@@ -24,6 +24,8 @@ REGISTRY: dict[str, tuple[str, str, str]] = {
     "looping": ("synthgate.validators.looping", "LoopingValidator", "looping"),
     "artifacts": ("synthgate.validators.artifacts", "ArtifactsValidator", "artifacts"),
     "secrets": ("synthgate.validators.secrets", "SecretsValidator", "secrets"),
+    "echo": ("synthgate.validators.echo", "EchoValidator", "echo"),
+    "truncation": ("synthgate.validators.truncation", "TruncationValidator", "truncation"),
     "format": ("synthgate.validators.format", "FormatValidator", "format"),
     "tools": ("synthgate.validators.tools", "ToolsValidator", "tools"),
     "length": ("synthgate.validators.length", "LengthValidator", "length"),
@@ -80,12 +82,15 @@ class Chain:
     def run_batch(self, samples: Sequence[Sample]) -> list[Result]:
         current = list(samples)
         found: list[list[Verdict]] = [[] for _ in current]
+        tokens: list[int | None] = [None] * len(current)
         for validator in self.validators:
             for i, result in enumerate(validator.check_batch(current)):
                 current[i] = result.sample
                 found[i].extend(result.verdicts)
+                if result.completion_tokens is not None:
+                    tokens[i] = result.completion_tokens
         overrides = self.config.severity_overrides
         return [
-            Result(sample, [apply_severity(v, overrides) for v in verdicts])
-            for sample, verdicts in zip(current, found, strict=True)
+            Result(sample, [apply_severity(v, overrides) for v in verdicts], completion_tokens=n)
+            for sample, verdicts, n in zip(current, found, tokens, strict=True)
         ]

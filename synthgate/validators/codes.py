@@ -68,6 +68,14 @@ _ALL = [
     _c("length.completion_over_budget", "fail", "block", "The completion alone exceeds max_length."),
     _c("length.prompt_truncated", "fixed", "block", "The user content was middle-truncated to fit."),
     _c("length.prompt_over_budget", "fail", "block", "The prompt cannot be cut enough to fit."),
+    _c(
+        "length.truncated_completion",
+        "fail",
+        "block",
+        "The completion was cut off (its ending, or a token count at a shared cap).",
+    ),
+    # prompt echo
+    _c("echo.prompt_repeated", "fail", "block", "The completion repeats the prompt."),
     # duplicates
     _c("dup.exact_record", "fail", "block", "An identical record appears earlier."),
     _c("dup.exact_prompt", "fail", "warn", "The same prompt appears earlier with another answer."),

@@ -46,12 +46,14 @@ from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
 from synthgate.validators.leakage_match import _Finding, _findings, _prepare, _screen, _Source
+from synthgate.validators.leakage_narration import GATE_WORDS, narrations
 from synthgate.validators.leakage_words import _META, _char_spans, _grams, _keys, _words
 from synthgate.validators.text import lower_same_length, sentence_spans
 
 _MIN_PARAPHRASE_OVERLAP = 2
 _WINDOW = 60  # characters around a narration trigger word searched with the regex
 _TRIGGERS = _META | {b"provided", b"given", b"supplied"}
+_GATES = _TRIGGERS | GATE_WORDS
 # Narration of one's own instructions. Mentions of instructions or guidelines in general ("follow the
 # instructions in the README", "according to the guidelines in the paper") are not narration; only
 # "my ..." and "the system prompt" are, or the instructions telling "me".
@@ -97,10 +99,15 @@ class LeakageValidator(Validator):
         grams = _screen(texts, cfg.shingle_words, cfg.min_rule_words).intersection(
             _grams(words, cfg.shingle_words)
         )
-        narrated = cfg.paraphrase and not _TRIGGERS.isdisjoint(words)
-        if not (grams or narrated):
+        gates = _GATES.intersection(words) if cfg.paraphrase else frozenset()  # one pass over the words
+        narrated = not _TRIGGERS.isdisjoint(gates)
+        self_told = not GATE_WORDS.isdisjoint(gates)
+        if not (grams or narrated or self_told):
             return Result(sample)
-        return Result(sample, self._verdicts(sample, texts, words, grams, narrated))
+        out = self._verdicts(sample, texts, words, grams, narrated) if grams or narrated else []
+        if self_told:
+            out = _restated(sample.completion, texts, out)
+        return Result(sample, out)
 
     def _verdicts(
         self,
@@ -186,6 +193,24 @@ def _paraphrases(
             verdict(LeakageValidator.name, code, message, span=Span(start=a, end=b), score=round(score, 1))
         )
     return out
+
+
+def _restated(completion: str, texts: tuple[str, ...], found: list[Verdict]) -> list[Verdict]:
+    """`found` plus first-person sentences restating 2+ rules in other words (leakage_narration)."""
+    taken = [(v.span.start, v.span.end) for v in found if v.span]
+    out = list(found)
+    for a, b, rules in narrations(completion, texts):
+        if any(a < y and x < b for x, y in taken):
+            continue
+        said = "; ".join(_snippet(r, 40) for r in rules[:3])
+        quoted = _snippet(completion[a:b])
+        message = f"the completion restates {len(rules)} rules of its instructions ({said}): {quoted}"
+        out.append(
+            verdict(
+                LeakageValidator.name, "leak.system_prompt_paraphrase", message, span=Span(start=a, end=b)
+            )
+        )
+    return sorted(out, key=lambda v: v.span.start if v.span else 0)
 
 
 def _sentence_around(text: str, at: int) -> tuple[int, int]:

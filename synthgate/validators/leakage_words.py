@@ -88,3 +88,17 @@ def _char_spans(text: str, upto: int | None = None) -> list[tuple[int, int]]:
 
 def _grams(words: Sequence[bytes], n: int) -> Iterator[tuple[bytes, ...]]:
     return zip(*(words[k:] for k in range(n)), strict=False)
+
+
+def split_words(text: str) -> list[bytes]:
+    """Lower-cased UTF-8 words split at whitespace and punctuation (what leakage compares)."""
+    return _words(text)
+
+
+def content_words(text: str) -> list[bytes]:
+    """The words of `text` that carry content: not stopwords, not words naming instructions.
+
+    >>> content_words("Name the source of each point, as instructed.")
+    [b'name', b'source', b'point']
+    """
+    return [w for w in _words(text) if _is_content(w) and w not in _META]

@@ -226,7 +226,7 @@ def alpaca_verdicts() -> list[tuple[dict, Sample, list]]:
     return out
 
 
-def test_real_alpaca_flags_exactly_the_22_as_an_ai_disclaimers(alpaca_verdicts):
+def test_real_alpaca_flags_exactly_the_27_assistant_disclaimers(alpaca_verdicts):
     assert len(alpaca_verdicts) == 999
     flagged = {
         i for i, (_, _, vs) in enumerate(alpaca_verdicts) if any(v.code == "artifact.boilerplate" for v in vs)
@@ -237,11 +237,18 @@ def test_real_alpaca_flags_exactly_the_22_as_an_ai_disclaimers(alpaca_verdicts):
     assert sum("As an AI language model" in o for o in outputs) == 0
     language_model = {i for i, o in enumerate(outputs) if "an ai language model" in o.lower()}
     assert len(language_model) == 8 and language_model <= flagged
-    # The other 14 are "As an AI, I don't/am not capable/do not ..." disclaimers, checked by eye.
-    assert len(flagged) == 22
-    for i in flagged:
-        v = next(v for v in alpaca_verdicts[i][2] if v.code == "artifact.boilerplate")
-        assert "AI" in outputs[i][v.span.start : v.span.end]
+    # Every hit checked by eye: "As an AI, I don't/am not capable ...", "I'm an AI Assistant, so unable
+    # to perceive", "As an AI, I rely on clear communication from humans" (156), "I don't have access
+    # to external articles" (185), "As an AI assistant, I am designed to work together with other AI
+    # systems" (630), "As an AI assistant, diplomacy forms a crucial part of my interaction with users"
+    # (799), "As an AI, I can assist you ... However, I'm unable to create the actual image" (973).
+    # Left alone on purpose: 599 ("As an AI assistant, I would assist a visually impaired customer":
+    # the role the prompt asked for) and 739 ("I do not have access to your dataset": the input is
+    # missing). A broad grep for AI/chatbot/"I cannot"/"personal opinion" finds no other disclaimer.
+    assert flagged == {43, 67, 80, 82, 95, 117, 156, 185, 239, 264, 275, 380, 407, 432, 502, 526, 608,
+                       630, 665, 691, 711, 736, 794, 799, 817, 942, 973}  # fmt: skip
+    spans = {outputs[i][v.span.start : v.span.end] for i in flagged for v in alpaca_verdicts[i][2]}
+    assert {"As an AI", "I'm an AI Assistant", "I don't have access to external"} <= spans
 
 
 def test_real_alpaca_other_findings_are_the_unfilled_letter_placeholders(alpaca_verdicts):
