@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthgate.audit.readers import RawRecord, read_records
+from synthgate.audit.writer import DatasetWriter
 from synthgate.errors import InputError
 from synthgate.schemas.adapters import PREFERENCE, RecordError, detect_format, to_sample
 from synthgate.schemas.chain_config import ChainConfig
@@ -75,7 +76,6 @@ def audit(
     if options.fmt not in FORMAT_CHOICES:
         raise InputError(f"unknown format {options.fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
     chain = chain or build_chain(options)
-    set_checker = _set_checker(options.chain)
     adapter = _Adapter(path, options)
     pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)
     with store.transaction():
@@ -87,33 +87,17 @@ def audit(
             options=_options_dict(options),
             chain_config=options.chain.model_dump(mode="json"),
         )
-        records = 0
+        writer = DatasetWriter(store, dataset_id, options.chain)
         for batch in _batches(read_records(path), options.batch_size):
             rows, verdicts = _audit_batch(batch, adapter, options, chain, pairs)
-            for row in rows:
-                if set_checker is not None and row.sample is not None:
-                    set_checker.observe(row.index, row.sample)
-            store.samples.add_batch(dataset_id, rows)
-            store.verdicts.add_batch(dataset_id, verdicts)
-            records += len(rows)
+            writer.add(rows, verdicts)
             if progress:
                 progress(len(rows))
-        findings: list[SetFinding] = []
-        summary: dict = {"records": records}
-        if set_checker is not None:
-            per_record, findings = set_checker.finish()
-            dup_rows = [(i, _override(v, options)) for i, vs in sorted(per_record.items()) for v in vs]
-            store.verdicts.add_batch(dataset_id, dup_rows)
-            summary["diversity"] = set_checker.stats()
         if adapter.pairs:
-            findings += pairs.finish()
-            summary["preference"] = pairs.stats()
-        store.datasets.add_findings(dataset_id, findings)
-        status_counts = store.status_counts(dataset_id)
-        code_counts = store.code_counts(dataset_id)
-        summary.update(status_counts=status_counts, codes=code_counts)
-        store.datasets.finish(dataset_id, summary=summary)
-    return AuditResult(dataset_id, records, status_counts, code_counts, findings)
+            done = writer.finish(pairs.finish(), {"preference": pairs.stats()})
+        else:
+            done = writer.finish()
+    return AuditResult(dataset_id, done.records, done.status_counts, done.code_counts, done.set_findings)
 
 
 def _audit_batch(
@@ -240,20 +224,6 @@ class _Adapter:
                 code=err.code,
                 hint="Fix the record, or pass --skip-invalid to report it and audit the rest.",
             ) from None
-
-
-def _override(v: Verdict, options: AuditOptions) -> Verdict:
-    from synthgate.validators.chain import apply_severity
-
-    return apply_severity(v, options.chain.severity_overrides)
-
-
-def _set_checker(config: ChainConfig):  # -> SetChecker | None
-    if not config.set_checks:
-        return None
-    from synthgate.validators.sets import SetChecker
-
-    return SetChecker(config.sets)
 
 
 def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
