@@ -10,8 +10,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from synthgate.errors import SynthgateError
+from synthgate.store.connection import DEFAULT_PATH as DEFAULT_DB  # noqa: F401 - the commands import it here
 
 # Reports are often piped to files or CI logs: don't squeeze tables into 80 columns there.
 console = Console(highlight=False, soft_wrap=True)
@@ -23,7 +25,6 @@ DbOption = Annotated[
     Path,
     typer.Option("--db", help="DuckDB store file (created when missing).", envvar="SYNTHGATE_DB"),
 ]
-DEFAULT_DB = Path("synthgate.duckdb")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,9 +37,10 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SynthgateError as err:
-            err_console.print(f"[bold red]error:[/] {err}", markup=True)
+            # Escaped: messages quote record text and hints name extras ('synthgate[gguf]').
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", markup=True)
             if err.hint:
-                err_console.print(f"[yellow]how to fix:[/] {err.hint}")
+                err_console.print(f"[yellow]how to fix:[/] {escape(err.hint)}")
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: nothing was written to the store")
