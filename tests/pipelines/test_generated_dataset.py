@@ -65,6 +65,7 @@ def test_every_generated_sample_sharing_the_system_prompt_is_a_set_finding_shown
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.stdout)
     assert data["records"] == 4 and data["status_counts"]["pass"] == 4
+    assert data["source"] == f"generation run {state.run_id}"
     (finding,) = [f for f in data["set_findings"] if f["code"] == "set.shared_system_prompt"]
     assert (finding["count"], finding["share"]) == (4, 1.0)
     assert finding["details"]["prompt_head"] == config.system_prompt[:80]
