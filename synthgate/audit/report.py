@@ -60,7 +60,8 @@ def summary(store: Store, dataset_id: str) -> dict[str, Any]:
         codes[v.code] = codes.get(v.code, 0) + 1
     out = {
         "dataset_id": dataset_id,
-        "source": info.source_path,
+        # A generated dataset has no file: its source is the run that wrote it.
+        "source": info.source_path or (f"generation run {info.run_id}" if info.run_id else None),
         "records": stored.get("records"),
         "shards": stored.get("shards", []),
         "status_counts": store.status_counts(dataset_id),

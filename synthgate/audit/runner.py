@@ -20,6 +20,7 @@ from pathlib import Path
 
 from synthgate.audit.inputs import InputSet, file_sha256, resolve_inputs
 from synthgate.audit.readers import RawRecord, read_records
+from synthgate.audit.writer import DatasetWriter
 from synthgate.errors import InputError
 from synthgate.schemas.adapters import PREFERENCE, RecordError, accepted_keys, to_sample, unknown_keys
 from synthgate.schemas.chain_config import ChainConfig
@@ -91,7 +92,6 @@ def audit(
     inputs = path if isinstance(path, InputSet) else resolve_inputs(path, options.split)
     records_in = read_records(inputs)  # whole-file problems of every shard surface here, first
     chain = chain or build_chain(options)
-    set_checker = _set_checker(options.chain)
     adapter = _Adapter(inputs, options)
     pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)
     hashes = [file_sha256(p) for p in inputs.shards]
@@ -109,40 +109,25 @@ def audit(
             options=_options_dict(options),
             chain_config=options.chain.model_dump(mode="json"),
         )
-        records = 0
+        writer = DatasetWriter(store, dataset_id, options.chain)
         for batch in _batches(records_in, options.batch_size):
             rows, verdicts = _audit_batch(batch, adapter, options, chain, pairs, caps)
-            for row in rows:
-                if set_checker is not None and row.sample is not None:
-                    set_checker.observe(row.index, row.sample)
             for raw in batch:
                 shards[raw.shard]["records"] += 1
                 shards[raw.shard]["first_index"] = raw.first
-            store.samples.add_batch(dataset_id, rows)
-            store.verdicts.add_batch(dataset_id, verdicts)
-            records += len(rows)
+            writer.add(rows, verdicts)
             if progress:
                 progress(len(rows))
-        findings: list[SetFinding] = []
-        summary: dict = {"records": records, "shards": shards, "read_as": dict(adapter.shapes.most_common())}
+        if caps is not None:
+            writer.add_verdicts([(i, _override(v, options)) for i, v in caps.finish()])
+        summary: dict = {"shards": shards, "read_as": dict(adapter.shapes.most_common())}
         if adapter.extra_fields:
             summary["extra_fields"] = dict(adapter.extra_fields.most_common())
-        if set_checker is not None:
-            per_record, findings = set_checker.finish()
-            dup_rows = [(i, _override(v, options)) for i, vs in sorted(per_record.items()) for v in vs]
-            store.verdicts.add_batch(dataset_id, dup_rows)
-            summary["diversity"] = set_checker.stats()
-        if caps is not None:
-            store.verdicts.add_batch(dataset_id, [(i, _override(v, options)) for i, v in caps.finish()])
         if adapter.pairs:
-            findings += pairs.finish()
-            summary["preference"] = pairs.stats()
-        store.datasets.add_findings(dataset_id, findings)
-        status_counts = store.status_counts(dataset_id)
-        code_counts = store.code_counts(dataset_id)
-        summary.update(status_counts=status_counts, codes=code_counts)
-        store.datasets.finish(dataset_id, summary=summary)
-    return AuditResult(dataset_id, records, status_counts, code_counts, findings)
+            done = writer.finish(pairs.finish(), {**summary, "preference": pairs.stats()})
+        else:
+            done = writer.finish(summary=summary)
+    return AuditResult(dataset_id, done.records, done.status_counts, done.code_counts, done.set_findings)
 
 
 def _audit_batch(
@@ -316,14 +301,6 @@ def _override(v: Verdict, options: AuditOptions) -> Verdict:
     from synthgate.validators.chain import apply_severity
 
     return apply_severity(v, options.chain.severity_overrides)
-
-
-def _set_checker(config: ChainConfig):  # -> SetChecker | None
-    if not config.set_checks:
-        return None
-    from synthgate.validators.sets import SetChecker
-
-    return SetChecker(config.sets)
 
 
 def _cap_observer(config: ChainConfig) -> CapObserver | None:

@@ -88,6 +88,8 @@ def _print_generation(d: dict[str, Any]) -> None:
     s = d["samples_by_status"]
     p(f"  requested {d['requested']}  jobs {d['jobs']}  requests {d['attempts']}")
     p(f"  kept {s['kept']}  rejected {s['rejected']}  failed {s['failed']}")
+    if d.get("dataset_id"):
+        p(f"  kept samples as a dataset: {d['dataset_id']} (synthgate datasets show {d['dataset_id']})")
     for title, key in (
         ("reject reasons", "reject_reasons"),
         ("codes", "codes"),

@@ -154,7 +154,20 @@ def _gguf_tokenizer_dir(gguf: Path) -> Path:
     return _build_once(final, build)
 
 
+# The extra that brings torch: transformers reads a GGUF file only with torch installed.
+GGUF_EXTRA = "gguf"
+
+
 def _convert_gguf_tokenizer(gguf: Path, out: Path) -> None:
+    try:
+        import torch  # noqa: F401  (only checked: transformers' GGUF reader needs it)
+    except ImportError:
+        raise ModelError(
+            f"reading the tokenizer from the GGUF file {gguf} needs torch, which synthgate installs "
+            f"only with an extra (converted once, then cached in {cache_dir()})",
+            hint=f"pip install 'synthgate[{GGUF_EXTRA}]', or pass --tokenizer with a Hugging Face "
+            "tokenizer folder (tokenizer.json), which needs no torch.",
+        ) from None
     from transformers import AutoTokenizer
 
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from synthgate.config import load_mapping, validation_message
 from synthgate.errors import ConfigError
 from synthgate.models.embedded import DEFAULT_SPECS, EMBEDDED_NAME
+from synthgate.models.names import model_key
 from synthgate.pipelines.embedded_teacher import TEACHER_NAME
 from synthgate.schemas.chain_config import ChainConfig
+from synthgate.store.connection import DEFAULT_PATH
 from synthgate.validators.chain import REGISTRY
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -280,23 +281,11 @@ class StudentConfig(_Strict):
     )
 
 
-def model_key(name: str) -> str:
-    """A model name reduced for comparison: last path part, no extension or quantization tag, a-z0-9.
-
-    >>> model_key("google/gemma-3-270m") == model_key("gemma3:270m") == model_key("gemma-3-270m-Q4_K_M.gguf")
-    True
-    """
-    last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
-    last = re.sub(r"\.(gguf|safetensors|bin)$", "", last)
-    last = re.sub(r"[-_.:](q\d\w*|iq\d\w*|f16|bf16|f32|fp16)$", "", last)
-    return re.sub(r"[^a-z0-9]", "", last)
-
-
 class GenerateConfig(_Strict):
     """A `synthgate generate` run: sources, task mix, personas, teacher, critic and the target count."""
 
     name: str = Field(description="Run name, shown in `synthgate runs list`.")
-    store: str = Field(default="synthgate.duckdb", description="DuckDB store file (relative to the config).")
+    store: str = Field(default=str(DEFAULT_PATH), description="DuckDB store file (relative to the config).")
     sources: SourcesConfig
     tasks: TasksConfig = Field(default_factory=TasksConfig)
     personas: str = Field(

@@ -15,10 +15,11 @@ import re
 from typing import Any
 
 from synthgate.pipelines.tasks import QA_TASKS, Job, TeacherPrompt
+from synthgate.validators.codes import registered
 from synthgate.validators.refusal import is_refusal
 
-INSTRUCTION_ECHO = "gen.instruction_echo"
-REFUSAL_MISSING = "gen.refusal_missing"
+INSTRUCTION_ECHO = registered("gen.instruction_echo")
+REFUSAL_MISSING = registered("gen.refusal_missing")
 
 # Labels the teacher prompt uses for passages; a sample that names them talks about the prompt.
 _MARKERS = re.compile(r"\b(hidden|topic) passage\b", re.I)

@@ -35,13 +35,24 @@ from synthgate.pipelines.critic import (
 )
 from synthgate.pipelines.personas import load_personas
 from synthgate.pipelines.reply_checks import ReplyRejected, check_reply
+from synthgate.pipelines.run_dataset import write_run_dataset
 from synthgate.pipelines.scheduler import JobScheduler, RunState, count
 from synthgate.pipelines.sources import load_chunks, load_prompts
-from synthgate.pipelines.tasks import Job, JobPlanner, OutputError, build_sample, parse_output, teacher_prompt
+from synthgate.pipelines.tasks import (
+    INVALID_JSON,
+    SCHEMA_VIOLATION,
+    Job,
+    JobPlanner,
+    OutputError,
+    build_sample,
+    parse_output,
+    teacher_prompt,
+)
 from synthgate.schemas.verdict import record_status
 from synthgate.store import Store
 from synthgate.store.generations import JobRecord, RequestRecord
 from synthgate.validators.chain import Chain
+from synthgate.validators.codes import registered
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +125,7 @@ class JobRunner:
                     requests,
                 )
             except _JobFailed as err:
-                code = err.code.replace("gen.", "selfcheck.")
-                return JobRecord(job.index, "failed", code, sample=sample, verdicts=verdicts, **base)
+                return JobRecord(job.index, "failed", err.code, sample=sample, verdicts=verdicts, **base)
             if not check["supported"]:
                 return JobRecord(
                     job.index, "rejected", SELF_CHECK_FAILED, sample=sample, verdicts=verdicts, **base
@@ -128,8 +138,7 @@ class JobRunner:
                 "critic", self._critic, critic_cfg, critic_messages(job, sample), SCORE_SCHEMA, requests
             )
         except _JobFailed as err:
-            code = err.code.replace("gen.", "critic.")
-            return JobRecord(job.index, "failed", code, sample=sample, verdicts=verdicts, **base)
+            return JobRecord(job.index, "failed", err.code, sample=sample, verdicts=verdicts, **base)
         rationale = str(scores.pop("rationale", ""))
         numbers = {k: float(v) for k, v in scores.items()}
         meta = sample.metadata.model_copy(
@@ -140,7 +149,7 @@ class JobRunner:
         return JobRecord(
             job.index,
             "kept" if keep else "rejected",
-            None if keep else "critic.below_threshold",
+            None if keep else BELOW_THRESHOLD,
             sample=sample,
             verdicts=verdicts,
             critic_scores=numbers,
@@ -160,7 +169,8 @@ class JobRunner:
         """A JSON object satisfying `schema`, asking again (up to json_retries) on invalid output."""
         params = cfg.params.sent()
         sent = {**params, "json_schema": schema}
-        code = "gen.invalid_json"
+        reasons = FAILED_REASONS[role]
+        code = INVALID_JSON
         for attempt in range(cfg.json_retries + 1):
 
             def record(t: Try, attempt: int = attempt) -> None:
@@ -188,7 +198,7 @@ class JobRunner:
                 gen = call_with_retries(backend, messages, sent, retry_policy(cfg), record)
             except BackendError as err:
                 log.warning("%s request failed: %s", role, err)
-                raise _JobFailed("gen.backend_error") from None
+                raise _JobFailed(reasons[BACKEND_ERROR]) from None
             try:
                 return parse_output(gen.text, schema), gen
             except OutputError as err:
@@ -196,13 +206,34 @@ class JobRunner:
                 # Kept on the request row: the raw text is stored, the reason beside it.
                 last = requests[-1]
                 requests[-1] = RequestRecord(**{**last.__dict__, "error_kind": err.code, "error": str(err)})
-        raise _JobFailed(code)
+        raise _JobFailed(reasons[code])
 
 
-SELF_CHECK_FAILED = "selfcheck.unsupported"
+SELF_CHECK_FAILED = registered("selfcheck.unsupported")
+BELOW_THRESHOLD = registered("critic.below_threshold")
+BELOW_TOP_FRACTION = registered("critic.below_top_fraction")
+BACKEND_ERROR = registered("gen.backend_error")
+# A job's reason when a role's model gives no usable output, by what went wrong with its last
+# reply (the OutputError code) or its requests (BACKEND_ERROR).
+FAILED_REASONS: dict[str, dict[str, str]] = {
+    "teacher": {
+        INVALID_JSON: INVALID_JSON,
+        SCHEMA_VIOLATION: SCHEMA_VIOLATION,
+        BACKEND_ERROR: BACKEND_ERROR,
+    },
+    "critic": {
+        INVALID_JSON: registered("critic.invalid_json"),
+        SCHEMA_VIOLATION: registered("critic.schema_violation"),
+        BACKEND_ERROR: registered("critic.backend_error"),
+    },
+    "self_check": {
+        INVALID_JSON: registered("selfcheck.invalid_json"),
+        SCHEMA_VIOLATION: registered("selfcheck.schema_violation"),
+        BACKEND_ERROR: registered("selfcheck.backend_error"),
+    },
+}
 # Finished jobs wait at most this long for others to share their commit.
 COMMIT_EVERY_S = 0.1
-BELOW_TOP_FRACTION = "critic.below_top_fraction"
 
 
 class _JobFailed(Exception):
@@ -336,7 +367,10 @@ def generate(
     if config.critic is not None and config.critic.keep_top is not None:
         _select_top(config, store, state)
     state.status = "ok" if state.kept >= config.count else "incomplete"
-    store.runs.finish(run_id, state.status, _finish_summary(state))
+    with store.transaction():
+        # One transaction: a run is never finished without the dataset of its kept samples.
+        state.dataset_id = write_run_dataset(store, run_id, chain_config, _run_counts(state))
+        store.runs.finish(run_id, state.status, _finish_summary(state))
     return state
 
 
@@ -365,7 +399,7 @@ def _select_top(config: GenerateConfig, store: Store, state: RunState) -> None:
         state.reasons[BELOW_TOP_FRACTION] = len(scored) - len(best)
 
 
-def _finish_summary(state: RunState) -> dict[str, Any]:
+def _run_counts(state: RunState) -> dict[str, Any]:
     return {
         "requested": state.requested,
         "kept": state.kept,
@@ -373,3 +407,10 @@ def _finish_summary(state: RunState) -> dict[str, Any]:
         "failed": state.failed,
         "reasons": state.reasons,
     }
+
+
+def _finish_summary(state: RunState) -> dict[str, Any]:
+    summary = _run_counts(state)
+    if state.dataset_id is not None:
+        summary["dataset_id"] = state.dataset_id
+    return summary

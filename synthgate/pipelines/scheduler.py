@@ -32,6 +32,7 @@ class RunState:
     resumed: bool = False
     status: str = "running"
     goal: int = 0  # samples to collect before selection: `requested`, or more under critic.keep_top
+    dataset_id: str | None = None  # the kept samples as a dataset, once the run finished
 
     @property
     def jobs(self) -> int:

@@ -20,6 +20,7 @@ from synthgate.pipelines.config import GenerateConfig
 from synthgate.pipelines.personas import BalancedPlan, Persona
 from synthgate.pipelines.sources import Chunk, SourcePrompt
 from synthgate.schemas.sample import Message, Sample, SampleMetadata
+from synthgate.validators.codes import registered
 
 QA_TASKS = ("grounded", "synthesis", "refusal", "raft")
 ANSWER_TASK = "answer"
@@ -197,6 +198,10 @@ def teacher_prompt(job: Job, config: GenerateConfig) -> TeacherPrompt:
     return TeacherPrompt([{"role": "system", "content": system}, {"role": "user", "content": user}], schema)
 
 
+INVALID_JSON = registered("gen.invalid_json")
+SCHEMA_VIOLATION = registered("gen.schema_violation")
+
+
 class OutputError(ValueError):
     """A reply that is not a JSON object satisfying its schema; `code` says which."""
 
@@ -224,15 +229,13 @@ def parse_output(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except json.JSONDecodeError as err:
-        raise OutputError("gen.invalid_json", f"reply is not JSON: {err.msg} at char {err.pos}") from None
+        raise OutputError(INVALID_JSON, f"reply is not JSON: {err.msg} at char {err.pos}") from None
     if not isinstance(data, dict):
-        raise OutputError("gen.invalid_json", f"reply is JSON {type(data).__name__}, not an object")
+        raise OutputError(INVALID_JSON, f"reply is JSON {type(data).__name__}, not an object")
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         where = "/".join(str(p) for p in errors[0].path) or "(top level)"
-        raise OutputError(
-            "gen.schema_violation", f"reply violates its schema at {where}: {errors[0].message}"
-        )
+        raise OutputError(SCHEMA_VIOLATION, f"reply violates its schema at {where}: {errors[0].message}")
     return data
 
 

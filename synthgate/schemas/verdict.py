@@ -52,10 +52,20 @@ class SetFinding(BaseModel):
     details: dict = Field(default_factory=dict, description="Numbers behind the finding.")
 
 
+# The one definition of a record's status: the first rule a verdict of the record matches, else
+# DEFAULT_STATUS. Each rule is (record status, verdict status, verdict severity or None for any).
+# `record_status` applies it in Python; the store renders the same rules as SQL
+# (store.verdicts.record_status_sql), so both always agree.
+STATUS_RULES: tuple[tuple[Status, Status, Severity | None], ...] = (
+    ("fail", "fail", "block"),
+    ("fixed", "fixed", None),
+)
+DEFAULT_STATUS: Status = "pass"
+
+
 def record_status(verdicts: list[Verdict]) -> Status:
-    """fail if any verdict blocks, fixed if any repaired the sample, else pass."""
-    if any(v.blocks for v in verdicts):
-        return "fail"
-    if any(v.status == "fixed" for v in verdicts):
-        return "fixed"
-    return "pass"
+    """fail if any verdict blocks, fixed if any repaired the sample, else pass (see STATUS_RULES)."""
+    for status, verdict_status, severity in STATUS_RULES:
+        if any(v.status == verdict_status and severity in (None, v.severity) for v in verdicts):
+            return status
+    return DEFAULT_STATUS

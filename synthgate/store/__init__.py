@@ -35,7 +35,7 @@ class Store:
         self.samples = Samples(con, self.datasets)
         self.verdicts = Verdicts(con, self.datasets)
         self.runs = Runs(con)
-        self.generations = Generations(con, self.runs)
+        self.generations = Generations(con, self.runs, self.datasets)
         self.versions = Versions(con, self.datasets, self.verdicts)
 
     @classmethod

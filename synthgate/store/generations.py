@@ -7,8 +7,10 @@ checked for credentials before they are written (the key lives only in the backe
 The one later change to a job row is the critic's top-fraction selection (`set_kept`), which moves
 candidates between kept and rejected when the run ends.
 
-A finished run is also a version source (`run_members_sql`, `source_counts`): its kept samples
-become version members the way an audited dataset's records do.
+When a run finishes, its kept samples are also written as a dataset (samples, verdicts, set
+findings, `datasets.run_id` = the run; see pipelines/run_dataset.py): that dataset, not these
+tables, is what `version create --source run_...` and `datasets show` read. These tables stay the
+run's provenance: which job, which requests, which persona and task.
 """
 
 from __future__ import annotations
@@ -19,46 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthgate.schemas.sample import Sample
-from synthgate.schemas.verdict import Verdict, record_status
+from synthgate.schemas.verdict import Verdict
 from synthgate.store._common import dumps, loads, reject_secrets, utcnow
 from synthgate.store.connection import Connection
+from synthgate.store.datasets import Datasets
 from synthgate.store.runs import Runs
 
 KIND = "generate"
 JOB_STATUSES = ("kept", "rejected", "failed")
-
-# A prompt's JSON text written the way samples.py writes it (json.dumps: ", " and ": "), so a
-# version's prompt keys agree whether its members came from an audited file or a generation run.
-_PROMPT_TEXT = """'[' || array_to_string(list_transform(
-    from_json(sample->'prompt', '["JSON"]'),
-    lambda m: '{"role": ' || json_extract(m, '$.role')::VARCHAR
-              || ', "content": ' || json_extract(m, '$.content')::VARCHAR || '}'
-), ', ') || ']'"""
-
-# One row per kept sample of a run, shaped like version_samples (status derived from its verdicts
-# exactly as for audited records: a blocking fail, else fixed, else pass).
-RUN_MEMBERS_SQL = f"""
-    WITH kept AS (
-        SELECT job, sample_id, sample, codes, {_PROMPT_TEXT} AS prompt,
-               from_json(verdicts, '[{{"status": "VARCHAR", "severity": "VARCHAR", "code": "VARCHAR"}}]')
-                   AS vs
-        FROM gen_jobs WHERE run_id = ? AND status = 'kept'
-    )
-    SELECT job AS source_index, sample_id,
-           substr(sha256(coalesce('S' || (sample->>'system_prompt'), 'N') || chr(10) || prompt), 1, 16)
-               AS prompt_key,
-           CASE WHEN len(list_filter(vs, lambda v: v.status = 'fail' AND v.severity = 'block')) > 0
-                    THEN 'fail'
-                WHEN len(list_filter(vs, lambda v: v.status = 'fixed')) > 0 THEN 'fixed'
-                ELSE 'pass' END AS status,
-           list_sort(list_distinct(codes)) AS codes,
-           list_sort(list_distinct(list_transform(list_filter(vs, lambda v: v.status = 'fail'),
-                                                  lambda v: v.code))) AS fail_codes,
-           sample->>'system_prompt' AS system_prompt, prompt, sample->>'completion' AS completion,
-           sample->>'reasoning' AS reasoning, sample->>'task_type' AS task_type,
-           coalesce(sample->'metadata', '{{}}') AS metadata
-    FROM kept
-"""
 
 
 @dataclass(frozen=True)
@@ -111,9 +81,10 @@ class Progress:
 class Generations:
     """Record and read generation runs."""
 
-    def __init__(self, con: Connection, runs: Runs) -> None:
+    def __init__(self, con: Connection, runs: Runs, datasets: Datasets) -> None:
         self._con = con
         self._runs = runs
+        self._datasets = datasets
 
     def find_run(self, identity: str) -> str | None:
         """The newest generate run with this config identity, None when there is none."""
@@ -218,27 +189,6 @@ class Generations:
             [reason, run_id, sorted(demote)],
         )
 
-    def source_counts(self, run_id: str) -> tuple[dict[str, int], dict[str, int]]:
-        """(status -> jobs, code -> jobs) over the jobs that produced a sample, for a version's source.
-
-        A kept sample's status comes from its verdicts (pass or fixed); a rejected one is `fail`,
-        whatever rejected it, and its reason counts beside its verdict codes.
-        """
-        statuses = {"pass": 0, "fixed": 0, "fail": 0}
-        codes: dict[str, int] = {}
-        for status, reason, verdicts, job_codes in self._con.stream(
-            "SELECT status, reason, verdicts, codes FROM gen_jobs WHERE run_id = ? AND sample IS NOT NULL",
-            [run_id],
-        ):
-            if status == "kept":
-                statuses[record_status([Verdict.model_validate(v) for v in loads(verdicts) or []])] += 1
-            else:
-                statuses["fail"] += 1
-            found = set(job_codes) | ({reason} if reason and status != "kept" else set())
-            for code in found:
-                codes[code] = codes.get(code, 0) + 1
-        return statuses, dict(sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])))
-
     def samples(self, run_id: str, status: str | None = "kept") -> Iterator[tuple[int, Sample]]:
         """(job, sample) in job order; only jobs with `status` (None: every job with a sample)."""
         sql = "SELECT job, sample FROM gen_jobs WHERE run_id = ? AND sample IS NOT NULL"
@@ -248,6 +198,33 @@ class Generations:
             params.append(status)
         for job, sample in self._con.stream(sql + " ORDER BY job", params):
             yield job, Sample.model_validate_json(sample)
+
+    def kept_ids(self, run_id: str) -> list[tuple[int, str]]:
+        """(job, sample id) of every kept job, in job order."""
+        rows = self._con.fetchall(
+            "SELECT job, sample_id FROM gen_jobs WHERE run_id = ? AND status = 'kept' "
+            "AND sample IS NOT NULL ORDER BY job",
+            [run_id],
+        )
+        return [(int(job), sid) for job, sid in rows]
+
+    def kept(
+        self, run_id: str, after: int = -1, limit: int = 1000
+    ) -> list[tuple[int, Sample, list[Verdict]]]:
+        """(job, sample, chain verdicts) of up to `limit` kept jobs after job `after`, in job order.
+
+        A page, not a stream: the caller may write to the store between pages (in a transaction
+        DuckDB allows one open result per connection).
+        """
+        rows = self._con.fetchall(
+            "SELECT job, sample, verdicts FROM gen_jobs WHERE run_id = ? AND status = 'kept' "
+            "AND sample IS NOT NULL AND job > ? ORDER BY job LIMIT ?",
+            [run_id, after, limit],
+        )
+        return [
+            (job, Sample.model_validate_json(s), [Verdict.model_validate(v) for v in loads(vs)])
+            for job, s, vs in rows
+        ]
 
     def verdicts(self, run_id: str, job: int) -> list[Verdict]:
         """The validator verdicts stored with one job."""
@@ -318,6 +295,8 @@ class Generations:
             "id": run.id,
             "name": run.params.get("name"),
             "status": run.status,
+            # The kept samples as a dataset (None until the run finishes): `datasets show` reads it.
+            "dataset_id": self._datasets.for_run(run_id),
             "requested": run.params.get("count"),
             "jobs": sum(by_status.values()),
             "attempts": sum(int(r[1]) for r in req),

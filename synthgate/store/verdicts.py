@@ -7,27 +7,51 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from synthgate.schemas.verdict import Span, Verdict
+from synthgate.schemas.verdict import DEFAULT_STATUS, STATUS_RULES, Span, Verdict
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
 from synthgate.validators.secrets import mask_secrets
 
-# The one definition of a record's status (mirrors schemas.verdict.record_status): fail when a
-# verdict blocks, fixed when one repaired the sample, else pass. No verdicts: bool_or is NULL -> pass.
-_RECORD_STATUS = """
-    CASE WHEN bool_or(v.status = 'fail' AND v.severity = 'block') THEN 'fail'
-         WHEN bool_or(v.status = 'fixed') THEN 'fixed'
-         ELSE 'pass' END
-"""
 
-_PER_RECORD = f"""
-    SELECT s.idx AS idx, s.sample_id AS sample_id, {_RECORD_STATUS} AS status,
-           coalesce(list_sort(list_distinct(list(v.code))), []) AS codes, s.shard AS shard, s.line AS line
+def record_status_sql(alias: str = "v") -> str:
+    """`schemas.verdict.STATUS_RULES` as an SQL aggregate over one record's verdict rows `alias`.
+
+    A record without verdicts (a LEFT JOIN's NULL row) gets DEFAULT_STATUS.
+
+    >>> record_status_sql().startswith("CASE WHEN bool_or(v.status = 'fail' AND v.severity = 'block')")
+    True
+    """
+    whens = []
+    for status, verdict_status, severity in STATUS_RULES:
+        match = f"{alias}.status = '{verdict_status}'"
+        if severity is not None:
+            match += f" AND {alias}.severity = '{severity}'"
+        whens.append(f"WHEN bool_or({match}) THEN '{status}'")
+    return f"CASE {' '.join(whens)} ELSE '{DEFAULT_STATUS}' END"
+
+
+def records_sql(columns: str = "") -> str:
+    """One row per record of a dataset (parameter: the dataset id), in no particular order.
+
+    Columns: idx, sample_id, status (derived from the verdicts), codes (distinct, sorted),
+    fail_codes (codes of `fail` verdicts, any severity), then `columns` (more expressions over the
+    samples row `s`). The one per-record query: reports, counts and version members all read it.
+    """
+    return f"""
+    SELECT s.idx AS idx, s.sample_id AS sample_id, {record_status_sql("v")} AS status,
+           coalesce(list_sort(list_distinct(list(v.code))), []) AS codes,
+           coalesce(list_sort(list_distinct(list(v.code) FILTER (WHERE v.status = 'fail'))), [])
+               AS fail_codes
+           {columns}
     FROM samples s
     LEFT JOIN verdicts v ON v.dataset_id = s.dataset_id AND v.idx = s.idx
     WHERE s.dataset_id = ?
-    GROUP BY s.idx, s.sample_id, s.shard, s.line
+    GROUP BY ALL
 """
+
+
+_PER_RECORD = records_sql()
+_REPORT_ROWS = records_sql(", s.shard AS shard, s.line AS line")
 
 STATUSES = ("pass", "fixed", "fail")
 
@@ -107,9 +131,8 @@ class Verdicts:
     def report_rows(self, dataset_id: str) -> Iterator[ReportRow]:
         """One row per record in index order, status derived from its verdicts, streamed."""
         self._datasets.require(dataset_id)
-        for idx, sample_id, status, codes, shard, line in self._con.stream(
-            _PER_RECORD + " ORDER BY idx", [dataset_id]
-        ):
+        sql = _REPORT_ROWS + " ORDER BY idx"
+        for idx, sample_id, status, codes, _, shard, line in self._con.stream(sql, [dataset_id]):
             yield ReportRow(idx, sample_id, status, list(codes), shard, line)
 
     def status_counts(self, dataset_id: str) -> dict[str, int]:

@@ -1,47 +1,43 @@
-"""What a version can be built from: an audited dataset or a finished generation run, each loaded as
-its settings, its counts and a query of its candidate members.
+"""What a version can be built from: an audited dataset or a finished generation run.
 
-`Versions` sees only `_Source`; a new kind of source is one more loader here.
+Both are datasets in the store (a run's kept samples are written as one when it finishes), so
+both load through `_dataset_source`: the dataset's settings, counts, set findings and members.
+A run id only resolves to its dataset first. `Versions` sees only `_Source`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from synthgate.errors import InputError
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
 from synthgate.store.generations import KIND as GENERATE_KIND
-from synthgate.store.generations import RUN_MEMBERS_SQL, Generations
 from synthgate.store.runs import Runs
-from synthgate.store.verdicts import _RECORD_STATUS, Verdicts
+from synthgate.store.verdicts import Verdicts, records_sql
 
 # The prompt key: system prompt (NULL kept apart from "") and the prompt turns as stored (JSON
 # written by one json.dumps in samples.py, so equal turns give equal text).
 _PROMPT_KEY = "substr(sha256(coalesce('S' || s.system_prompt, 'N') || chr(10) || s.prompt::VARCHAR), 1, 16)"
 
-# One row per readable record of a dataset, shaped like version_samples. Unreadable records
-# (no sample) can never be trained on, so they are never members whatever `include` says.
-_DATASET_MEMBERS = f"""
-    SELECT s.idx AS source_index, s.sample_id AS sample_id, {_PROMPT_KEY} AS prompt_key,
-           {_RECORD_STATUS} AS status,
-           coalesce(list_sort(list_distinct(list(v.code))), []) AS codes,
-           coalesce(list_sort(list_distinct(list(v.code) FILTER (WHERE v.status = 'fail'))), [])
-               AS fail_codes,
-           s.system_prompt AS system_prompt, s.prompt AS prompt, s.completion AS completion,
-           s.reasoning AS reasoning, s.task_type AS task_type, s.metadata AS metadata
-    FROM samples s
-    LEFT JOIN verdicts v ON v.dataset_id = s.dataset_id AND v.idx = s.idx
-    WHERE s.dataset_id = ? AND s.sample_id IS NOT NULL
-    GROUP BY ALL
-"""
+# One row per record of a dataset, shaped like version_samples (the per-record query plus the
+# sample's columns). Unreadable records (no sample) can never be trained on, so they are never
+# members whatever `include` says (see _members_where).
+_MEMBERS = records_sql(
+    f""", s.idx AS source_index, {_PROMPT_KEY} AS prompt_key, s.system_prompt AS system_prompt,
+           s.prompt AS prompt, s.completion AS completion, s.reasoning AS reasoning,
+           s.task_type AS task_type, s.metadata AS metadata"""
+)
 
 
 @dataclass(frozen=True)
 class _Source:
-    """What a version needs from its source: settings, counts, and a query of candidate members."""
+    """What a version needs from its source: settings, counts, findings, and the dataset of members.
+
+    `id`/`kind` name what the user versioned (a dataset, or a run); `dataset_id` holds the members.
+    """
 
     id: str
     kind: str
@@ -49,8 +45,7 @@ class _Source:
     status_counts: dict[str, int]
     code_counts: dict[str, int]
     findings: list[dict[str, Any]]
-    members_sql: str
-    members_params: list[Any]
+    dataset_id: str
 
 
 class VersionSources:
@@ -92,14 +87,12 @@ class VersionSources:
             status_counts=self._verdicts.status_counts(dataset_id),
             code_counts=self._verdicts.code_counts(dataset_id),
             findings=[f.model_dump(mode="json") for f in self._datasets.findings(dataset_id)],
-            members_sql=_DATASET_MEMBERS,
-            members_params=[dataset_id],
+            dataset_id=dataset_id,
         )
 
     def _run_source(self, run_id: str) -> _Source:
-        """A finished generation run: its kept samples, checked by the chain the run config named."""
-        runs = Runs(self._con)
-        run = runs.get(run_id)
+        """A finished generation run: the dataset of its kept samples, under the run's id."""
+        run = Runs(self._con).get(run_id)
         if run.kind != GENERATE_KIND:
             raise InputError(
                 f"run {run_id} is a {run.kind} run; only generation runs hold samples to version",
@@ -111,29 +104,20 @@ class VersionSources:
                 hint="Run `synthgate generate` with the same config again: it resumes the run and "
                 "finishes it; then version it.",
             )
-        chain_config = run.params.get("chain_config")
-        if not isinstance(chain_config, dict):
+        dataset_id = self._datasets.for_run(run_id)
+        if dataset_id is None:
             raise InputError(
-                f"generation run {run_id} was recorded without its validator chain config",
-                hint="Run `synthgate generate` with the same config again (it records the chain), "
-                "then version the run.",
+                f"generation run {run_id} has no dataset of its kept samples (it finished before "
+                "synthgate wrote one)",
+                hint="Run `synthgate generate` with the same config again: it resumes the finished run, "
+                "generates nothing and writes the dataset; then version the run.",
             )
-        statuses, codes = Generations(self._con, runs).source_counts(run_id)
-        return _Source(
-            id=run_id,
-            kind="run",
-            chain_config=chain_config,
-            status_counts=statuses,
-            code_counts=codes,
-            findings=[],
-            members_sql=RUN_MEMBERS_SQL,
-            members_params=[run_id],
-        )
+        return replace(self._dataset_source(dataset_id), id=run_id, kind="run")
 
 
 def _members_where(source: _Source, include: tuple[str, ...]) -> tuple[str, list[Any]]:
     marks = ", ".join("?" * len(include))
     return (
-        f"FROM ({source.members_sql}) WHERE status IN ({marks})",
-        [*source.members_params, *include],
+        f"FROM ({_MEMBERS}) WHERE sample_id IS NOT NULL AND status IN ({marks})",
+        [source.dataset_id, *include],
     )

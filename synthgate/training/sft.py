@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 
 from synthgate.errors import ConfigError, GateRefused, InputError, SynthgateError
 from synthgate.models.embedded import DEFAULT_SPECS, EMBEDDED_NAME, PLAIN_CHAT_TEMPLATE, load_tokenizer
+from synthgate.models.names import model_key
 from synthgate.models.student import load_causal_lm
 from synthgate.training.budget import measure_records
 from synthgate.training.config import TrainConfig
@@ -277,9 +277,7 @@ def split_files(manifest: Manifest, export: Path) -> tuple[str, str]:
 
 
 def _name_key(name: str) -> str:
-    # "google/gemma-3-270m", "gemma3:270m" and "/models/gemma-3-270m.gguf" all name the same model.
-    last = name.strip().rstrip("/").rsplit("/", 1)[-1].removesuffix(".gguf")
-    return re.sub(r"[^a-z0-9]", "", last.lower())
+    return model_key(name)
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

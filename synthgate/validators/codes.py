@@ -1,8 +1,10 @@
-"""The closed set of reason codes, spelled `family.condition`.
+"""The closed set of reason codes, spelled `family.condition`: every code synthgate stores or
+prints, whoever emits it (validators, the audit's reader, the generation pipeline).
 
 Each code carries the status and severity it gets by default; a chain config may lower a
 code's severity to `warn` (or raise it to `block`). Tests assert codes, so a code is never
-renamed without a migration note in the README.
+renamed without a migration note in the README. tests/validators/test_codes.py fails when a
+module emits a code missing here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ class Code:
     status: Status
     severity: Severity
     summary: str
+
+    @property
+    def family(self) -> str:
+        """The part before the dot: `leak` for `leak.system_prompt_verbatim`."""
+        return self.code.split(".", 1)[0]
 
 
 def _c(code: str, status: Status, severity: Severity, summary: str) -> Code:
@@ -107,6 +114,7 @@ _ALL = [
     _c("input.wrong_type", "fail", "block", "A field has the wrong type."),
     _c("input.no_completion", "fail", "block", "The record has no assistant turn to train on."),
     _c("input.not_utf8", "fail", "block", "The bytes are not valid UTF-8."),
+    _c("input.invalid_record", "fail", "block", "The record cannot be used as given."),
     # eval contamination (audit depth)
     _c("contam.exact_match", "fail", "block", "A record matches an eval item exactly."),
     _c("contam.ngram_overlap", "fail", "block", "A record shares a long n-gram with an eval item."),
@@ -136,6 +144,35 @@ _ALL = [
     _c("secret.url_credentials", "fail", "block", "A password inside a URL (scheme://user:pw@host)."),
     _c("pii.email", "fail", "warn", "An email address."),
     _c("pii.phone", "fail", "warn", "A phone number."),
+    # generation: why a job's reply was rejected or the job failed (gen_jobs.reason)
+    _c("gen.invalid_json", "fail", "block", "The teacher's reply is not a JSON object (after json_retries)."),
+    _c(
+        "gen.schema_violation", "fail", "block", "The teacher's JSON reply violates the task's output schema."
+    ),
+    _c("gen.backend_error", "fail", "block", "The teacher's requests failed past max_retries."),
+    _c("gen.instruction_echo", "fail", "block", "The reply repeats the generation instructions."),
+    _c("gen.refusal_missing", "fail", "block", "A refusal job's answer does not decline."),
+    # the critic's verdict on a generated sample
+    _c("critic.below_threshold", "fail", "block", "The mean rubric score is below critic.threshold."),
+    _c("critic.below_top_fraction", "fail", "block", "Scored outside the best critic.keep_top share."),
+    _c(
+        "critic.invalid_json",
+        "fail",
+        "block",
+        "The critic's reply is not a JSON object (after json_retries).",
+    ),
+    _c("critic.schema_violation", "fail", "block", "The critic's reply violates the score schema."),
+    _c("critic.backend_error", "fail", "block", "The critic's requests failed past max_retries."),
+    # the teacher's self-check of its own answer
+    _c("selfcheck.unsupported", "fail", "block", "The teacher found its answer unsupported by the context."),
+    _c(
+        "selfcheck.invalid_json",
+        "fail",
+        "block",
+        "The self-check reply is not a JSON object (after retries).",
+    ),
+    _c("selfcheck.schema_violation", "fail", "block", "The self-check reply violates its schema."),
+    _c("selfcheck.backend_error", "fail", "block", "The self-check requests failed past max_retries."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}
@@ -148,6 +185,16 @@ def get(code: str) -> Code:
         return CODES[code]
     except KeyError:
         raise KeyError(f"unknown reason code {code!r}; add it to synthgate/validators/codes.py") from None
+
+
+def registered(code: str) -> str:
+    """`code` itself once checked against the registry (KeyError when missing): for a module that
+    keeps a code in a constant, so an unregistered one fails at import.
+
+    >>> registered("gen.invalid_json")
+    'gen.invalid_json'
+    """
+    return get(code).code
 
 
 def verdict(

@@ -39,10 +39,14 @@ def test_a_generated_set_becomes_a_version_with_count_members_and_its_teacher(
     assert info.max_length == 2048 and info.tokenizer is None
     assert info.chain_config["order"] == ["thinking", "leakage", "looping", "artifacts", "secrets", "format"]
     assert info.chain_config["length"]["max_length"] == 2048
-    # Two rejected (the loop, the low critic score), five kept: the source counts say so.
-    assert info.source_status_counts == {"pass": 4, "fixed": 1, "fail": 2}
-    assert info.source_code_counts["loop.extra_qa_pair"] == 1
-    assert info.source_code_counts["critic.below_threshold"] == 1
+    # The source is the run's dataset: its five kept samples (one repaired). The two rejected jobs
+    # (the loop, the low critic score) stay the run's provenance, counted in the dataset's summary.
+    assert info.source_status_counts == {"pass": 4, "fixed": 1, "fail": 0}
+    assert "loop.extra_qa_pair" not in info.source_code_counts
+    with Store.open(db) as store:
+        dataset = store.datasets.get(store.datasets.for_run(run_id))
+    assert dataset.run_id == run_id and dataset.fmt == "generated"
+    assert dataset.summary["run"]["reasons"] == {"loop.extra_qa_pair": 1, "critic.below_threshold": 1}
     assert {m.sample.id: m.source_index for m in members} == kept
     stripped = [m for m in members if m.status == "fixed"]
     assert len(stripped) == 1 and stripped[0].codes == ["think.stripped"] and stripped[0].fail_codes == []

@@ -100,5 +100,8 @@ def test_a_run_killed_with_sigkill_resumes_to_exactly_count(llm_server, write_co
     assert {job: after_requests[job] for job in before_requests} == before_requests
     kept = [sid for _, status, sid, _ in after if status == "kept"]
     assert len(kept) == 12 == len(set(kept))
+    with Store.open(db) as store:
+        dataset_id = store.datasets.for_run(run.id)
+        assert [r.sample.id for r in store.samples.iter(dataset_id)] == kept
     for requests in before_requests.values():
         assert server.llm.seen[_prompt_key(requests[0].messages)] == 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 from store_helpers import fail, fixed, make_row, new_dataset
 
-from synthgate.schemas.verdict import Span, Verdict
+from synthgate.schemas.verdict import Span, Verdict, record_status
 from synthgate.store import ReportRow, Store
 
 
@@ -111,3 +113,16 @@ def test_messages_quoting_record_text_are_stored_masked(store):
     store.verdicts.add_batch(ds, [(0, leaked)])
     messages = [v.message for _, v in store.verdicts.for_dataset(ds)]
     assert messages[1] == 'repeats "Token sk-p' + "*" * (len(key) - 6) + 'Ks" [rule 2]'
+
+
+def test_the_sql_status_of_every_verdict_combination_is_the_python_record_status(store):
+    kinds = [fail("leak.system_prompt_verbatim"), fail("pii.email", severity="warn"), fixed("think.stripped")]
+    combos = [list(c) for n in range(len(kinds) + 1) for c in combinations(kinds, n)]
+    ds = new_dataset(store)
+    with store.transaction():
+        store.samples.add_batch(ds, [make_row(i) for i in range(len(combos))])
+        store.verdicts.add_batch(ds, [(i, v) for i, vs in enumerate(combos) for v in vs])
+    assert [r.status for r in store.report_rows(ds)] == [record_status(vs) for vs in combos]
+    # none, block, warn, fixed, block+warn, block+fixed, warn+fixed, all three
+    expected = ["pass", "fail", "pass", "fixed", "fail", "fail", "fixed", "fail"]
+    assert [record_status(vs) for vs in combos] == expected

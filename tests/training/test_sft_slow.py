@@ -70,6 +70,7 @@ def test_failed_gate_refuses_before_any_model_is_loaded(tmp_path, no_model_load)
     [
         (None, "google/gemma-3-270m"),
         (None, "gemma3:270m"),
+        (None, "gemma-3-270m-Q4_K_M.gguf"),
         ("/models/Qwen2.5-7B-Instruct", "qwen2.5:7b-instruct"),
     ],
 )

@@ -75,7 +75,7 @@ class DistilabelBackend:
                 from distilabel.models import LLM, AsyncLLM
         except ImportError:
             raise ConfigError(
-                "the distilabel backend needs distilabel", hint="pip install 'synthgate[generate]'"
+                "the distilabel backend needs distilabel", hint="pip install 'synthgate[distilabel]'"
             ) from None
         finally:
             # distilabel installs rich tracebacks with show_locals on import: a crash would print

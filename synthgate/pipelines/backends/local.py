@@ -47,7 +47,9 @@ class LocalBackend:
             import torch  # noqa: F401  (the error below names what is missing)
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError:
-            raise ModelError("the local backend needs torch and transformers") from None
+            raise ModelError(
+                "the local backend needs torch and transformers", hint="pip install 'synthgate[local]'"
+            ) from None
         folder = self._folder()
         try:
             self._tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)

@@ -39,7 +39,7 @@ class OllamaBackend:
             import ollama
         except ImportError:  # pragma: no cover
             raise ConfigError(
-                "the ollama backend needs the ollama package", hint="pip install ollama"
+                "the ollama backend needs the ollama package", hint="pip install 'synthgate[generate]'"
             ) from None
         self._ollama, self._httpx = ollama, httpx
         headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"} if self._key else None
