@@ -157,6 +157,7 @@ def _audit_batch(
         else:
             result = next(results)
             original, found, sample, before = adapted, result.verdicts, result.sample, adapted
+        tokens = (chosen if isinstance(adapted, tuple) else result).tokens  # a pair: the chosen side's
         input_id = original.metadata.extra.get("input_id")
         rows.append(
             SampleRow(
@@ -165,6 +166,7 @@ def _audit_batch(
                 sample,
                 before if sample.id != original.id else None,
                 None,
+                tokens,
             )
         )
         verdicts.extend((raw.index, v) for v in found)

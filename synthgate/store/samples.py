@@ -44,7 +44,8 @@ class SampleRow:
     """One input record as stored.
 
     `sample` is the repaired sample (None for an unreadable record, whose text is in `raw`);
-    `original` is the sample before repairs, None when nothing changed.
+    `original` is the sample before repairs, None when nothing changed; `tokens` the length check's
+    (prompt, completion) count, None when no length check ran.
     """
 
     index: int
@@ -52,6 +53,7 @@ class SampleRow:
     sample: Sample | None
     original: Sample | None
     raw: str | None
+    tokens: tuple[int, int] | None = None  # (prompt, completion) as the length check counted them
 
 
 class Samples:
@@ -114,6 +116,8 @@ def _to_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
     arrays = {"dataset_id": pa.array([dataset_id] * len(rows), pa.string())}
     arrays["idx"] = pa.array(cols.pop("idx"), pa.int64())
     arrays.update({name: pa.array(values, pa.string()) for name, values in cols.items()})
+    arrays["prompt_tokens"] = pa.array([r.tokens[0] if r.tokens else None for r in rows], pa.int64())
+    arrays["completion_tokens"] = pa.array([r.tokens[1] if r.tokens else None for r in rows], pa.int64())
     return pa.table(arrays)
 
 

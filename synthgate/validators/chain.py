@@ -80,12 +80,14 @@ class Chain:
     def run_batch(self, samples: Sequence[Sample]) -> list[Result]:
         current = list(samples)
         found: list[list[Verdict]] = [[] for _ in current]
+        tokens: list[tuple[int, int] | None] = [None] * len(current)
         for validator in self.validators:
             for i, result in enumerate(validator.check_batch(current)):
                 current[i] = result.sample
                 found[i].extend(result.verdicts)
+                tokens[i] = result.tokens if result.tokens is not None else tokens[i]
         overrides = self.config.severity_overrides
         return [
-            Result(sample, [apply_severity(v, overrides) for v in verdicts])
-            for sample, verdicts in zip(current, found, strict=True)
+            Result(sample, [apply_severity(v, overrides) for v in verdicts], counted)
+            for sample, verdicts, counted in zip(current, found, tokens, strict=True)
         ]

@@ -21,6 +21,7 @@ templates put before the answer: `<think>\n{reasoning}\n</think>\n\n{completion}
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache, lru_cache
 from typing import Any
 
@@ -80,7 +81,9 @@ class LengthValidator(Validator):
 
     def check_batch(self, samples: Sequence[Sample]) -> list[Result]:
         counts = self.token_counts(samples)
-        return [self._judge(s, p, c) for s, (p, c) in zip(samples, counts, strict=True)]
+        return [
+            replace(self._judge(s, p, c), tokens=(p, c)) for s, (p, c) in zip(samples, counts, strict=True)
+        ]
 
     def token_counts(self, samples: Sequence[Sample]) -> list[tuple[int, int]]:
         """(prompt tokens, completion tokens) per sample, chat skeleton included, batch-tokenized."""
