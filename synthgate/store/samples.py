@@ -24,7 +24,7 @@ RAW_MAX_CHARS = 2_000
 
 _COLUMNS = (
     "idx, input_id, sample_id, system_prompt, prompt, completion, reasoning, task_type, metadata, "
-    "original, raw"
+    "original, raw, prompt_tokens, completion_tokens"
 )
 
 # Columns filled from the (repaired) sample; all NULL for an unreadable record.
@@ -127,7 +127,8 @@ def _sample_json(sample: Sample | None) -> str | None:
 
 
 def _from_row(row: tuple) -> SampleRow:
-    idx, input_id, sample_id, system, prompt, completion, reasoning, task, metadata, original, raw = row
+    idx, input_id, sample_id, system, prompt, completion, reasoning, task, metadata, original, raw = row[:11]
+    prompt_tokens, completion_tokens = row[11:]
     sample = None
     if sample_id is not None:
         sample = Sample.model_validate(
@@ -147,4 +148,5 @@ def _from_row(row: tuple) -> SampleRow:
         sample=sample,
         original=Sample.model_validate_json(original) if original is not None else None,
         raw=raw,
+        tokens=(prompt_tokens, completion_tokens) if prompt_tokens is not None else None,
     )
