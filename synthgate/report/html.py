@@ -164,7 +164,7 @@ def _context(store: Store, report_id: str, subject: Subject) -> dict[str, Any]:
         "examples": _examples(store, ds, counts),
         "findings": [_finding(f) for f in store.datasets.findings(ds)],
         "diversity": mask_strings(summary.get("diversity")),
-        "preference": summary.get("preference"),
+        "preference": mask_strings(summary.get("preference")),
         "read_as": summary.get("read_as") or {},
         "compare": None,
     }
