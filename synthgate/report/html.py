@@ -30,6 +30,7 @@ from synthgate.validators.secrets import mask_secrets, mask_strings
 
 HISTOGRAM_BINS = 30
 EXAMPLES_PER_CODE = 5
+HEATMAP_PERSONAS = 15
 DEFAULT_MAX_LENGTH = ChainConfig().length.max_length
 EFFECT_COLORS = {"block": "#c0392b", "warn": "#d68910", "fixed": "#2e86c1"}
 
@@ -165,6 +166,8 @@ def _context(store: Store, report_id: str, subject: Subject) -> dict[str, Any]:
         "findings": [_finding(f) for f in store.datasets.findings(ds)],
         "diversity": mask_strings(summary.get("diversity")),
         "preference": mask_strings(summary.get("preference")),
+        "heatmap": _heatmap(store.stats.persona_task(ds)),
+        "critic": _critic_chart(store.stats.critic_scores(ds)),
         "read_as": summary.get("read_as") or {},
         "compare": None,
     }
@@ -327,6 +330,54 @@ def _histograms(store: Store, dataset_id: str, largest: dict[str, int], max_leng
             )
         )
     return out
+
+
+def _heatmap(rows: list[tuple[str, str, int]], max_personas: int = HEATMAP_PERSONAS) -> dict[str, Any] | None:
+    """Persona x task type counts as a grid; personas beyond the most frequent fold into `(other)`."""
+    if not rows:
+        return None
+    totals: dict[str, int] = {}
+    for persona, _, n in rows:
+        totals[persona] = totals.get(persona, 0) + n
+    kept = sorted(totals, key=lambda p: (-totals[p], p))[:max_personas]
+    cells: dict[tuple[str, str], int] = {}
+    for persona, task, n in rows:
+        key = (persona if persona in kept else "(other)", task)
+        cells[key] = cells.get(key, 0) + n
+    personas = kept + (["(other)"] if len(totals) > len(kept) else [])
+    tasks = sorted({t for _, t in cells})
+    top = max(cells.values())
+    return {
+        "personas": [mask_secrets(p) for p in personas],
+        "tasks": [mask_secrets(t) for t in tasks],
+        "rows": [
+            [(cells.get((p, t), 0), round(0.08 + 0.92 * cells.get((p, t), 0) / top, 2)) for t in tasks]
+            for p in personas
+        ],
+    }
+
+
+def _critic_chart(buckets: list[tuple[float, int]]) -> dict[str, Any] | None:
+    """Vertical bars: records per mean critic score (to the nearest half point)."""
+    if not buckets:
+        return None
+    top = max(n for _, n in buckets)
+    plot_h, step = _HIST_H - 2 * _HIST_PAD, 28
+    bars = []
+    for i, (score, n) in enumerate(buckets):
+        h = plot_h * n / top
+        bars.append(
+            Bar(
+                x=_HIST_PAD + i * step,
+                y=round(_HIST_PAD + plot_h - h, 2),
+                w=step - 4,
+                h=round(h, 2),
+                label=f"{score:g}",
+                title=f"mean critic score {score:g}: {n} records",
+                value=n,
+            )
+        )
+    return {"bars": bars, "width": 2 * _HIST_PAD + step * len(buckets), "height": _HIST_H}
 
 
 def _x_at(tokens: int, span: int) -> float:

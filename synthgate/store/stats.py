@@ -101,3 +101,27 @@ class Stats:
         for b, n in rows:
             counts[int(b)] = int(n)
         return counts
+
+    def persona_task(self, dataset_id: str) -> list[tuple[str, str, int]]:
+        """(persona, task type, records) for records that name a persona; `(none)` for no task type."""
+        self._datasets.require(dataset_id)
+        rows = self._con.fetchall(
+            "SELECT metadata->>'persona' AS persona, coalesce(task_type, '(none)') AS task, count(*) AS n "
+            "FROM samples WHERE dataset_id = ? AND (metadata->>'persona') IS NOT NULL "
+            "GROUP BY ALL ORDER BY n DESC, persona, task",
+            [dataset_id],
+        )
+        return [(p, t, int(n)) for p, t, n in rows]
+
+    def critic_scores(self, dataset_id: str) -> list[tuple[float, int]]:
+        """(mean critic score rounded to the nearest half, records) for records the critic scored."""
+        self._datasets.require(dataset_id)
+        rows = self._con.fetchall(
+            "SELECT round(mean * 2) / 2 AS bucket, count(*) FROM ("
+            "  SELECT (SELECT avg((metadata->'critic_scores'->>k)::DOUBLE) "
+            "          FROM unnest(json_keys(metadata->'critic_scores')) AS t(k)) AS mean "
+            "  FROM samples WHERE dataset_id = ? AND (metadata->'critic_scores') IS NOT NULL"
+            ") WHERE mean IS NOT NULL GROUP BY bucket ORDER BY bucket",
+            [dataset_id],
+        )
+        return [(float(b), int(n)) for b, n in rows]

@@ -17,6 +17,7 @@ from report_data import (
     CHROMIUM_ARGS,
     DEMO,
     audited,
+    generated_records,
     hostile_records,
     preference_records,
     write_jsonl,
@@ -34,6 +35,7 @@ def reports(tmp_path_factory):
         ids = {
             "demo": audited(store, DEMO),
             "hostile": audited(store, write_jsonl(tmp / "hostile.jsonl", hostile_records())),
+            "generated": audited(store, write_jsonl(tmp / "generated.jsonl", generated_records())),
             "preference": audited(
                 store, write_jsonl(tmp / "pairs.jsonl", preference_records()), fmt="preference"
             ),

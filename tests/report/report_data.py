@@ -50,6 +50,28 @@ def hostile_records() -> list[dict]:
     return records
 
 
+PERSONAS = ("student", "engineer", "analyst")
+TASKS = ("grounded", "synthesis")
+
+
+def generated_records() -> list[dict]:
+    """Real alpaca answers labelled as a generation run labels its samples: task type, persona and
+    critic scores (scores 3, 4 or 5 on two rubric items)."""
+    out = []
+    for i, r in enumerate(alpaca()[12:30]):
+        score = 3 + i % 3
+        meta = {"persona": PERSONAS[i % 3], "critic_scores": {"grounded": score, "fluent": score}}
+        out.append(
+            {
+                "prompt": r["instruction"],
+                "completion": r["output"],
+                "task_type": TASKS[i % 2],
+                "metadata": meta,
+            }
+        )
+    return out
+
+
 def preference_records() -> list[dict]:
     """Pairs from real alpaca answers: the rejected side is another record's answer; one pair has
     identical sides, one a looping rejected side."""

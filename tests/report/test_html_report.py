@@ -217,3 +217,20 @@ def test_report_size_does_not_carry_records(reports):
     with Store.open(db) as store:
         html = build_report(store, ids["demo"])
     assert len(html.encode()) < 150_000
+
+
+def test_labelled_set_shows_a_persona_by_task_grid_and_critic_score_bars(reports):
+    db, ids, _ = reports
+    with Store.open(db) as store:
+        html = build_report(store, ids["generated"])
+    grid = html[html.index('id="persona-task"') : html.index("</table>", html.index('id="persona-task"'))]
+    cells = [int(v) for v in re.findall(r'data-value="(\d+)"', grid)]
+    assert len(cells) == 3 * 2 and sum(cells) == 18
+    chart = html[html.index('id="critic-chart"') : html.index("</svg>", html.index('id="critic-chart"'))]
+    assert [int(v) for v in re.findall(r'data-value="(\d+)"', chart)] == [6, 6, 6]  # scores 3, 4, 5
+    assert 'id="persona-task"' not in build_report_of(db, ids["demo"])  # no personas: no grid
+
+
+def build_report_of(db, dataset_id: str) -> str:
+    with Store.open(db) as store:
+        return build_report(store, dataset_id)

@@ -132,3 +132,11 @@ def test_compare_report_renders_both_sides(open_report):
     assert page.locator("#compare-status tr").count() == 4  # header + pass, fixed, fail
     assert page.locator("#compare-codes tr").count() > 10
     assert_clean(opened, path)
+
+
+def test_labelled_set_report_draws_its_grid_and_critic_bars(open_report):
+    opened, path = open_report("generated")
+    page = opened.page
+    assert page.locator("#persona-task td.cell").count() == 6
+    assert page.locator("#critic-chart rect.bar").count() == 3
+    assert_clean(opened, path)
