@@ -20,7 +20,7 @@ def report(
     ] = None,
     compare: Annotated[
         str | None,
-        typer.Option("--compare", help="Another dataset or version id: show code and status deltas."),
+        typer.Option("--compare", help="Baseline dataset or version id: show what changed since it."),
     ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -32,7 +32,7 @@ def report(
 
     Example:
         synthgate report ds_0123456789ab --out audit.html
-        synthgate report VERSION_B --compare VERSION_A --out diff.html
+        synthgate report NEW_VERSION --compare OLD_VERSION --out diff.html
     """
     path = out or Path(f"report-{report_id}.html")
     with Store.open(db) as store:

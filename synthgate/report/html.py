@@ -26,6 +26,7 @@ from synthgate.report.excerpts import excerpt, span_text
 from synthgate.schemas.chain_config import ChainConfig
 from synthgate.store import CodeCount, DatasetInfo, Store, VersionInfo
 from synthgate.store.stats import TOKEN_PARTS
+from synthgate.store.verdicts import STATUSES
 from synthgate.validators.secrets import mask_secrets, mask_strings
 
 HISTOGRAM_BINS = 30
@@ -121,7 +122,8 @@ def build_report(store: Store, report_id: str, compare: str | None = None) -> st
     other = resolve(store, compare) if compare is not None else None
     context = _context(store, report_id, subject)
     if other is not None and compare is not None:
-        context["compare"] = _compare(store, report_id, subject, compare, other)
+        # The other set is the baseline: deltas read as "what changed from --compare to this one".
+        context["compare"] = _compare(store, compare, other, report_id, subject)
     return _env.get_template("report.html.jinja").render(**context, script=_SCRIPT, script_hash=_SCRIPT_HASH)
 
 
@@ -422,12 +424,14 @@ def _finding(f: Any) -> dict[str, Any]:
 
 
 def _compare(store: Store, a_id: str, a: Subject, b_id: str, b: Subject) -> dict[str, Any]:
-    sa, sb = store.status_counts(a.dataset.id), store.status_counts(b.dataset.id)
-    ca, cb = store.code_counts(a.dataset.id), store.code_counts(b.dataset.id)
+    """Status and code deltas from `a` to `b`: members of a version (statuses, failing codes), records
+    of a dataset (statuses, every code)."""
+    (sa, ca, what_a), (sb, cb, what_b) = _counts(store, a), _counts(store, b)
     out: dict[str, Any] = {
         "a": a_id,
         "b": b_id,
-        "statuses": [(s, sa.get(s, 0), sb.get(s, 0), sb.get(s, 0) - sa.get(s, 0)) for s in sa],
+        "what": what_a if what_a == what_b else f"{what_a} / {what_b}",
+        "statuses": [(s, sa.get(s, 0), sb.get(s, 0), sb.get(s, 0) - sa.get(s, 0)) for s in STATUSES],
         "codes": [
             (c, ca.get(c, 0), cb.get(c, 0), cb.get(c, 0) - ca.get(c, 0)) for c in sorted(set(ca) | set(cb))
         ],
@@ -441,3 +445,11 @@ def _compare(store: Store, a_id: str, a: Subject, b_id: str, b: Subject) -> dict
             "changed": len(diff.changed),
         }
     return out
+
+
+def _counts(store: Store, subject: Subject) -> tuple[dict[str, int], dict[str, int], str]:
+    if subject.version is not None:
+        v = subject.version
+        return v.member_status_counts, store.versions.fail_code_counts(v.id), "members"
+    ds = subject.dataset.id
+    return store.status_counts(ds), store.code_counts(ds), "records"

@@ -152,7 +152,7 @@ def test_compare_shows_code_and_status_deltas_side_by_side(reports):
     db, ids, _ = reports
     with Store.open(db) as store:
         html = build_report(store, ids["hostile"], compare=ids["demo"])
-        a, b = store.status_counts(ids["hostile"]), store.status_counts(ids["demo"])
+        a, b = store.status_counts(ids["demo"]), store.status_counts(ids["hostile"])  # baseline first
     section = html[html.index('id="compare-status"') :]
     for status in ("pass", "fixed", "fail"):
         assert f'<td>{status}</td><td class="n">{a[status]}</td><td class="n">{b[status]}</td>' in section
@@ -234,3 +234,19 @@ def test_labelled_set_shows_a_persona_by_task_grid_and_critic_score_bars(reports
 def build_report_of(db, dataset_id: str) -> str:
     with Store.open(db) as store:
         return build_report(store, dataset_id)
+
+
+def test_compare_of_two_versions_counts_members_and_their_changes(reports):
+    db, ids, _ = reports
+    with Store.open(db) as store:
+        passing = store.versions.create("demo-pass", ids["demo"], include=["pass"])
+        everything = store.versions.create("demo-all", ids["demo"], include=["pass", "fixed", "fail"])
+        html = build_report(store, everything.id, compare=passing.id)
+        fail_codes = store.versions.fail_code_counts(everything.id)
+        added = store.versions.diff(passing.id, everything.id).added
+    assert "Counts of members" in html
+    # 14 more members, one of them an exact duplicate record: the same sample id, not an addition.
+    assert len(added) == everything.samples - passing.samples - 1 == 13
+    assert "members: 13 added, 0 removed, 0 changed" in html
+    row = '<td class="mono">leak.system_prompt_verbatim</td><td class="n">0</td><td class="n">'
+    assert row + f"{fail_codes['leak.system_prompt_verbatim']}</td>" in html
