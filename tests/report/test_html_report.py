@@ -250,3 +250,16 @@ def test_compare_of_two_versions_counts_members_and_their_changes(reports):
     assert "members: 13 added, 0 removed, 0 changed" in html
     row = '<td class="mono">leak.system_prompt_verbatim</td><td class="n">0</td><td class="n">'
     assert row + f"{fail_codes['leak.system_prompt_verbatim']}</td>" in html
+
+
+def test_a_chain_without_the_length_check_stores_no_counts_and_draws_no_histograms(tmp_path):
+    from synthgate.audit.runner import AuditOptions, audit
+    from synthgate.schemas.chain_config import ChainConfig
+
+    data = write_jsonl(tmp_path / "one.jsonl", [{"prompt": "Name a prime.", "completion": "Seven is prime."}])
+    chain = ChainConfig.model_validate({"order": ["thinking", "leakage"]})
+    with Store.open(tmp_path / "n.duckdb") as store:
+        ds = audit(data, store, AuditOptions(chain=chain)).dataset_id
+        assert [r.tokens for r in store.samples.iter(ds)] == [None]
+        html = build_report(store, ds)
+    assert 'id="tokens"' not in html and "hist-total" not in html
