@@ -7,7 +7,8 @@
 2. show the run (kept/rejected by reason, persona x task coverage), 3. freeze its kept samples as
    a version and 4. export it through the gate;
 5. audit demo/data/poisoned_rag.jsonl, a small RAG set carrying each failure mode the seeds
-   describe: exit 1 (blocking findings) is expected, which is the point of the demo;
+   describe: exit 1 (blocking findings) is expected, which is the point of the demo; its HTML
+   report goes to demo/out/report.html;
 6. freeze the poisoned set with its failing records and try to export it: the gate refuses (exit 1)
    and writes nothing;
 7. audit demo/data/clean_rag.jsonl, a clean set on the same papers (exit 0);
@@ -77,10 +78,13 @@ def main() -> None:
             str(OUT / "report.jsonl"),
             "--summary",
             str(OUT / "summary.json"),
+            "--html",
+            str(OUT / "report.html"),
         ],
         ok_codes=(1,),
     )
     print(f"\nstored dataset: {poisoned}; per-record report: demo/out/report.jsonl")
+    print(f"HTML report of this audit (open it in a browser): {OUT / 'report.html'}")
 
     poisoned_version = step(
         "6a. freeze the poisoned set, failing records included",

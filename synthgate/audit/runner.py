@@ -166,6 +166,7 @@ def _audit_batch(
             if caps is not None and adapted.metadata.finish_reason is None:
                 # The teacher's own count when the file has it: caps are exact there.
                 caps.observe(raw.index, adapted.metadata.completion_tokens or result.completion_tokens)
+        tokens = (chosen if isinstance(adapted, tuple) else result).tokens  # a pair: the chosen side's
         input_id = original.metadata.extra.get("input_id")
         rows.append(
             SampleRow(
@@ -176,6 +177,7 @@ def _audit_batch(
                 None,
                 raw.shard,
                 raw.line,
+                tokens,
             )
         )
         verdicts.extend((raw.index, v) for v in found)

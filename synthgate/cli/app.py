@@ -10,6 +10,7 @@ from synthgate.cli import datasets as datasets_cmd
 from synthgate.cli import eval as eval_cmd
 from synthgate.cli import export as export_cmd
 from synthgate.cli import generate as generate_cmd
+from synthgate.cli import report as report_cmd
 from synthgate.cli import runs as runs_cmd
 from synthgate.cli import train as train_cmd
 from synthgate.cli import versions
@@ -31,6 +32,7 @@ app.command("generate")(generate_cmd.generate)
 app.add_typer(runs_cmd.app, name="runs")
 app.command("train")(train_cmd.train)
 app.command("eval")(eval_cmd.eval_cmd)
+app.command("report")(report_cmd.report)
 
 
 def _version(value: bool) -> None:

@@ -26,6 +26,7 @@ from synthgate.cli.common import (
 from synthgate.cli.render import render_audit
 from synthgate.config import load_chain_config, read_text_option
 from synthgate.errors import ConfigError
+from synthgate.report.html import write_report as write_html_report
 from synthgate.schemas.chain_config import ChainConfig
 from synthgate.schemas.field_map import FieldNames
 from synthgate.store import Store
@@ -117,6 +118,9 @@ def audit(
     split: Annotated[
         str | None, typer.Option(help="Split of a hub or datasets folder to audit [default: train].")
     ] = None,
+    html_path: Annotated[
+        Path | None, typer.Option("--html", help="Also write the HTML report here (see synthgate report).")
+    ] = None,
     examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON document (dataset_id inside).")
@@ -133,7 +137,7 @@ def audit(
 
     Example:
         synthgate audit train.jsonl --system-prompt @system.txt --max-length 1024 --report report.jsonl
-        synthgate audit train.jsonl --eval-set gsm8k_test.jsonl --against valid.jsonl
+        synthgate audit train.jsonl --eval-set gsm8k_test.jsonl --against valid.jsonl --html audit.html
         synthgate audit dpo.jsonl --format preference --report report.jsonl
         synthgate audit distill.jsonl --thinking keep --reasoning-field reasoning_content
         synthgate audit raw.jsonl --prompt-field problem --completion-field solution --task-field kind
@@ -182,6 +186,10 @@ def audit(
         else:
             render_audit(console, store, ds, data, examples=examples)
         failed = report.should_fail(store, ds, report.parse_fail_on(fail_on))
+        if html_path:
+            written = write_html_report(store, ds, html_path)
+    if html_path:
+        err_console.print(f"HTML report: {written}", markup=False)  # stdout keeps the id (or JSON) last
     if not as_json:
         print_id(ds)
     if failed:

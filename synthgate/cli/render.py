@@ -15,13 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from synthgate.cli.common import safe
+from synthgate.report.excerpts import excerpt, span_text
 from synthgate.schemas.verdict import Verdict
 from synthgate.store import Store
 from synthgate.validators.codes import CODES
-from synthgate.validators.preference import REJECTED_PREFIX
 from synthgate.validators.secrets import mask_secrets
-
-_CONTEXT = 80
 
 
 def _input_line(data: dict[str, Any]) -> str:
@@ -154,31 +152,16 @@ def _snippet(store: Store, dataset_id: str, index: int, v: Verdict) -> Text | No
     row = store.samples.get(dataset_id, index)
     if row is None or row.sample is None or v.span is None:
         return None
-    sample = row.original or row.sample
-    field = v.span.field
-    if field == "completion" and v.validator.startswith(REJECTED_PREFIX):
-        text = sample.metadata.extra.get("preference", {}).get("rejected", "")
-    elif field == "completion":
-        text = sample.completion
-    elif field == "system_prompt":
-        text = sample.system_prompt or ""
-    elif field == "reasoning":
-        text = sample.reasoning or ""
-    elif field == "prompt":
-        users = [m.content for m in sample.prompt if m.role == "user"]
-        text = users[-1] if users else ""
-    else:
+    text = span_text(row.original or row.sample, v)
+    if text is None:
         return None
-    text = mask_secrets(text)  # same length: the span still points at its finding
-    start, end = max(0, v.span.start), min(len(text), v.span.end)
-    a, b = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
-    shown_end = min(end, start + 300)
-    out = Text("…" if a > 0 else "")
-    out.append(text[a:start].replace("\n", " "))
-    out.append(text[start:shown_end].replace("\n", " "), style="bold white on red")
-    if shown_end < end:
-        out.append(f"…[{end - shown_end} more chars]", style="red")
-    out.append(text[end:b].replace("\n", " "))
-    if b < len(text):
+    ex = excerpt(text, v.span.start, v.span.end)
+    out = Text("…" if ex.cut_left else "")
+    out.append(ex.before.replace("\n", " "))
+    out.append(ex.hit.replace("\n", " "), style="bold white on red")
+    if ex.more:
+        out.append(f"…[{ex.more} more chars]", style="red")
+    out.append(ex.after.replace("\n", " "))
+    if ex.cut_right:
         out.append("…")
     return out

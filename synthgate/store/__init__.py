@@ -21,6 +21,7 @@ from synthgate.store.generations import Generations
 from synthgate.store.migrations import current_version, migrate
 from synthgate.store.runs import RunInfo, Runs
 from synthgate.store.samples import SampleRow, Samples
+from synthgate.store.stats import CodeCount, Stats, TokenStats
 from synthgate.store.verdicts import ReportRow, Verdicts
 from synthgate.store.versions import VersionDiff, VersionInfo, VersionMember, Versions
 
@@ -37,6 +38,7 @@ class Store:
         self.runs = Runs(con)
         self.generations = Generations(con, self.runs, self.datasets)
         self.versions = Versions(con, self.datasets, self.verdicts)
+        self.stats = Stats(con, self.datasets)
 
     @classmethod
     def open(cls, path: str | Path = DEFAULT_PATH) -> Store:
@@ -88,11 +90,13 @@ class Store:
 
 
 __all__ = [
+    "CodeCount",
     "DatasetInfo",
     "ReportRow",
     "RunInfo",
     "SampleRow",
     "Store",
+    "TokenStats",
     "VersionDiff",
     "VersionInfo",
     "VersionMember",

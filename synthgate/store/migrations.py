@@ -208,6 +208,17 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE datasets ADD COLUMN run_id VARCHAR",
         ],
     ),
+    Migration(
+        6,
+        "token counts per record",
+        [
+            # (prompt, completion) tokens as the length check counted them through the chat template,
+            # before its own repair; NULL when the chain ran no length check (or the record is
+            # unreadable). The HTML report draws its histograms from these in SQL.
+            "ALTER TABLE samples ADD COLUMN prompt_tokens BIGINT",
+            "ALTER TABLE samples ADD COLUMN completion_tokens BIGINT",
+        ],
+    ),
 ]
 
 
@@ -230,9 +241,12 @@ def migrate(con: Connection, migrations: list[Migration] = MIGRATIONS) -> list[i
             f"{con.path} has schema version {have}, newer than this synthgate knows ({known})",
             hint="Upgrade synthgate, or pass --db with another file.",
         )
+    # Each missing number, not only those above the highest: numbers are reserved per branch, so
+    # a file may hold 6 before 4 and 5 exist in this code base.
+    done = {int(r[0]) for r in con.fetchall("SELECT version FROM schema_version")}
     applied = []
     for m in sorted(migrations, key=lambda m: m.version):
-        if m.version <= have:
+        if m.version in done:
             continue
         with con.transaction():
             for sql in m.statements:

@@ -24,7 +24,7 @@ RAW_MAX_CHARS = 2_000
 
 _COLUMNS = (
     "idx, input_id, sample_id, system_prompt, prompt, completion, reasoning, task_type, metadata, "
-    "original, raw, shard, line"
+    "original, raw, shard, line, prompt_tokens, completion_tokens"
 )
 
 # Columns filled from the (repaired) sample; all NULL for an unreadable record.
@@ -45,7 +45,8 @@ class SampleRow:
 
     `sample` is the repaired sample (None for an unreadable record, whose text is in `raw`);
     `original` is the sample before repairs, None when nothing changed. `shard` numbers the file
-    the record was read from (the dataset summary's `shards`), `line` is its line there.
+    the record was read from (the dataset summary's `shards`), `line` is its line there;
+    `tokens` the length check's (prompt, completion) count, None when no length check ran.
     """
 
     index: int
@@ -55,6 +56,7 @@ class SampleRow:
     raw: str | None
     shard: int | None = None
     line: int | None = None
+    tokens: tuple[int, int] | None = None  # (prompt, completion) as the length check counted them
 
 
 class Samples:
@@ -119,6 +121,8 @@ def _to_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
     arrays["shard"] = pa.array([r.shard for r in rows], pa.int32())
     arrays["line"] = pa.array([r.line for r in rows], pa.int64())
     arrays.update({name: pa.array(values, pa.string()) for name, values in cols.items()})
+    arrays["prompt_tokens"] = pa.array([r.tokens[0] if r.tokens else None for r in rows], pa.int64())
+    arrays["completion_tokens"] = pa.array([r.tokens[1] if r.tokens else None for r in rows], pa.int64())
     return pa.table(arrays)
 
 
@@ -129,6 +133,7 @@ def _sample_json(sample: Sample | None) -> str | None:
 
 def _from_row(row: tuple) -> SampleRow:
     idx, input_id, sample_id, system, prompt, completion, reasoning, task, metadata, original, raw = row[:11]
+    prompt_tokens, completion_tokens = row[13:]
     sample = None
     if sample_id is not None:
         sample = Sample.model_validate(
@@ -150,4 +155,5 @@ def _from_row(row: tuple) -> SampleRow:
         raw=raw,
         shard=row[11],
         line=row[12],
+        tokens=(prompt_tokens, completion_tokens) if prompt_tokens is not None else None,
     )

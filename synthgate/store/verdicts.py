@@ -126,7 +126,7 @@ class Verdicts:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return [(r[0], _verdict(r[1:])) for r in self._con.fetchall(sql, params)]
+        return [(r[0], verdict_from_row(r[1:])) for r in self._con.fetchall(sql, params)]
 
     def report_rows(self, dataset_id: str) -> Iterator[ReportRow]:
         """One row per record in index order, status derived from its verdicts, streamed."""
@@ -156,7 +156,9 @@ class Verdicts:
         return {code: int(n) for code, n in rows}
 
 
-def _verdict(row: tuple) -> Verdict:
+def verdict_from_row(row: tuple) -> Verdict:
+    """A Verdict from a row of (validator, status, severity, code, message, span_field, span_start,
+    span_end, score)."""
     validator, status, severity, code, message, span_field, span_start, span_end, score = row
     span = None
     if span_field is not None:

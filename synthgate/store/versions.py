@@ -102,6 +102,16 @@ class Versions:
         for row in self._con.stream(sql, [version_id]):
             yield _member(version_id, row)
 
+    def preview_members(
+        self, source_id: str, include: Sequence[str] = DEFAULT_INCLUDE
+    ) -> Iterator[VersionMember]:
+        """The members `create(name, source_id, include)` would freeze, streamed; nothing is written."""
+        include = _check_include(include)
+        source = self._sources.load(source_id)
+        where, params = _members_where(source, include)
+        for row in self._con.stream(f"SELECT {_MEMBER_COLUMNS} {where} ORDER BY source_index", params):
+            yield _member(source_id, row)
+
     def iter_samples(self, version_id: str) -> Iterator[Sample]:
         """The version's samples (after repairs) in source order, streamed."""
         for member in self.iter_members(version_id):

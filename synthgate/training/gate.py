@@ -11,6 +11,7 @@ set-level findings), so a version gives the same answer every time it is evaluat
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -132,21 +133,35 @@ def evaluate(store: Store, version_id: str, policy: GatePolicy | None = None) ->
     """Run every check of `policy` (default: the shipped policy) on a stored version."""
     policy = policy or load_policy()
     info = store.versions.get(version_id)
-    scan = _Scan(policy)
-    for member in store.versions.iter_members(version_id):
-        scan.observe(member)
     shared_prompt = any(f.get("code") == SHARED_SYSTEM_PROMPT for f in info.source_findings)
+    members = store.versions.iter_members(version_id)
+    return _evaluate(members, policy, version_id, info.source_id, shared_prompt)
+
+
+def preview(store: Store, dataset_id: str, policy: GatePolicy | None = None) -> GateResult:
+    """The gate's verdict on the version `synthgate version create NAME --source DATASET` would make
+    (default include), without making it; `version_id` names the dataset."""
+    policy = policy or load_policy()
+    shared_prompt = any(f.code == SHARED_SYSTEM_PROMPT for f in store.datasets.findings(dataset_id))
+    members = store.versions.preview_members(dataset_id)
+    return _evaluate(members, policy, dataset_id, dataset_id, shared_prompt)
+
+
+def _evaluate(
+    members: Iterable[VersionMember], policy: GatePolicy, subject: str, source_id: str, shared_prompt: bool
+) -> GateResult:
+    scan = _Scan(policy)
+    for member in members:
+        scan.observe(member)
     checks = [
         _blocking_codes(scan, policy),
         _min_samples(scan, policy),
         _duplicate_share(scan, policy),
         *_refusal_shares(scan, policy),
         *_critic_score(scan, policy),
-        _completion_only(policy, shared_prompt, info.source_id),
+        _completion_only(policy, shared_prompt, source_id),
     ]
-    return GateResult(
-        version_id=version_id, passed=all(c.passed for c in checks), policy=policy, checks=checks
-    )
+    return GateResult(version_id=subject, passed=all(c.passed for c in checks), policy=policy, checks=checks)
 
 
 class _Scan:

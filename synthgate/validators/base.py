@@ -13,10 +13,15 @@ from synthgate.schemas.verdict import Verdict
 
 @dataclass(frozen=True)
 class Result:
-    """What a validator says about one sample: its findings and the (possibly repaired) sample."""
+    """What a validator says about one sample: its findings and the (possibly repaired) sample.
+
+    `tokens` is (prompt, completion) as the length check counted them through the chat template,
+    before any repair of its own; None from every other validator. The audit stores them.
+    """
 
     sample: Sample
     verdicts: list[Verdict] = field(default_factory=list)
+    tokens: tuple[int, int] | None = None
     # Completion tokens (chat skeleton excluded) when a validator measured them (length does):
     # the set-level generation-cap check reads them, so the text is tokenized once.
     completion_tokens: int | None = None

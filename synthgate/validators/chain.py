@@ -82,15 +82,17 @@ class Chain:
     def run_batch(self, samples: Sequence[Sample]) -> list[Result]:
         current = list(samples)
         found: list[list[Verdict]] = [[] for _ in current]
-        tokens: list[int | None] = [None] * len(current)
+        completion_tokens: list[int | None] = [None] * len(current)
+        tokens: list[tuple[int, int] | None] = [None] * len(current)
         for validator in self.validators:
             for i, result in enumerate(validator.check_batch(current)):
                 current[i] = result.sample
                 found[i].extend(result.verdicts)
+                tokens[i] = result.tokens if result.tokens is not None else tokens[i]
                 if result.completion_tokens is not None:
-                    tokens[i] = result.completion_tokens
+                    completion_tokens[i] = result.completion_tokens
         overrides = self.config.severity_overrides
         return [
-            Result(sample, [apply_severity(v, overrides) for v in verdicts], completion_tokens=n)
-            for sample, verdicts, n in zip(current, found, tokens, strict=True)
+            Result(sample, [apply_severity(v, overrides) for v in verdicts], counted, n)
+            for sample, verdicts, counted, n in zip(current, found, tokens, completion_tokens, strict=True)
         ]

@@ -82,7 +82,7 @@ class LengthValidator(Validator):
     def check_batch(self, samples: Sequence[Sample]) -> list[Result]:
         counts = self.token_counts(samples)
         return [
-            replace(self._judge(s, p, c), completion_tokens=c - self._skeleton_completion)
+            replace(self._judge(s, p, c), tokens=(p, c), completion_tokens=c - self._skeleton_completion)
             for s, (p, c) in zip(samples, counts, strict=True)
         ]
 

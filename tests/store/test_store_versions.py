@@ -187,6 +187,7 @@ def test_versions_have_no_api_that_alters_them(store):
         "get",
         "list",
         "iter_members",
+        "preview_members",
         "iter_samples",
         "fail_code_counts",
         "verify",
