@@ -50,6 +50,9 @@ _JSON_COLUMNS = frozenset(
     {"messages", "conversations", "history", "source_ids", "metadata", "critic_scores", "generation_params"}
 )
 _MAYBE_JSON_COLUMNS = frozenset({"prompt", "completion", "tools"})  # kept as text unless a list of objects
+# Deepest nesting of lists/objects a record may have. Real records stay under ~15 (messages, content
+# parts, tool schemas); the store's JSON serializer gives up far deeper, so deeper ones are refused here.
+MAX_DEPTH = 64
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
 
 
@@ -211,6 +214,9 @@ def _parse_line(
         return None, InputError(
             _too_deep(f"line {lineno}"), path=str(path), record=index, code="input.malformed"
         )
+    if nests_deeper(data, MAX_DEPTH):
+        msg = _too_deep(f"line {lineno}")
+        return None, InputError(msg, path=str(path), record=index, code="input.malformed")
     if not isinstance(data, dict):
         msg = f"line {lineno} holds {_kind(data)}; each line must hold one JSON object (a record)"
         return None, InputError(msg, path=str(path), record=index, code="input.wrong_type")
@@ -267,6 +273,9 @@ def _records_in(path: Path, doc: Any) -> list[Any]:
 
 
 def _item(path: Path, index: int, item: Any) -> RawRecord:
+    if isinstance(item, dict) and nests_deeper(item, MAX_DEPTH):
+        error = InputError(_too_deep(f"record {index}"), path=str(path), record=index, code="input.malformed")
+        return RawRecord(index, None, None, error)
     if isinstance(item, dict):
         return RawRecord(index, None, item, None)
     msg = f"is {_kind(item)}; a record must be a JSON object"
@@ -432,8 +441,24 @@ def _counted(path: Path, records: Iterator[RawRecord]) -> Iterator[RawRecord]:
         raise _empty(path)
 
 
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists/objects more than `limit` levels (itself being level 1).
+
+    >>> nests_deeper({"a": [[1]]}, 3), nests_deeper({"a": [[1]]}, 2)
+    (False, True)
+    """
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def _too_deep(where: str) -> str:
-    return f"{where} nests arrays/objects too deep to read (deeper than Python's JSON reader follows)"
+    return f"{where} nests arrays/objects too deep to read (more than {MAX_DEPTH} levels)"
 
 
 def _empty(path: Path) -> InputError:

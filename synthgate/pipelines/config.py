@@ -21,7 +21,7 @@ from synthgate.errors import ConfigError
 from synthgate.models.embedded import DEFAULT_SPECS, EMBEDDED_NAME
 from synthgate.models.names import model_key
 from synthgate.pipelines.embedded_teacher import TEACHER_NAME
-from synthgate.schemas.chain_config import ChainConfig
+from synthgate.schemas.chain_config import ChainConfig, ToolsConfig
 from synthgate.store.connection import DEFAULT_PATH
 from synthgate.validators.chain import REGISTRY
 
@@ -404,6 +404,12 @@ class GenerateConfig(_Strict):
             for key, unset in (("llm_class", None), ("llm_kwargs", {})):
                 if data.get(role) is not None and data[role].get(key) == unset:
                     data[role].pop(key)
+        # The tools check (added later) only judges <tool_call> blocks, which generation does not
+        # write: at its defaults it leaves the identity of runs started before it unchanged.
+        chain = data["validators"]
+        if chain.get("tools") == ToolsConfig().model_dump(mode="json"):
+            chain.pop("tools")
+            chain["order"] = [name for name in chain["order"] if name != "tools"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

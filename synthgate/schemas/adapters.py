@@ -291,6 +291,9 @@ def _check_tools(tools: Any) -> None:
     if isinstance(tools, str):
         try:
             tools = json.loads(tools)
+        except RecursionError:
+            msg = "a string holding the tool definitions nests too deep to read"
+            raise RecordError("input.malformed", msg, field="tools") from None
         except ValueError as err:
             msg = f"a string must hold the tool definitions as JSON: {getattr(err, 'msg', err)}"
             raise RecordError("input.malformed", msg, field="tools") from None

@@ -97,7 +97,7 @@ def _sharegpt_turn(t: Any, path: str) -> _Turn:
 def _sharegpt_call(value: str) -> str:
     try:
         call = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         call = None
     calls = call if isinstance(call, list) else [call]  # LLaMA-Factory allows a list of parallel calls
     if calls and all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls):

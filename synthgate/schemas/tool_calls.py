@@ -36,7 +36,9 @@ def render_tool_call(name: str, arguments: Any) -> str:
     """One call as a text block. `arguments` as the record holds them: a JSON string (OpenAI) or an
     object; a string that does not parse stays a string, so the tools validator reports it."""
     if isinstance(arguments, str):
-        with contextlib.suppress(ValueError):  # else kept as the raw string: tool.invalid_arguments
+        with contextlib.suppress(
+            ValueError, RecursionError
+        ):  # else kept as the raw string: tool.invalid_arguments
             arguments = json.loads(arguments)
     body = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
     return f"{OPEN}\n{body}\n{CLOSE}"
@@ -82,6 +84,9 @@ def _parse(m: re.Match[str]) -> FoundToolCall:
     block = {"start": m.start(), "end": m.end(), "body_start": b0, "body_end": b1}
     try:
         data = json.loads(body)
+    except RecursionError:
+        msg = "the call nests arrays/objects too deep to read"
+        return FoundToolCall(**block, name=None, arguments=None, error=msg)
     except ValueError as err:
         pos = getattr(err, "pos", 0)
         msg = f"the call is not valid JSON: {getattr(err, 'msg', err)} (character {pos})"

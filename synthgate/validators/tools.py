@@ -123,7 +123,7 @@ def _tool_schemas(tools: Any) -> dict[str, Any] | None:
     if isinstance(tools, str):
         try:
             tools = json.loads(tools)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     if not isinstance(tools, list) or not tools:
         return None

@@ -184,6 +184,23 @@ def test_a_json_line_nested_thousands_deep_is_input_malformed_naming_file_and_li
         assert summary["status_counts"]["fail"] == 1
 
 
+def test_an_extra_column_nested_hundreds_deep_is_input_malformed_not_a_store_traceback(tmp_path):
+    path = tmp_path / "deep.jsonl"
+    column = "[" * 300 + "]" * 300  # json.loads reads it; the store could not write it back
+    path.write_text('{"question": "2+2?", "answer": "4", "trace": ' + column + "}\n", encoding="utf-8")
+    with pytest.raises(
+        InputError, match=r"record 0: line 1 nests arrays/objects too deep to read \(more than 64"
+    ):
+        run_audit(tmp_path, path)
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(
+        '{"question": "2+2?", "answer": "4", "trace": ' + "[" * 60 + "]" * 60 + "}\n", encoding="utf-8"
+    )
+    summary, _, store = run_audit(tmp_path, ok)
+    with store:
+        assert summary["extra_fields"] == {"trace": 1}
+
+
 def test_a_json_file_nested_thousands_deep_is_a_file_error_not_a_traceback(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" * 5000 + "]" * 5000, encoding="utf-8")

