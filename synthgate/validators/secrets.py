@@ -219,7 +219,7 @@ def _starts_word(text: str, pos: int) -> bool:
     return pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] == "_")
 
 
-def _api_keys(text: str) -> list[tuple[int, int, str]]:
+def _api_keys(text: str, generated: bool = False) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     for hint, label, pattern in _PROVIDERS:
         if hint not in text if isinstance(hint, str) else not hint.search(text):
@@ -251,6 +251,7 @@ def _api_keys(text: str) -> list[tuple[int, int, str]]:
                 m
                 and _random_looking(m.group(2), 3.5)
                 and _KEY_BEFORE.search(text, max(0, i - 48), i)
+                and not (generated and _PASSWORD_NAME.search(text, max(0, i - 48), i))
                 and not _not_a_credential(text, i)
             ):
                 found.append((m.start(2), m.end(2), "secret-looking value"))
@@ -273,6 +274,10 @@ _GENERATED = re.compile(
     r"(?i)\b(?:your|generated|random|suggested|strong)\b[ \w-]{0,24}passw|generate\w*passw"
 )
 _GENERATED_WINDOW = 200
+# A conversation that called a password generator: its tool results and the answer carry the
+# generated password (`{"password": "aB3#..."}`), named only "password" where it appears.
+_GENERATOR_CALL = re.compile(r"(?i)generate\w*passw")
+_PASSWORD_NAME = re.compile(r"""(?i)passw(?:or)?d["']?\s*$""")
 
 
 def _not_a_credential(text: str, sep: int) -> bool:
@@ -366,9 +371,12 @@ class Finding(NamedTuple):
     message: str
 
 
-def find_secrets(text: str, *, emails: bool = True, phones: bool = True) -> list[Finding]:
+def find_secrets(
+    text: str, *, emails: bool = True, phones: bool = True, generated: bool = False
+) -> list[Finding]:
     """Every secret and PII span in `text`, in order, one per place (a JWT inside a Bearer header,
-    a key inside a PEM block and an address inside a URL are reported once).
+    a key inside a PEM block and an address inside a URL are reported once). `generated`: the text
+    answers a password generator's call, so a value named "password" is the generated one.
 
     >>> [f.code for f in find_secrets("Write to jane.doe@gmail.com or call 415-867-5309.")]
     ['pii.email', 'pii.phone']
@@ -380,7 +388,7 @@ def find_secrets(text: str, *, emails: bool = True, phones: bool = True) -> list
                 size = m.end() - m.start()
                 msg = f'private key block "-----BEGIN {m.group(1)}-----" ({size} characters)'
                 found.append(Finding(m.start(), m.end(), "secret.private_key", msg))
-    for a, b, label in _api_keys(text):
+    for a, b, label in _api_keys(text, generated):
         found.append(Finding(a, b, "secret.api_key", f'{label} "{mask(text[a:b])}"'))
     logins: list[tuple[int, int]] = []
     if "://" in text:
@@ -464,12 +472,16 @@ class SecretsValidator(Validator):
 
     def check(self, sample: Sample) -> Result:
         texts = texts_to_check(sample, prompts=self.config.check_prompts, roles=_ALL_ROLES, system=True)
-        return Result(sample, [v for t in texts for v in self._scan(t)])
+        generator = any(m.role == "assistant" and _GENERATOR_CALL.search(m.content) for m in sample.prompt)
+        return Result(sample, [v for t in texts for v in self._scan(t, generator)])
 
-    def _scan(self, t: CheckedText) -> list[Verdict]:
+    def _scan(self, t: CheckedText, generator: bool = False) -> list[Verdict]:
         cfg = self.config
         out: list[Verdict] = []
-        for f in find_secrets(t.text, emails=cfg.emails, phones=cfg.phones):
+        # Only the generator's results (tool turns) and the answer carry its password; a user turn
+        # pasting a password is still the user's credential.
+        generated = generator and (t.field == "completion" or t.where.endswith("(tool)"))
+        for f in find_secrets(t.text, emails=cfg.emails, phones=cfg.phones, generated=generated):
             severity = cfg.pii_severity if f.code.startswith("pii.") else cfg.api_key_severity
             span = Span(start=f.start, end=f.end, field=t.field)
             out.append(verdict(self.name, f.code, f"{f.message} in {t.where}", span=span, severity=severity))

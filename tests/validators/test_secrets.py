@@ -341,3 +341,30 @@ def test_a_stand_in_local_part_at_a_webmail_domain_is_not_pii_but_a_name_is():
     assert check("string = 'example@gmail.com'\nprint(bool(email_regex.match(string)))") == []
     assert found("Write to test1@yahoo.com or user@outlook.com.") == []
     assert found("Write to jane.doe@gmail.com.") == [("pii.email", "jane.doe@gmail.com")]
+
+
+def generator_conversation(tool_name: str, user_extra: str = "") -> Sample:
+    return Sample(
+        prompt=[
+            Message(
+                role="user", content="Hi, I need a new password. Can you generate one for me?" + user_extra
+            ),
+            Message(role="assistant", content=f'<tool_call>\n{{"name": "{tool_name}"}}\n</tool_call>'),
+            Message(role="tool", content=f'{{"password": "{GENERATED}"}}'),
+        ],
+        completion=f"Done, {GENERATED} is it. Keep it somewhere safe.",
+    )
+
+
+def test_a_password_generators_result_in_a_tool_turn_is_not_a_leaked_credential():
+    assert SecretsValidator().check(generator_conversation("generate_random_password")).verdicts == []
+    other_tool = SecretsValidator().check(generator_conversation("lookup_account")).verdicts
+    assert [(v.code, v.span.field) for v in other_tool] == [("secret.api_key", "prompt")]
+
+
+def test_a_password_the_user_pastes_into_a_generator_conversation_is_still_flagged():
+    s = generator_conversation("generate_password", "\nMy old password: Qw7#zR2!pL9x")
+    verdicts = SecretsValidator().check(s).verdicts
+    assert [(v.code, v.span.field) for v in verdicts] == [("secret.api_key", "prompt")]
+    assert s.prompt[0].content[verdicts[0].span.start : verdicts[0].span.end] == "Qw7#zR2!pL9x"
+    assert "Qw7#zR2!pL9x" not in verdicts[0].message
