@@ -15,7 +15,8 @@ One verdict per code, each with the FIRST place it occurs:
   the first occurrence beyond the allowed count (the 3rd of a sentence allowed twice). A unit with
   no sentence end (a field "Accommodation: ...", a list entry, an equation, a lead-in "we get")
   repeated among different content is structure: no two occurrences are neighbours and the unit
-  before (or after) each is different every time.
+  before (or after) each is different every time. So is a unit restated after 40+ words of other
+  content each time, when those stretches are no copies of each other (a derivation retried).
 - `loop.repeated_ngram`: a word `ngram_words`-gram appears more than `max_ngram_repeats` times.
   Span: its first occurrence beyond the allowed count. Not counted: n-grams of numbers only (an
   array literal), holding `=` (an equation restated while solving it) or quoting the user's turn.
@@ -118,7 +119,11 @@ def _first_excess(
         by_key.setdefault(key, []).append((a, b))
     looping = [spans for spans in by_key.values() if len(spans) > allowed]
     if looping:
-        looping = [spans for spans in looping if not _in_varied_context(spans, text, seq)]
+        looping = [
+            spans
+            for spans in looping
+            if not _in_varied_context(spans, text, seq) and not _restated_far_apart(spans, text)
+        ]
     excess = sorted(
         (span, len(spans)) for spans in looping for span in spans[allowed:] if not _inside(*span, regions)
     )
@@ -474,6 +479,20 @@ def _bare_q_without_question(low: str, a: int, b: int) -> bool:
     if not _BARE_Q.fullmatch(low, a, b):
         return False
     return "?" not in QUESTION_TEXT.match(low, b).group()  # type: ignore[union-attr]
+
+
+_MIN_GAP_WORDS = 40
+_MAX_GAP_OVERLAP = 0.7  # a paragraph looping with small edits shares far more of its words
+
+
+def _restated_far_apart(spans: list[tuple[int, int]], text: str) -> bool:
+    """Each repeat comes after 40+ words of other content, and those stretches are no copies of
+    each other (their word sets share under 70% of their words): a derivation retried with other
+    numbers, a recap. A loop repeats with its surroundings, or with little in between."""
+    gaps = [set(text[b:a].lower().split()) for (_, b), (a, _) in zip(spans, spans[1:], strict=False)]
+    if any(len(g) < _MIN_GAP_WORDS for g in gaps):
+        return False
+    return all(len(x & y) < _MAX_GAP_OVERLAP * len(x | y) for x, y in zip(gaps, gaps[1:], strict=False))
 
 
 def _line_numbers(text: str, offsets: list[int]) -> list[int]:

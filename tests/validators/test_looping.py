@@ -678,3 +678,29 @@ def test_a_run_of_zeros_then_an_invented_greeting_is_a_fragment_loop():
     assert spanned(text, v) == run
     assert "600 repeats of '0'" in v.message
     assert check('key := "' + "0" * 64 + '"').verdicts == []
+
+
+ATTEMPTS = [
+    "Let the boys be 3x and the girls 2x. When 6 girls join, 3x : (2x + 6) = 6 : 5, so 15x = 12x + 36 "
+    "and x = 12. That gives 36 boys, but then the first ratio check fails because 36 : 24 is not what the "
+    "problem says after the change, so this setup is wrong.",
+    "Now take the girls as 2k - 6 before the change and the boys as 3k. Cross-multiplying 5(3k) = 6(2k) "
+    "gives 15k = 12k, which forces k = 0: no school has zero pupils, so the assumption about who joined "
+    "must be reversed and we try yet another form.",
+    "Finally suppose the boys are 3m - 6 and the girls 2m. Then 5(3m - 6) = 6(2m + 6) leads to "
+    "15m - 30 = 12m + 36, hence 3m = 66 and m = 22, so there are 60 boys and 44 girls after all "
+    "the changes are applied.",
+]
+
+
+def test_a_sentence_restated_before_each_different_attempt_is_not_a_loop():
+    lead = "According to the problem, the ratio of boys to girls is 3:2."
+    text = "\n\n".join(f"{lead} {attempt}" for attempt in ATTEMPTS)
+    assert check(text).verdicts == []
+
+
+def test_a_sentence_repeated_with_the_same_long_stretch_between_is_still_a_loop():
+    lead = "According to the problem, the ratio of boys to girls is 3:2."
+    text = "\n\n".join(f"{lead} {ATTEMPTS[0]}" for _ in range(3)) + "\n\nThat is all."
+    v = only(check(text), "loop.repeated_line")
+    assert v.span.start == text.rindex(lead)
