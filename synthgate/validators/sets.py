@@ -79,6 +79,8 @@ _ASK_THRESHOLD = 85.0
 _MIN_ANSWER_WORDS = 20
 _SHORT_ANSWER_PROMPT_RATIO = 85.0
 _MAX_SHORT_ANSWER_GROUP = 32  # earlier records kept per short answer (bounded state)
+# Courtesy words change no request: prompts are compared without them.
+_COURTESY = frozenset({b"please", b"kindly"})
 _MAX_SLOT_WORDS = 3  # a slot value swapped between two templated prompts: a number, a name
 _TOP_OPENINGS = 5
 _TOP_LABELS = 20  # task types / personas listed in stats; the rest are counted as distinct only
@@ -134,6 +136,9 @@ class SetChecker:
         prompt = _prompt_text(sample)
         # Symbols kept: two puzzles "#@! = !#" and "%^& = &%", or `i <= n` and `i < n`, differ.
         np_, nc = normalize_bytes(prompt, "symbols"), normalize_bytes(sample.completion, "symbols")
+        if b"please" in np_ or b"kindly" in np_:
+            # "Can you please order a pizza?" asks what "Can you order a pizza?" does.
+            np_ = b" ".join(w for w in np_.split(b" ") if w not in _COURTESY)
         ask = _ask(sample)
         system = sample.system_prompt or ""
         # Python's hash is salted per process, but keys are only compared for equality, so

@@ -421,3 +421,15 @@ def test_a_one_word_answer_to_another_question_is_not_a_duplicate_but_a_long_one
         ]
     )
     assert codes(verdicts) == {3: ["dup.exact_completion"]}
+
+
+def test_a_request_repeated_without_its_please_is_the_same_prompt():
+    verdicts, _ = run(
+        [
+            rec(ANSWER, "Can you please order a pizza for me?"),
+            rec(OTHER, "Can you order a pizza for me?"),
+            rec("Glad you are pleased. Which toppings would you like?", "I am pleased with the pizza."),
+        ]
+    )
+    assert codes(verdicts) == {1: ["dup.exact_prompt"]}
+    assert "record 0" in verdicts[1][0].message
