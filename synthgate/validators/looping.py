@@ -460,10 +460,13 @@ def _in_varied_context(spans: list[tuple[int, int]], text: str, seq: list[tuple[
     return len(set(before)) == len(pos) or len(set(after)) == len(pos)
 
 
-# The user asks for Q/A-shaped text (jokes, riddles, a quiz, an FAQ, interview questions), or the
-# prompt is itself a labelled dialogue ("M: Neither. ...") the answer continues: labels are content.
+# The user asks for Q/A-shaped text (jokes, riddles, a quiz, an FAQ, "write five questions"; not
+# "answer these questions"), or the prompt is itself a labelled dialogue ("M: Neither. ...") the
+# answer continues: labels are content.
 _QA_REQUEST = re.compile(
-    r"\b(?:jokes?|riddles?|quiz(?:zes)?|faqs?|q ?& ?a|trivia|flash ?cards?|interview|questions)\b"
+    r"\b(?:jokes?|riddles?|quiz(?:zes)?|faqs?|q ?& ?a|trivia|flash ?cards?)\b"
+    r"|\b(?:write|generate|create|list|give|make|suggest|compose|prepare|draft|come up with)\b"
+    r"[^.?!\n]{0,40}\bquestions\b"
     r"|(?:^|\n)[ \t]*[a-z]:[ \t]"
 )
 _BARE_Q = re.compile(r"[#*_ \t]*q[ \t]*(?:\*\*|__)?[ \t]*[:.)]")

@@ -704,3 +704,11 @@ def test_a_sentence_repeated_with_the_same_long_stretch_between_is_still_a_loop(
     text = "\n\n".join(f"{lead} {ATTEMPTS[0]}" for _ in range(3)) + "\n\nThat is all."
     v = only(check(text), "loop.repeated_line")
     assert v.span.start == text.rindex(lead)
+
+
+def test_pairs_invented_after_answering_the_users_questions_are_still_caught():
+    text = "LoRA trains two small matrices per layer.\n\nQ: What is QLoRA?\nA: LoRA on a 4-bit model."
+    s = sample(text, user="Answer these questions about adapters: what does LoRA train?")
+    assert codes(LoopingValidator().check(s)) == ["loop.extra_qa_pair"]
+    asked = sample(text, user="Write two quiz questions about adapters with answers.")
+    assert LoopingValidator().check(asked).verdicts == []
