@@ -19,7 +19,8 @@ One verdict per code, each with the FIRST place it occurs:
   content each time, when those stretches are no copies of each other (a derivation retried).
 - `loop.repeated_ngram`: a word `ngram_words`-gram appears more than `max_ngram_repeats` times.
   Span: its first occurrence beyond the allowed count. Not counted: n-grams of numbers only (an
-  array literal), holding `=` (an equation restated while solving it) or quoting the user's turn.
+  array literal), holding `=` or inside equation lines (an equation restated while solving it),
+  or quoting the user's turn.
 - `loop.fragment_loop`: the text ends in a unit of 1-12 words repeated at least
   `fragment_min_repeats` times in a row (a one-word unit, "ha ha ha ...", needs twice that), or in
   a 1-4 character unit repeated 8+ times ("!!!!!!!!", "hahahaha"; not digits), or holds anywhere a
@@ -377,8 +378,8 @@ class LoopingValidator(Validator):
         opens parallel lines saying different things ("- Use X to ...", "- Use Y to ...") is
         structure, not a loop (see `_parallel`). Nor is an n-gram without a word (the numbers of an
         array literal: `0, 0, 0, ...`), one holding `=` or lying inside equation lines (an equation
-        restated while solving it), or
-        one the user's turn holds (the answer quotes the text it was asked about).
+        restated while solving it), or one the user's turn holds (the answer quotes the text it was
+        asked about).
         """
         _, coarse_masked = self._mask_code(text, coarse)
         matches = list(TOKEN.finditer(coarse_masked))
