@@ -5,20 +5,31 @@ One verdict per code, each with the FIRST place it occurs:
   Answer: ...", "Q: / A:", "Q1:", "Question 2.", "### Question", "**Question:**") at the start of a
   line or after a sentence end. Span: from the first invented label to the end of the paragraph
   holding the last Q/A label. Not invented: a label opening the completion (it restates the
-  question), a label whose question quotes the user's turn, the word "question" in prose. A
-  completion starting with "Answer:" has no question label at all. `allow_qa_pairs` turns this off.
+  question), a label whose question quotes the user's turn, the word "question" in prose, a bare
+  "q:" / "q." asking nothing before the line ends (a variable named q), and every label when the
+  user asked for Q/A-shaped text (jokes, riddles, a quiz, an FAQ, questions) or the prompt is itself
+  a labelled dialogue ("M: ..."). A completion starting with "Answer:" has no question label at
+  all. `allow_qa_pairs` turns this off.
 - `loop.repeated_sentence` / `loop.repeated_line`: a sentence (or line) of 3+ words appears more
   than `max_sentence_repeats` (`max_line_repeats`) times, compared lower-cased, words only. Span:
-  the first occurrence beyond the allowed count (the 3rd of a sentence allowed twice).
+  the first occurrence beyond the allowed count (the 3rd of a sentence allowed twice). A unit with
+  no sentence end (a field "Accommodation: ...", a list entry, an equation, a lead-in "we get")
+  repeated among different content is structure: no two occurrences are neighbours and the unit
+  before (or after) each is different every time. So is a unit restated after 40+ words of other
+  content each time, when those stretches are no copies of each other (a derivation retried).
 - `loop.repeated_ngram`: a word `ngram_words`-gram appears more than `max_ngram_repeats` times.
-  Span: its first occurrence beyond the allowed count.
+  Span: its first occurrence beyond the allowed count. Not counted: n-grams of numbers only (an
+  array literal), holding `=` or inside equation lines (an equation restated while solving it),
+  or quoting the user's turn.
 - `loop.fragment_loop`: the text ends in a unit of 1-12 words repeated at least
   `fragment_min_repeats` times in a row (a one-word unit, "ha ha ha ...", needs twice that), or in
-  a 1-4 character unit repeated 8+ times ("!!!!!!!!", "hahahaha"; not digits). Span: the loop.
+  a 1-4 character unit repeated 8+ times ("!!!!!!!!", "hahahaha"; not digits), or holds anywhere a
+  run of 200+ of one letter or digit ("0000...", then an invented new turn). Span: the loop.
 - `loop.finish_reason_length`: generation stopped at the token limit (no span).
 
 Code is left out of the Q/A, sentence, line and n-gram checks: fenced blocks and unfenced lines
-that start with a tag or end in `;` `{` `}` `>` (HTML, CSS, C-like code). Code repeats lines
+that start with a tag or end in `;` `{` `}` `>` (HTML, CSS, C-like code), assignments, bare calls
+and keyword lines (Python, Swift, JS; see `looping_text.CODE_LINE`). Code repeats lines
 (`}`, `return x`, `font-family: Arial;`) and shows prompt templates legitimately. Loops at the end of
 code are still fragment loops. A repeat lying in text a higher-ranked finding already explains
 (fragment loop > repeated line > repeated sentence > n-gram; a repeated line explains every
@@ -37,6 +48,7 @@ the exact checks (regex sentence split, offsets, n-gram dictionaries) run.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import ClassVar
 
@@ -70,6 +82,8 @@ _MIN_UNIT_WORDS = 3  # shorter sentences/lines ("Stir.", "}", "return x") repeat
 _MAX_FRAGMENT_WORDS = 12
 _MAX_CHAR_UNIT = 4
 _MIN_CHAR_REPEATS = 8
+_MIN_CHAR_RUN = 200
+_CHAR_RUN = re.compile(rf"([^\W_])\1{{{_MIN_CHAR_RUN - 1},}}")
 _LENGTH_REASONS = frozenset({"length", "max_tokens"})
 
 
@@ -89,17 +103,28 @@ def _inside(a: int, b: int, regions: list[tuple[int, int]]) -> bool:
 
 
 def _first_excess(
-    units: list[tuple[str, int, int]], allowed: int, regions: list[tuple[int, int]]
+    units: list[tuple[str, int, int]],
+    allowed: int,
+    regions: list[tuple[int, int]],
+    text: str,
+    seq: list[tuple[str, int, int]],
 ) -> tuple[tuple[int, int], int, list[tuple[int, int]]] | None:
     """The first occurrence beyond `allowed` of any key that no reported loop explains.
 
-    Returns its span, how often its key occurs, and the spans of every key seen too often (the
-    text this finding explains).
+    `seq` is every non-blank unit in order (short ones too): the neighbours `_in_varied_context`
+    compares. Returns the span, how often its key occurs, and the spans of every key seen too
+    often (the text this finding explains).
     """
     by_key: dict[str, list[tuple[int, int]]] = {}
     for key, a, b in units:
         by_key.setdefault(key, []).append((a, b))
     looping = [spans for spans in by_key.values() if len(spans) > allowed]
+    if looping:
+        looping = [
+            spans
+            for spans in looping
+            if not _in_varied_context(spans, text, seq) and not _restated_far_apart(spans, text)
+        ]
     excess = sorted(
         (span, len(spans)) for spans in looping for span in spans[allowed:] if not _inside(*span, regions)
     )
@@ -144,23 +169,34 @@ class LoopingValidator(Validator):
         tokens = coarse.split()
         regions: list[tuple[int, int]] = []  # text already explained by a reported loop
         fragment = self._fragment(text, coarse, tokens)
+        if not fragment and max(map(len, tokens), default=0) >= _MIN_CHAR_RUN:
+            fragment = self._char_run(text)
         if fragment:
             found["loop.fragment_loop"] = fragment
             regions.append((fragment.span.start, fragment.span.end))  # type: ignore[union-attr]
 
         if self._repeats_possible(low):
             masked, coarse_masked = self._mask_code(text, coarse)
-            for code, units, limit in (
-                ("loop.repeated_line", self._lines(masked, coarse_masked), cfg.max_line_repeats),
-                ("loop.repeated_sentence", self._sentences(masked, coarse_masked), cfg.max_sentence_repeats),
+            line_seq, sentence_seq = (
+                self._lines(masked, coarse_masked),
+                self._sentences(masked, coarse_masked),
+            )
+            for code, seq, limit in (
+                ("loop.repeated_line", line_seq, cfg.max_line_repeats),
+                ("loop.repeated_sentence", sentence_seq, cfg.max_sentence_repeats),
             ):
-                hit = _first_excess(units, limit, regions)
+                units = [
+                    u
+                    for u in seq
+                    if u[0].count(" ") + 1 >= _MIN_UNIT_WORDS and not _is_direction(text[u[1] : u[2]])
+                ]
+                hit = _first_excess(units, limit, regions, text, seq)
                 if hit:
                     found[code] = self._repeat_verdict(code, text, hit[0], hit[1], limit)
                     regions += _merged(hit[2], text)
 
         if self._ngram_possible(tokens):
-            ngram = self._ngram(text, coarse, regions)
+            ngram = self._ngram(text, coarse, regions, sample)
             if ngram:
                 a, b = ngram
                 found["loop.repeated_ngram"] = self._v(
@@ -177,13 +213,16 @@ class LoopingValidator(Validator):
     # --- invented Q/A pairs -------------------------------------------------------------------
 
     def _extra_qa(self, sample: Sample, text: str, low: str) -> Verdict | None:
-        if not labels(low, QUESTION_LABEL):
-            return None  # "question" in prose, no label: skip the masking below
+        if not labels(low, QUESTION_LABEL) or _asks_for_qa(sample):
+            return None  # "question" in prose, no label, or Q/A pairs are what the user asked for
         low = self._mask_code(text, low)[1]  # a prompt template shown in code is not a loop
         invented = [
             (a, b)
             for a, b in labels(low, QUESTION_LABEL)
-            if at_boundary(low, a) and answer_before(low, a) and not self._quotes_prompt(sample, low, b)
+            if at_boundary(low, a)
+            and answer_before(low, a)
+            and not _bare_q_without_question(low, a, b)
+            and not self._quotes_prompt(sample, low, b)
         ]
         if not invented:
             return None
@@ -234,6 +273,21 @@ class LoopingValidator(Validator):
         return self._char_fragment(text)
 
     @staticmethod
+    def _char_run(text: str) -> Verdict | None:
+        """A run of hundreds of one letter or digit anywhere ("000...000" then more text): the model
+        degenerated mid-completion; no word, number or key is that long."""
+        m = _CHAR_RUN.search(text)
+        if not m:
+            return None
+        return verdict(
+            LoopingValidator.name,
+            "loop.fragment_loop",
+            f"The completion holds a run of {len(m.group())} repeats of {m.group(1)!r}: "
+            "the model degenerated.",
+            span=Span(start=m.start(), end=m.end()),
+        )
+
+    @staticmethod
     def _char_fragment(text: str) -> Verdict | None:
         tail = text.rstrip()
         if tail[-1:] not in tail[-_MAX_CHAR_UNIT - 1 : -1]:
@@ -268,21 +322,23 @@ class LoopingValidator(Validator):
 
     @staticmethod
     def _lines(masked: str, coarse: str) -> list[tuple[str, int, int]]:
+        """Every line with a word left after masking: (words, start, end)."""
         units, pos = [], 0
         for line in masked.split("\n"):
             a, b = pos, pos + len(line)
             pos = b + 1
             words = coarse[a:b].split()
-            if len(words) >= _MIN_UNIT_WORDS and not _is_direction(line):
+            if words:
                 units.append((" ".join(words), a, b))
         return units
 
     @staticmethod
     def _sentences(masked: str, coarse: str) -> list[tuple[str, int, int]]:
+        """Every sentence (or line) with a word left after masking: (words, start, end)."""
         units = []
         for a, b in sentence_spans(masked):
             words = coarse[a:b].split()
-            if len(words) >= _MIN_UNIT_WORDS and not _is_direction(masked[a:b]):
+            if words:
                 units.append((" ".join(words), a, b))
         return units
 
@@ -313,12 +369,17 @@ class LoopingValidator(Validator):
         keys = set(zip(*(sampled[i:] for i in range(width)), strict=False))
         return len(keys) < len(sampled) - width + 1
 
-    def _ngram(self, text: str, coarse: str, regions: list[tuple[int, int]]) -> tuple[int, int] | None:
+    def _ngram(
+        self, text: str, coarse: str, regions: list[tuple[int, int]], sample: Sample
+    ) -> tuple[int, int] | None:
         """Span of the first occurrence beyond the allowed count of any n-gram, outside `regions`.
 
         An n-gram does not run across the edge of a list item or table/CSV row, and one that
         opens parallel lines saying different things ("- Use X to ...", "- Use Y to ...") is
-        structure, not a loop (see `_parallel`).
+        structure, not a loop (see `_parallel`). Nor is an n-gram without a word (the numbers of an
+        array literal: `0, 0, 0, ...`), one holding `=` or lying inside equation lines (an equation
+        restated while solving it), or one the user's turn holds (the answer quotes the text it was
+        asked about).
         """
         _, coarse_masked = self._mask_code(text, coarse)
         matches = list(TOKEN.finditer(coarse_masked))
@@ -335,8 +396,19 @@ class LoopingValidator(Validator):
             if i - n + 1 >= max(barrier, 0):
                 by_gram.setdefault(tuple(tokens[i - n + 1 : i + 1]), []).append(i - n + 1)
         excess: list[tuple[int, int]] = []
-        for starts in by_gram.values():
-            if len(starts) <= allowed or self._parallel(starts, tokens, line_of):
+        quoted: str | None = None
+        equations = {i for i, line in enumerate(text.split("\n")) if "=" in line}
+        for gram, starts in by_gram.items():
+            if len(starts) <= allowed or not any(map(_is_content, gram)) or any("=" in t for t in gram):
+                continue
+            if all(line_of[i] == line_of[i + n - 1] and line_of[i] in equations for i in starts):
+                continue
+            if self._parallel(starts, tokens, line_of):
+                continue
+            if quoted is None:
+                users = " ".join(m.content for m in sample.prompt if m.role == "user")
+                quoted = f" {' '.join(lower_same_length(users).translate(VIEW_TABLE).split())} "
+            if f" {' '.join(gram)} " in quoted:
                 continue
             for i in starts[allowed:]:
                 a, b = matches[i].start(), matches[i + n - 1].end()
@@ -364,6 +436,67 @@ class LoopingValidator(Validator):
                 return False
             rests.add(rest)
         return len(rests) == len(starts)
+
+
+def _in_varied_context(spans: list[tuple[int, int]], text: str, seq: list[tuple[str, int, int]]) -> bool:
+    """A repeated lead-in, field or equation line among different content: structure, not a loop.
+
+    The unit has no sentence end (a label "Accommodation: ...", a list entry "- Breadboard", an
+    equation "x + y = 24", a lead-in "Simplifying this ratio, we get"), no two occurrences are
+    neighbours, and at every occurrence the unit before it, or the unit after it, is a different
+    one. A loop repeats its neighbours with it (a looping paragraph, a row pasted again) or
+    repeats back to back; a complete sentence said again ("Stir the pot now.") stays a repeat.
+    """
+    if any(text[a:b].rstrip()[-1:] in ".!?" for a, b in spans):
+        return False
+    where = {a: i for i, (_, a, _) in enumerate(seq)}
+    idx = [where.get(a) for a, _ in spans]
+    if None in idx:
+        return False
+    pos = sorted(i for i in idx if i is not None)
+    if any(j - i < 2 for i, j in zip(pos, pos[1:], strict=False)):
+        return False
+    before = [seq[i - 1][0] if i else None for i in pos]
+    after = [seq[i + 1][0] if i + 1 < len(seq) else None for i in pos]
+    return len(set(before)) == len(pos) or len(set(after)) == len(pos)
+
+
+# The user asks for Q/A-shaped text (jokes, riddles, a quiz, an FAQ, "write five questions"; not
+# "answer these questions"), or the prompt is itself a labelled dialogue ("M: Neither. ...") the
+# answer continues: labels are content.
+_QA_REQUEST = re.compile(
+    r"\b(?:jokes?|riddles?|quiz(?:zes)?|faqs?|q ?& ?a|trivia|flash ?cards?)\b"
+    r"|\b(?:write|generate|create|list|give|make|suggest|compose|prepare|draft|come up with)\b"
+    r"[^.?!\n]{0,40}\bquestions\b"
+    r"|(?:^|\n)[ \t]*[a-z]:[ \t]"
+)
+_BARE_Q = re.compile(r"[#*_ \t]*q[ \t]*(?:\*\*|__)?[ \t]*[:.)]")
+
+
+def _asks_for_qa(sample: Sample) -> bool:
+    return any(m.role == "user" and _QA_REQUEST.search(m.content.lower()) for m in sample.prompt)
+
+
+def _bare_q_without_question(low: str, a: int, b: int) -> bool:
+    """A bare "q:" / "q." (no "question", no number) asking nothing before the line ends: a
+    variable named q ("- q: the number of quarters", "call it 'q.'"), not an invented question."""
+    if not _BARE_Q.fullmatch(low, a, b):
+        return False
+    return "?" not in QUESTION_TEXT.match(low, b).group()  # type: ignore[union-attr]
+
+
+_MIN_GAP_WORDS = 40
+_MAX_GAP_OVERLAP = 0.7  # a paragraph looping with small edits shares far more of its words
+
+
+def _restated_far_apart(spans: list[tuple[int, int]], text: str) -> bool:
+    """Each repeat comes after 40+ words of other content, and those stretches are no copies of
+    each other (their word sets share under 70% of their words): a derivation retried with other
+    numbers, a recap. A loop repeats with its surroundings, or with little in between."""
+    gaps = [set(text[b:a].lower().split()) for (_, b), (a, _) in zip(spans, spans[1:], strict=False)]
+    if any(len(g) < _MIN_GAP_WORDS for g in gaps):
+        return False
+    return all(len(x & y) < _MAX_GAP_OVERLAP * len(x | y) for x, y in zip(gaps, gaps[1:], strict=False))
 
 
 def _line_numbers(text: str, offsets: list[int]) -> list[int]:

@@ -21,8 +21,19 @@ VIEW_TABLE = view_table("symbols")
 # punctuation deleted (so "Hello, world" and "hello world" give the same piece).
 PIECE_TABLE = {cp: (None if sub == " " else sub) for cp, sub in VIEW_TABLE.items()} | {ord(" "): None}
 TOKEN = re.compile(r"\S+")
-# Unfenced markup and code lines (HTML, CSS, C-like): they start with a tag or end in ; { } >.
-CODE_LINE = re.compile(r"^[ \t]*<[^\n]*|^[^\n]*[;{}>][ \t]*$", re.MULTILINE)
+# Unfenced markup and code lines: HTML, CSS and C-like lines start with a tag or end in ; { } >;
+# Python/Swift/JS-like lines are an assignment (`count[i] = 1`, `leftIndex += 1`), a bare call
+# (`turtle.forward(size / 4)`) or open with a lower-case keyword (`return x`, `else:`). Code repeats
+# such lines by design (a square is four forward/right pairs); a prose line never has this shape
+# (a math line "x + y = 24" does not start with `name =`, so equations stay prose).
+CODE_LINE = re.compile(
+    r"^[ \t]*<[^\n]*|^[^\n]*[;{}>][ \t]*$"
+    r"|^[ \t]*[A-Za-z_][\w.]*(?:\[[^\]\n]*\])?[ \t]*(?:[-+*/%|&^]|//|\*\*)?=(?!=)[^\n]*$"
+    r"|^[ \t]*[A-Za-z_][\w.]*\([^\n]*\)[ \t]*$"
+    r"|^[ \t]*(?:if|elif|else|for|while|def|class|try|except|with)\b[^\n]*:[ \t]*$"
+    r"|^[ \t]*(?:return|import|from[ \t]+[\w.]+[ \t]+import)\b[^\n]*$",
+    re.MULTILINE,
+)
 # A long unbroken run holding several regex/code symbols (a regex, a URL with a query, a minified
 # expression) repeats its groups legitimately: it is blanked like code.
 _LONG_RUN = re.compile(r"\S{24,}")

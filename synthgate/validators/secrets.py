@@ -13,7 +13,11 @@ published in Stripe's own docs and are not flagged), JWTs (`eyJ...eyJ...sig`), `
 and credential assignments (`api_key = "..."`, `"password": "..."`, `DB_TOKEN=...`; a key,
 secret, token, password or credential name right before `=`/`:`) whose value looks random:
 12+ characters mixing letters and digits, not all upper case, 3.5+ bits of entropy per character,
-and not a stand-in or reference (your, example, xxx, `${VAR}`, URLs, paths, `settings.key`).
+and not a stand-in or reference (your, example, xxx, `${VAR}`, URLs, paths, `settings.key`). Not
+a credential either: a ciphertext or hash given as input (`encrypted_password = "..."`,
+`password_hash: ...`) and a password made for the user ("Here is your new password: ...", "a
+strong random password: ...", `{"password": ...}` after a `generate_password` call, within 200
+characters before it). Provider-shaped keys are flagged whatever surrounds them.
 Provider-shaped tokens must still mix letters and digits (Hugging Face's: upper and lower case),
 so prose such as "sk-this-is-a-very-long-word" is left alone; anything containing "example" (AWS's
 documented AKIAIOSFODNN7EXAMPLE) is too.
@@ -36,8 +40,10 @@ base64 characters in it (a "..." stand-in in documentation is not a key).
 
 Emails (`pii.email`): not flagged at documentation domains (RFC 2606/6761: example.com/.org/
 .net, any `example`/`example-*` label, the .test/.example/.invalid/.localhost/.local TLDs),
-obvious stand-ins (domain.com, company.com, yourdomain.com, any `your*` label), or for
-non-personal senders (`git@`, `noreply@`). Real-looking addresses are flagged.
+obvious stand-ins (domain.com, company.com, yourdomain.com, any `your*` label), for
+non-personal senders (`git@`, `noreply@`), or for a stand-in word as the whole local part
+(`example@gmail.com`, `test1@`, `user@`). Real-looking addresses are flagged (`jane.doe@gmail.com`
+too: a Doe may be a real person).
 
 Phones (`pii.phone`): `+CC` international numbers with separators and 10-15 digits, and US
 numbers `(415) 867-5309`, `415-867-5309`, `415.867.5309` (optionally `1-` first). Never a bare
@@ -170,6 +176,27 @@ _EMAIL = re.compile(
 _DOC_TLDS = frozenset({"test", "example", "invalid", "localhost", "local"})
 _STAND_IN_DOMAINS = frozenset({"domain.com", "company.com", "mydomain.com"})
 _NON_PERSONAL = frozenset({"git", "noreply", "no-reply", "donotreply"})
+# Local parts that are a stand-in word, not a person, at any domain: example@gmail.com in a
+# regex demo, test@..., user@..., someone@... (a name such as jane.doe stays personal data).
+_STAND_IN_LOCALS = frozenset(
+    {
+        "example",
+        "sample",
+        "test",
+        "testing",
+        "user",
+        "username",
+        "someone",
+        "somebody",
+        "email",
+        "name",
+        "foo",
+        "bar",
+        "foobar",
+        "abc",
+        "xyz",
+    }
+)
 
 _PHONE = re.compile(
     r"(?<![\w+.\-/])(?:"
@@ -192,7 +219,7 @@ def _starts_word(text: str, pos: int) -> bool:
     return pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] == "_")
 
 
-def _api_keys(text: str) -> list[tuple[int, int, str]]:
+def _api_keys(text: str, generated: bool = False) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     for hint, label, pattern in _PROVIDERS:
         if hint not in text if isinstance(hint, str) else not hint.search(text):
@@ -220,7 +247,13 @@ def _api_keys(text: str) -> list[tuple[int, int, str]]:
         i = text.find(sep)
         while i >= 0:
             m = _VALUE.match(text, i + 1)
-            if m and _random_looking(m.group(2), 3.5) and _KEY_BEFORE.search(text, max(0, i - 48), i):
+            if (
+                m
+                and _random_looking(m.group(2), 3.5)
+                and _KEY_BEFORE.search(text, max(0, i - 48), i)
+                and not (generated and _PASSWORD_NAME.search(text, max(0, i - 48), i))
+                and not _not_a_credential(text, i)
+            ):
                 found.append((m.start(2), m.end(2), "secret-looking value"))
             i = text.find(sep, i + 1)
     if "earer" in text:
@@ -228,6 +261,30 @@ def _api_keys(text: str) -> list[tuple[int, int, str]]:
             if _random_looking(m.group(1), 3.5):
                 found.append((m.start(1), m.end(1), "bearer token"))
     return found
+
+
+# A generic value that is not the data author's credential: a ciphertext or hash given as input
+# (`encrypted_password = "..."`), or a password a tool generated for the user ("Here is your new
+# password: ...", `{"password": ...}` after a generate_password call). Provider-shaped keys are
+# never excused: only the generic "name = random value" rule consults this.
+_CIPHER_NAME = re.compile(
+    r"""(?i)(?<![A-Za-z])(?:enc(?:rypted)?|hash(?:ed)?|cipher(?:text)?|digest)[\w.-]*["']?\s*$"""
+)
+_GENERATED = re.compile(
+    r"(?i)\b(?:your|generated|random|suggested|strong)\b[ \w-]{0,24}passw|generate\w*passw"
+)
+_GENERATED_WINDOW = 200
+# A conversation that called a password generator: its tool results and the answer carry the
+# generated password (`{"password": "aB3#..."}`), named only "password" where it appears.
+_GENERATOR_CALL = re.compile(r"(?i)generate\w*passw")
+_PASSWORD_NAME = re.compile(r"""(?i)passw(?:or)?d["']?\s*$""")
+
+
+def _not_a_credential(text: str, sep: int) -> bool:
+    """The value after the separator at `sep` is a ciphertext or a freshly generated password."""
+    if _CIPHER_NAME.search(text, max(0, sep - 48), sep):
+        return True
+    return bool(_GENERATED.search(text, max(0, sep - _GENERATED_WINDOW), sep))
 
 
 def _is_discord_id(part: str) -> bool:
@@ -280,7 +337,12 @@ def _is_documentation_domain(domain: str) -> bool:
 
 
 def _is_documentation_email(local: str, domain: str) -> bool:
-    return _is_documentation_domain(domain) or local.lower() in _NON_PERSONAL
+    local = local.lower()
+    return (
+        _is_documentation_domain(domain)
+        or local in _NON_PERSONAL
+        or local.rstrip("0123456789") in _STAND_IN_LOCALS
+    )
 
 
 def _phones(text: str) -> list[tuple[int, int]]:
@@ -309,9 +371,12 @@ class Finding(NamedTuple):
     message: str
 
 
-def find_secrets(text: str, *, emails: bool = True, phones: bool = True) -> list[Finding]:
+def find_secrets(
+    text: str, *, emails: bool = True, phones: bool = True, generated: bool = False
+) -> list[Finding]:
     """Every secret and PII span in `text`, in order, one per place (a JWT inside a Bearer header,
-    a key inside a PEM block and an address inside a URL are reported once).
+    a key inside a PEM block and an address inside a URL are reported once). `generated`: the text
+    answers a password generator's call, so a value named "password" is the generated one.
 
     >>> [f.code for f in find_secrets("Write to jane.doe@gmail.com or call 415-867-5309.")]
     ['pii.email', 'pii.phone']
@@ -323,7 +388,7 @@ def find_secrets(text: str, *, emails: bool = True, phones: bool = True) -> list
                 size = m.end() - m.start()
                 msg = f'private key block "-----BEGIN {m.group(1)}-----" ({size} characters)'
                 found.append(Finding(m.start(), m.end(), "secret.private_key", msg))
-    for a, b, label in _api_keys(text):
+    for a, b, label in _api_keys(text, generated):
         found.append(Finding(a, b, "secret.api_key", f'{label} "{mask(text[a:b])}"'))
     logins: list[tuple[int, int]] = []
     if "://" in text:
@@ -407,12 +472,16 @@ class SecretsValidator(Validator):
 
     def check(self, sample: Sample) -> Result:
         texts = texts_to_check(sample, prompts=self.config.check_prompts, roles=_ALL_ROLES, system=True)
-        return Result(sample, [v for t in texts for v in self._scan(t)])
+        generator = any(m.role == "assistant" and _GENERATOR_CALL.search(m.content) for m in sample.prompt)
+        return Result(sample, [v for t in texts for v in self._scan(t, generator)])
 
-    def _scan(self, t: CheckedText) -> list[Verdict]:
+    def _scan(self, t: CheckedText, generator: bool = False) -> list[Verdict]:
         cfg = self.config
         out: list[Verdict] = []
-        for f in find_secrets(t.text, emails=cfg.emails, phones=cfg.phones):
+        # Only the generator's results (tool turns) and the answer carry its password; a user turn
+        # pasting a password is still the user's credential.
+        generated = generator and (t.field == "completion" or t.where.endswith("(tool)"))
+        for f in find_secrets(t.text, emails=cfg.emails, phones=cfg.phones, generated=generated):
             severity = cfg.pii_severity if f.code.startswith("pii.") else cfg.api_key_severity
             span = Span(start=f.start, end=f.end, field=t.field)
             out.append(verdict(self.name, f.code, f"{f.message} in {t.where}", span=span, severity=severity))

@@ -6,6 +6,9 @@ Streaming with bounded state: `observe` keeps a few 64-bit keys and counters per
 are normalized in `symbols` mode (normalize.py: case, whitespace and sentence punctuation ignored,
 operators and symbols kept) before comparing.
 
+A short completion (< 20 words: a closer, "7") shared by records whose prompts differ (ratio < 85)
+is the same short answer to another question, not a duplicate (see `SetChecker._generic_answer`).
+
 Prompts are judged on what they ask: two prompts close as wholes are `dup.near_prompt` only when
 the question outside a labelled context passage is close too (RAG prompts sharing one passage
 but asking other questions are not duplicates). Prompts that differ only in slot values (numbers,
@@ -71,6 +74,13 @@ _TEMPLATE = 3 + 2 * BANDS
 # sharing a retrieved passage but asking other questions are not. Asks are short, so a one-word
 # edit moves their ratio far more than a long prompt's: the bar is lower than the whole prompt's.
 _ASK_THRESHOLD = 85.0
+# A completion shorter than this many words that another record also gives counts as a duplicate
+# only when the two prompts are this similar (rapidfuzz ratio) too; see `_generic_answer`.
+_MIN_ANSWER_WORDS = 20
+_SHORT_ANSWER_PROMPT_RATIO = 85.0
+_MAX_SHORT_ANSWER_GROUP = 32  # earlier records kept per short answer (bounded state)
+# Courtesy words change no request: prompts are compared without them.
+_COURTESY = frozenset({b"please", b"kindly"})
 _MAX_SLOT_WORDS = 3  # a slot value swapped between two templated prompts: a number, a name
 _TOP_OPENINGS = 5
 _TOP_LABELS = 20  # task types / personas listed in stats; the rest are counted as distinct only
@@ -93,6 +103,7 @@ class SetChecker:
         self._keys = KeyIndex()
         self._cache: dict[int, tuple[bytes, bytes, bytes | None]] = {}  # prompt, completion, ask
         self._cache_order: deque[int] = deque()
+        self._short_answers: dict[int, list[int]] = {}  # short completion key -> first positions
         self._cache_bytes = 0
         self._batch: list[tuple[int, int, int, int, int, int]] = []  # exact keys, lengths, template key
         self._roots = array("q")  # position -> first record of its prompt template
@@ -125,6 +136,9 @@ class SetChecker:
         prompt = _prompt_text(sample)
         # Symbols kept: two puzzles "#@! = !#" and "%^& = &%", or `i <= n` and `i < n`, differ.
         np_, nc = normalize_bytes(prompt, "symbols"), normalize_bytes(sample.completion, "symbols")
+        if b"please" in np_ or b"kindly" in np_:
+            # "Can you please order a pizza?" asks what "Can you order a pizza?" does.
+            np_ = b" ".join(w for w in np_.split(b" ") if w not in _COURTESY)
         ask = _ask(sample)
         system = sample.system_prompt or ""
         # Python's hash is salted per process, but keys are only compared for equality, so
@@ -138,6 +152,10 @@ class SetChecker:
         self._b_texts[1].append(nc)
         self._b_heads.append(prompt[:_HEAD_CHARS])
         self._cache[pos] = (np_, nc, ask)
+        if nc.count(b" ") + 1 < _MIN_ANSWER_WORDS:
+            group = self._short_answers.setdefault(hc, [])
+            if len(group) < _MAX_SHORT_ANSWER_GROUP:
+                group.append(pos)
         self._cache_order.append(pos)
         self._cache_bytes += len(np_) + len(nc) + len(ask or b"")
         self._nonempty["prompt"] += bool(np_)
@@ -261,8 +279,14 @@ class SetChecker:
         self._b_heads.clear()
         budget = self.config.near_duplicate_cache_mb * 1_000_000
         while self._cache_bytes > budget and self._cache_order:
-            a, b, ask = self._cache.pop(self._cache_order.popleft())
+            gone = self._cache_order.popleft()
+            a, b, ask = self._cache.pop(gone)
             self._cache_bytes -= len(a) + len(b) + len(ask or b"")
+            group = self._short_answers.get(hash(b))
+            if group is not None and gone in group:  # its prompt is gone: nothing left to compare
+                group.remove(gone)
+                if not group:
+                    del self._short_answers[hash(b)]
 
     def _judge(self, p: int, heads: np.ndarray, prompt_len: int, completion_len: int) -> None:
         found: list[Verdict] = []
@@ -282,6 +306,8 @@ class SetChecker:
                 span = Span(start=0, end=length, field=field)
                 head = heads[1 + fi]
                 if 0 <= head < p:
+                    if fi == 1 and self._generic_answer(p, int(head)):
+                        continue
                     j = self._indexes[head]
                     message = f"same {field} as record {j}"
                     found.append(verdict(NAME, f"dup.exact_{field}", message, span=span))
@@ -294,6 +320,8 @@ class SetChecker:
                     continue
                 if near[2]:
                     self._join_template(p, near[0])
+                    continue
+                if fi == 1 and self._generic_answer(p, near[0]):
                     continue
                 j, score = self._indexes[near[0]], near[1]
                 how = (
@@ -336,6 +364,23 @@ class SetChecker:
                 slot = _slot_swap(ask or mine[0], other or held[0])
             best = (j, score, slot)
         return best
+
+    def _generic_answer(self, p: int, earlier: int) -> bool:
+        """A short completion ("7", "You're welcome! ...", "The email has been sent.") shared with an
+        earlier record whose prompt asks something else: the same short answer to another question
+        is no duplicate. A long shared completion, or a short one after a similar prompt (the same
+        conversation regenerated), still is; so is one whose earlier prompt is no longer held."""
+        mine, held = self._cache[p], self._cache.get(earlier)
+        if held is None or mine[1].count(b" ") + 1 >= _MIN_ANSWER_WORDS:
+            return False
+        # Every earlier record giving that answer, not only the first: the conversation this one
+        # regenerates may be the third to end in "You're welcome!".
+        same = self._short_answers.get(hash(held[1]), [])
+        for j in [earlier, *(q for q in same if q < p and q != earlier)]:
+            other = self._cache.get(j)
+            if other is None or fuzz.ratio(mine[0], other[0]) >= _SHORT_ANSWER_PROMPT_RATIO:
+                return False
+        return True
 
     def _join_template(self, p: int, earlier: int) -> None:
         """Count record `p` as filling the prompt template of the earlier record at `earlier`."""

@@ -573,3 +573,142 @@ def test_a_bracketed_direction_repeated_in_a_loop_is_still_caught_at_the_end():
     text = "JENNY\n(to phone)\nHello?" + "\n(voice from phone)" * 10
     v = only(check(text), "loop.fragment_loop")
     assert spanned(text, v) == ("(voice from phone)\n" * 10).strip()
+
+
+# --- benchmark-tuned traps: derivations, unfenced code, per-item fields, asked-for Q/A ---------
+
+DERIVATION = (
+    "Let x be the number of adult tickets and y the number of child tickets.\n\n"
+    "x + y = 24\n\n10x + 6y = 200\n\nFrom the first equation:\n\nx + y = 24\n\ny = 24 - x\n\n"
+    "Substitute into the second equation:\n\n10x + 6(24 - x) = 200\n\n4x = 56\n\nx = 14\n\n"
+    "Check with the first equation:\n\nx + y = 24\n\n14 + 10 = 24\n\nSo 14 adult and 10 child tickets."
+)
+UNFENCED_TURTLE = (
+    "import turtle\n\ndef draw_square(size):\n    turtle.forward(size)\n    turtle.right(90)\n"
+    "    turtle.forward(size)\n    turtle.right(90)\n    turtle.forward(size)\n    turtle.right(90)\n"
+    "    turtle.forward(size)\n    turtle.right(90)\n\ndraw_square(100)\nturtle.done()"
+)
+UNFENCED_MERGE = (
+    "def merge(left, right):\n    result = []\n    i = j = 0\n    while i < len(left) and j < len(right):\n"
+    "        if left[i] <= right[j]:\n            result.append(left[i])\n            i += 1\n"
+    "        else:\n            result.append(right[j])\n            j += 1\n"
+    "    while i < len(left):\n        result.append(left[i])\n        i += 1\n"
+    "    while j < len(right):\n        result.append(right[j])\n        j += 1\n    return result"
+)
+ITINERARY = "Here is a plan for your trip.\n\n" + "\n\n".join(
+    f"Day {i}:\n{place}\n\nActivities: {what}\nTransportation: {how}\n"
+    "Accommodation: Luxury Hotel (Price range: $$$)"
+    for i, (place, what, how) in enumerate(
+        [
+            ("Johannesburg", "Visit the Apartheid Museum and Gold Reef City.", "Rent a car."),
+            ("Cape Town", "Take the cable car up Table Mountain.", "Fly from Johannesburg"),
+            ("Cape Town", "Walk through the Bo-Kaap and drive to Cape Point.", "Rent a car or take a tour"),
+            ("Stellenbosch", "Tour two wine estates and the old town.", "Drive or train"),
+        ],
+        start=1,
+    )
+)
+PARTS_LISTS = (
+    "1. Simple LED circuit:\nComponents:\n- Breadboard\n- 220-ohm resistor\n"
+    "- 9V battery with battery clip\n\n"
+    "2. Buzzer alarm:\nComponents:\n- Active buzzer\n- Push button\n- 9V battery with battery clip\n\n"
+    "3. Motorized car:\nComponents:\n- 2 DC motors\n- Cardboard base\n- 9V battery with battery clip\n"
+)
+JOKES = "\n\n".join(
+    f"Q: Why did the {who} cross the road?\nA: {why}"
+    for who, why in [
+        ("chicken", "To get to the other side!"),
+        ("cow", "To get to the udder side!"),
+        ("strawberry", "Because it was in a jam!"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [DERIVATION, UNFENCED_TURTLE, UNFENCED_MERGE, ITINERARY, PARTS_LISTS, "arr = [" + "0, " * 23 + "0]"],
+    ids=["derivation", "turtle", "merge-sort", "itinerary-fields", "parts-lists", "zeros-literal"],
+)
+def test_restated_equations_unfenced_code_and_per_item_fields_are_not_loops(text):
+    assert check(text).verdicts == []
+
+
+def test_a_field_line_repeated_back_to_back_is_still_a_repeated_line():
+    line = "Accommodation: Luxury Hotel (Price range: $$$)"
+    text = "Day 1:\nJohannesburg\n" + "\n".join([line] * 3) + "\nDay 2:\nCape Town"
+    v = only(check(text), "loop.repeated_line")
+    assert v.span.start == text.rindex(line)
+
+
+def test_a_block_of_fields_pasted_again_and_again_is_still_a_repeated_line():
+    block = "Transportation: Rent a car\nAccommodation: Luxury Hotel (Price range: $$$)"
+    text = "Your plan:\n\n" + "\n\n".join([block] * 3) + "\n\nEnjoy the trip!"
+    v = only(check(text), "loop.repeated_line")
+    assert spanned(text, v) == "Transportation: Rent a car"
+    assert v.span.start == text.rindex("Transportation")
+
+
+def test_equations_restated_while_solving_are_not_an_ngram_loop():
+    line = "Cary's age now + 7 = Dan's age now + 9 + 7"
+    steps = ["Set up the equations:", "Substitute the first one:", "Simplify:", "Check it:", "Again:"]
+    text = "".join(f"{step}\n\n{line}\n\n" for step in steps) + "So 16 = 16."
+    assert codes(check(text)) == []
+
+
+def test_qa_jokes_the_user_asked_for_are_not_invented_pairs():
+    s = sample("Sure!\n\n" + JOKES, user="Tell me three jokes about animals.")
+    assert LoopingValidator().check(s).verdicts == []
+    unasked = LoopingValidator().check(sample("Sure!\n\n" + JOKES, user="What is a pun?"))
+    assert codes(unasked) == ["loop.extra_qa_pair"]
+
+
+def test_a_variable_named_q_is_not_a_question_label():
+    text = (
+        "Let's use variables:\n\n- q: the number of quarters\n- d: the number of dimes\n\n"
+        "Then q = 2d + 7 and 0.25q + 0.10d = 10.15, so d = 14 and q = 35."
+    )
+    assert check(text).verdicts == []
+    assert check("The answer is 35.\nq: How many dimes are there?\na: 14.").verdicts != []
+
+
+def test_a_run_of_zeros_then_an_invented_greeting_is_a_fragment_loop():
+    run = "0" * 600
+    text = f'Use this key:\n\nkey := "{run}\n Hello! How can I assist you today?'
+    v = only(check(text), "loop.fragment_loop")
+    assert spanned(text, v) == run
+    assert "600 repeats of '0'" in v.message
+    assert check('key := "' + "0" * 64 + '"').verdicts == []
+
+
+ATTEMPTS = [
+    "Let the boys be 3x and the girls 2x. When 6 girls join, 3x : (2x + 6) = 6 : 5, so 15x = 12x + 36 "
+    "and x = 12. That gives 36 boys, but then the first ratio check fails because 36 : 24 is not what the "
+    "problem says after the change, so this setup is wrong.",
+    "Now take the girls as 2k - 6 before the change and the boys as 3k. Cross-multiplying 5(3k) = 6(2k) "
+    "gives 15k = 12k, which forces k = 0: no school has zero pupils, so the assumption about who joined "
+    "must be reversed and we try yet another form.",
+    "Finally suppose the boys are 3m - 6 and the girls 2m. Then 5(3m - 6) = 6(2m + 6) leads to "
+    "15m - 30 = 12m + 36, hence 3m = 66 and m = 22, so there are 60 boys and 44 girls after all "
+    "the changes are applied.",
+]
+
+
+def test_a_sentence_restated_before_each_different_attempt_is_not_a_loop():
+    lead = "According to the problem, the ratio of boys to girls is 3:2."
+    text = "\n\n".join(f"{lead} {attempt}" for attempt in ATTEMPTS)
+    assert check(text).verdicts == []
+
+
+def test_a_sentence_repeated_with_the_same_long_stretch_between_is_still_a_loop():
+    lead = "According to the problem, the ratio of boys to girls is 3:2."
+    text = "\n\n".join(f"{lead} {ATTEMPTS[0]}" for _ in range(3)) + "\n\nThat is all."
+    v = only(check(text), "loop.repeated_line")
+    assert v.span.start == text.rindex(lead)
+
+
+def test_pairs_invented_after_answering_the_users_questions_are_still_caught():
+    text = "LoRA trains two small matrices per layer.\n\nQ: What is QLoRA?\nA: LoRA on a 4-bit model."
+    s = sample(text, user="Answer these questions about adapters: what does LoRA train?")
+    assert codes(LoopingValidator().check(s)) == ["loop.extra_qa_pair"]
+    asked = sample(text, user="Write two quiz questions about adapters with answers.")
+    assert LoopingValidator().check(asked).verdicts == []

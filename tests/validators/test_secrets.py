@@ -302,3 +302,69 @@ def test_chain_builds_the_secrets_validator_from_chain_config():
     chain = Chain(ChainConfig(order=["secrets"], secrets=SecretsConfig(check_prompts=False)))
     result = chain.run(sample("Reach me at jane.doe@gmail.com", prompt="Mail jane.doe@gmail.com"))
     assert [(v.code, v.span.field) for v in result.verdicts] == [("pii.email", "completion")]
+
+
+# --- values that are not the data author's credentials (benchmark-tuned traps) -------------------
+
+GENERATED = "aB3#fG7!kL9@xQ2"
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        f"Here is your new password: {GENERATED}. Please make sure to save it in a secure place.",
+        f"Done! Strong random password: {GENERATED}",
+        f'{{"name": "generate_random_password", "arguments": {{"length": 15}}}}\n'
+        f'{{"password": "{GENERATED}"}}',
+        'encrypted_password = "IH6nQj2Tx8rLpV0sWk5yZa"\nkey = load_key()\nprint(decrypt(encrypted_password))',
+        "password_hash: $2b$12$R9h7cIPz0gi.URNNX3kh2OPST9",
+    ],
+    ids=["new-password", "generated-password", "tool-observation", "ciphertext-input", "hash"],
+)
+def test_generated_passwords_and_ciphertexts_are_not_leaked_credentials(completion: str):
+    assert check(completion) == []
+
+
+def test_the_same_random_value_as_a_config_password_is_still_a_secret_and_masked():
+    config = f'DB_HOST=db.internal\nDB_PASSWORD="{GENERATED}"'
+    assert found(config) == [("secret.api_key", GENERATED)]
+    assert GENERATED not in mask_secrets(config)
+
+
+def test_a_provider_key_next_to_the_words_new_password_is_still_flagged():
+    key = KEYS["openai"]
+    text = f"Here is your new password: {GENERATED}\nOPENAI_API_KEY={key}"
+    assert ("secret.api_key", key) in found(text)
+
+
+def test_a_stand_in_local_part_at_a_webmail_domain_is_not_pii_but_a_name_is():
+    assert check("string = 'example@gmail.com'\nprint(bool(email_regex.match(string)))") == []
+    assert found("Write to test1@yahoo.com or user@outlook.com.") == []
+    assert found("Write to jane.doe@gmail.com.") == [("pii.email", "jane.doe@gmail.com")]
+
+
+def generator_conversation(tool_name: str, user_extra: str = "") -> Sample:
+    return Sample(
+        prompt=[
+            Message(
+                role="user", content="Hi, I need a new password. Can you generate one for me?" + user_extra
+            ),
+            Message(role="assistant", content=f'<tool_call>\n{{"name": "{tool_name}"}}\n</tool_call>'),
+            Message(role="tool", content=f'{{"password": "{GENERATED}"}}'),
+        ],
+        completion=f"Done, {GENERATED} is it. Keep it somewhere safe.",
+    )
+
+
+def test_a_password_generators_result_in_a_tool_turn_is_not_a_leaked_credential():
+    assert SecretsValidator().check(generator_conversation("generate_random_password")).verdicts == []
+    other_tool = SecretsValidator().check(generator_conversation("lookup_account")).verdicts
+    assert [(v.code, v.span.field) for v in other_tool] == [("secret.api_key", "prompt")]
+
+
+def test_a_password_the_user_pastes_into_a_generator_conversation_is_still_flagged():
+    s = generator_conversation("generate_password", "\nMy old password: Qw7#zR2!pL9x")
+    verdicts = SecretsValidator().check(s).verdicts
+    assert [(v.code, v.span.field) for v in verdicts] == [("secret.api_key", "prompt")]
+    assert s.prompt[0].content[verdicts[0].span.start : verdicts[0].span.end] == "Qw7#zR2!pL9x"
+    assert "Qw7#zR2!pL9x" not in verdicts[0].message

@@ -379,3 +379,57 @@ def test_real_distinct_questions_raise_no_template_or_duplicate_findings():
     verdicts, findings = run(records)
     assert verdicts == {}
     assert "set.templated_prompts" not in findings_by_code(findings)
+
+
+# --- short shared answers: a closer or a one-word answer to another question is not a duplicate --
+
+CLOSER = "You're welcome! If you have any other questions, feel free to ask."
+AGE_TURNS = (
+    "user: Hi, I was born on 1990-05-15. Can you tell me how old I am today?\n"
+    'assistant: <functioncall> {"name": "calculate_age", "arguments": {"birthdate": "1990-05-15"}}\n'
+    'tool: {"age": 31}\nassistant: According to my calculations, you are 31 years old today.\n'
+    "user: Oh, time flies! Thank you for the information."
+)
+EMAIL_TURNS = (
+    "user: I need to send an email to my boss about the project delay. The subject should be "
+    "'Project Delay' and the message should explain that the vendor shipped late.\n"
+    'assistant: <functioncall> {"name": "send_email", "arguments": {"to": "boss@company.com"}}\n'
+    'tool: {"status": "success"}\nassistant: The email has been sent successfully to your boss.\n'
+    "user: Great, thanks a lot for your help!"
+)
+
+
+def test_the_same_closing_line_after_different_conversations_is_not_a_duplicate():
+    verdicts, _ = run([rec(CLOSER, AGE_TURNS), rec(CLOSER, EMAIL_TURNS)])
+    assert codes(verdicts) == {}
+
+
+def test_the_same_closing_line_after_the_same_conversation_regenerated_is_still_a_duplicate():
+    regenerated = AGE_TURNS.replace("Oh, time flies!", "Wow, time flies!")
+    verdicts, _ = run([rec(CLOSER, AGE_TURNS), rec(CLOSER, EMAIL_TURNS), rec(CLOSER, regenerated)])
+    assert codes(verdicts) == {2: ["dup.exact_completion"]}
+    assert "record 0" in verdicts[2][0].message
+
+
+def test_a_one_word_answer_to_another_question_is_not_a_duplicate_but_a_long_one_is():
+    verdicts, _ = run(
+        [
+            rec("7", "How many days are in a week?"),
+            rec("7", "What is the square root of 49?"),
+            rec(ANSWER, "Summarise the report."),
+            rec(ANSWER, "What did the chief executive say about guidance?"),
+        ]
+    )
+    assert codes(verdicts) == {3: ["dup.exact_completion"]}
+
+
+def test_a_request_repeated_without_its_please_is_the_same_prompt():
+    verdicts, _ = run(
+        [
+            rec(ANSWER, "Can you please order a pizza for me?"),
+            rec(OTHER, "Can you order a pizza for me?"),
+            rec("Glad you are pleased. Which toppings would you like?", "I am pleased with the pizza."),
+        ]
+    )
+    assert codes(verdicts) == {1: ["dup.exact_prompt"]}
+    assert "record 0" in verdicts[1][0].message
