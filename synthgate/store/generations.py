@@ -26,6 +26,7 @@ from synthgate.store._common import dumps, loads, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
 from synthgate.store.runs import Runs
+from synthgate.validators.secrets import mask_sample, mask_secrets, mask_strings
 
 KIND = "generate"
 JOB_STATUSES = ("kept", "rejected", "failed")
@@ -143,20 +144,23 @@ class Generations:
         jobs: list[list[Any]] = []
         for record in records:
             for seq, r in enumerate(record.requests):
+                # Masked like every other row: a teacher may echo a key from its documents. The
+                # job keeps the unmasked sample id, so resume and duplicate checks see one identity.
                 requests.append([
-                    run_id, record.job, seq, r.role, r.attempt, r.try_, r.model, dumps(r.messages),
-                    dumps(r.params), r.text, r.reasoning, r.finish_reason, r.prompt_tokens,
-                    r.completion_tokens, r.latency_s, r.error_kind, r.error, now,
+                    run_id, record.job, seq, r.role, r.attempt, r.try_, r.model,
+                    dumps(mask_strings(r.messages)), dumps(r.params), _masked(r.text),
+                    _masked(r.reasoning), r.finish_reason, r.prompt_tokens, r.completion_tokens,
+                    r.latency_s, r.error_kind, _masked(r.error), now,
                 ])  # fmt: skip
             s = record.sample
             jobs.append([
                 run_id, record.job, record.status, record.reason, record.task_type, record.persona,
                 dumps(record.source_ids), s.id if s else None,
-                s.model_dump_json(exclude_defaults=True) if s else None,
-                dumps([v.model_dump(mode="json", exclude_none=True) for v in record.verdicts]),
+                mask_sample(s).model_dump_json(exclude_defaults=True) if s else None,
+                dumps([mask_strings(v.model_dump(mode="json", exclude_none=True)) for v in record.verdicts]),
                 sorted({v.code for v in record.verdicts}),
                 dumps(record.critic_scores) if record.critic_scores else None,
-                record.critic_rationale, now,
+                _masked(record.critic_rationale), now,
             ])  # fmt: skip
         with self._con.transaction():
             if requests:
@@ -329,3 +333,7 @@ def _score_distribution(scores: list[dict[str, float]]) -> dict[str, Any]:
         hist = {str(b): sum(1 for v in values if round(v) == b) for b in range(1, 6)}
         out[name] = {"mean": round(statistics.fmean(values), 3), "histogram": hist}
     return out
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_secrets(text) if text is not None else None

@@ -15,6 +15,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# Assembled at run time, like tests/planted_secrets.py, so no literal looks like a key.
+SECRET = "sk-" + "proj-" + "Q7rT2vX9kL4mN8pW3zY6bC1dF5gH0jKsLm4Np8Rt"
 IDS = re.compile(r"\[(c_[0-9a-f]{12})\]")
 SYSTEM_PROMPT_MARK = "Answer the user's question using only the provided context"
 REASONING = "REASONING-FIELD-NEVER-IN-SAMPLES"
@@ -105,6 +107,9 @@ class ScriptedLLM:
                 "\n\nQuestion: What else does it say?\nAnswer: It says more."
                 "\n\nQuestion: And then?\nAnswer: More."
             )
+        elif behaviour == "secret":  # a teacher echoing a key it saw (a planted one, see planted_secrets)
+            answer += " Authenticate with " + SECRET + " first."
+            reasoning = "The key in my notes is " + SECRET + "."
         elif behaviour == "echo":
             answer = "No commentary."  # a format instruction of the teacher prompt, as the answer
         elif behaviour == "length":

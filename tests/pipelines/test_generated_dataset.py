@@ -130,3 +130,28 @@ def test_a_run_finished_without_a_dataset_says_how_to_write_one(llm_server, writ
         assert f"generation run {state.run_id} has no dataset of its kept samples" in result.output
         rerun = generate(config, store, base=tmp_path)
         assert store.versions.create("gen", rerun.run_id).samples == 2
+
+
+def test_a_key_the_teacher_echoes_is_masked_in_every_generation_row(
+    llm_server, write_config, api_key, tmp_path
+):
+    import duckdb
+    from llm_server import SECRET
+
+    from synthgate.validators.secrets import mask_secrets
+
+    server = llm_server(teacher=[["secret"]])
+    db = tmp_path / "s.duckdb"
+    config = load_generate_config(write_config(_grounded(server.url, count=2, concurrency=1)))
+    with Store.open(db) as store:
+        state = generate(config, store, base=tmp_path)
+        run = store.datasets.get(state.dataset_id).summary["run"]
+    assert run["reasons"].get("secret.api_key", 0) >= 1  # the echoing job was seen, and rejected
+    con = duckdb.connect(str(db))
+    con.execute("CHECKPOINT")
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+    rows = "\n".join(str(row) for t in tables for row in con.execute(f'SELECT * FROM "{t}"').fetchall())
+    con.close()
+    assert mask_secrets(SECRET) in rows  # the masked form is there: the rows were written
+    assert SECRET not in rows and SECRET[8:-2] not in rows
+    assert SECRET.encode() not in db.read_bytes()
