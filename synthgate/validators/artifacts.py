@@ -138,10 +138,35 @@ class _Protected:
 _BRACE = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}")
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+\*?\s*$")
 _CODE_LINE = re.compile(
-    r"""\b[fF][rR]?["']|\.format\(|\bprint\(|%\(|=>|;\s*$"""
+    r"""\b[fF][rR]?["']|\$@?"|\.format\(|\bprint\(|%\(|=>|;\s*$"""
     r"""|^\s*(?:def|class|return|import|const|let|var|function|public|private|echo)\b"""
     r"""|^\s*[A-Za-z_][\w.\[\]]*\s*=\s*[fFrRbB]?["'`]"""
 )
+# JSDoc / PHPDoc types: `@param {string} name`, `@returns {number}`.
+_DOC_TAG = re.compile(r"@[a-z]+\s+$")
+# A line of code without a fence: ends on `;` `{` `}`, or opens with a keyword or a comment mark.
+_CODE_SHAPED_LINE = re.compile(
+    r"[;{}]\s*$|^\s*(?:def|class|return|import|from|const|let|var|function|public|private|static|"
+    r"for|if|elif|else|while|end|puts|print|console|#include|//|/\*|\*|#!)(?:\W|$)"
+)
+
+
+def is_code_shaped(text: str) -> bool:
+    """True when most lines (3 or more) of `text` are code, fenced or not: `{x}` there is syntax
+    (C# `$"{x}"`, format strings, JSDoc types), not a template slot.
+
+    >>> is_code_shaped("def f(x):\\n    return x\\n\\nprint(f(2))")
+    True
+    >>> is_code_shaped("Dear {name},\\nThank you for your order.\\nBest regards,\\nThe team")
+    False
+    """
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 3:
+        return False
+    code = sum(1 for ln in lines if _CODE_SHAPED_LINE.search(ln))
+    return code * 2 >= len(lines)
+
+
 # Patterns open with a literal so the regex engine can skip to candidates; the context checks
 # (what precedes, what follows) are done in Python on the few matches.
 _ANGLE = re.compile(r"<([A-Z][A-Z0-9_ ]{2,40}|(?i:insert|your)\b[^<>\n]{0,40})>")
@@ -168,14 +193,22 @@ _TEMPLATE_ASK = re.compile(r"(?i)\b(?:templates?|placeholders?|fill[- ]in|form l
 
 def _placeholders(text: str, protected: _Protected) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
+    code_shaped: bool | None = None  # computed once, on the first brace candidate
     if "{" in text:
         for m in _BRACE.finditer(text):
             a = m.start()
-            after_latex = a > 0 and (text[a - 1] in "^_}$\\" or _LATEX_CMD.search(text, max(0, a - 30), a))
-            if after_latex or protected.covers(a):
+            # `^ _ } $ \\` : LaTeX and JS `${x}`; `#`: Ruby `#{x}`; a letter: LaTeX that lost its
+            # backslash (`begin{enumerate}`). A template slot stands apart: "Dear {name},".
+            glued = a > 0 and (text[a - 1] in "^_}$\\#" or text[a - 1].isalnum())
+            if glued or _LATEX_CMD.search(text, max(0, a - 30), a) or protected.covers(a):
                 continue
-            line = text[text.rfind("\n", 0, a) + 1 : _line_end(text, m.end())]
-            if not _CODE_LINE.search(line):
+            line_start = text.rfind("\n", 0, a) + 1
+            line = text[line_start : _line_end(text, m.end())]
+            if _CODE_LINE.search(line) or _DOC_TAG.search(text, max(line_start, a - 40), a):
+                continue
+            if code_shaped is None:
+                code_shaped = is_code_shaped(text)
+            if not code_shaped:
                 found.append((a, m.end(), _PLACEHOLDER))
     if "<" in text:
         for m in _ANGLE.finditer(text):

@@ -51,6 +51,15 @@ _CODE_LINE = re.compile(
 )
 
 
+_PERSONA = re.compile(
+    r"\s*(?:As an? [^,.!?\n]{1,60},|You are an? [^.!?\n]{1,80}[.!]|Act as an? [^.!?\n]{1,60}[.,])\s*"
+)
+# A question restated as the answer's thesis ("How does X affect Y?" -> "X significantly affects Y
+# ...") drops the question word; an echo repeats the question itself.
+_QUESTION_WORD = frozenset(
+    b"how what why which who whom whose when where can could does do did is are was were should would "
+    b"will may might".split()
+)
 _BLANK = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 _LEAD_OK = re.compile(r"""^[\s"'“”‘’*_>#`-]*(?:[A-Za-z][\w ]{0,20}:)?[\s"'“”‘’*_`]*$""")
 _SCREEN_GRAMS = 6
@@ -103,6 +112,11 @@ class EchoValidator(Validator):
     def check(self, sample: Sample) -> Result:
         cfg = self.config
         prompt = next((m.content for m in reversed(sample.prompt) if m.role == "user"), "")
+        # The persona the user assigns ("As a business analyst at Nuro, ...") is the answer's voice
+        # when repeated, not an echo: only the request after it is compared.
+        persona = _PERSONA.match(prompt)
+        if persona is not None:
+            prompt = prompt[persona.end() :]
         if prompt.count(" ") + 1 < cfg.min_prompt_words:
             return Result(sample)  # a cheap upper bound on its words
         if len(sample.completion) < _MIN_LENGTH_SHARE * min(cfg.min_share, cfg.short_prompt_share) * len(
@@ -164,7 +178,7 @@ class EchoValidator(Validator):
         matched, first, c0, c1 = best
         share = matched / len(pwords)
         if len(pwords) >= cfg.long_prompt_words:
-            if share < cfg.min_share:
+            if share < cfg.min_share or (first != 0 and pwords[0] in _QUESTION_WORD):
                 return None
         elif share < cfg.short_prompt_share or first != 0:
             return None

@@ -264,3 +264,36 @@ def test_real_alpaca_other_findings_are_the_unfilled_letter_placeholders(alpaca_
         if v.span.field == "completion"
     }
     assert {"[Your Name]", "[Customer’s Name]", "[date and time]", "[Charity Name]"} <= texts
+
+
+# ---- language syntax in code-shaped answers is not a template slot -------------------------------
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # C# interpolated string on one line of unfenced code
+        'bool isPalindrome = IsPalindrome("racecar");\n'
+        'Console.WriteLine($"The string is a palindrome? {isPalindrome}");  // Output: ... true',
+        # Ruby interpolation
+        "def linear_search(arr, x)\n  for i in 0..arr.length\n    return i if arr[i] == x\n  end\n"
+        '  return -1\nend\nresult = linear_search([1, 2], 2)\nputs "Found at index #{result}"',
+        # JSDoc types, no fence
+        "/**\n * Compare two strings\n * @param {string} str1 - the first string\n"
+        " * @returns {boolean} true when they are anagrams\n */\nfunction isAnagram(str1, str2) {\n"
+        "  return str1.split('').sort().join('') === str2.split('').sort().join('');\n}",
+        # LaTeX whose backslashes were lost in export
+        "Use this structure:\nbegin{enumerate}\n item Add 5.\nend{enumerate}",
+        # a code-shaped answer whose string holds a braced name
+        'public void Greet(string name)\n{\n    var msg = string.Format("Hi {name}", name);\n'
+        "    Console.WriteLine(msg);\n}",
+    ],
+)
+def test_language_syntax_in_code_shaped_answers_is_not_a_placeholder(completion: str):
+    assert found(completion) == []
+
+
+def test_a_braced_slot_in_a_prose_letter_is_still_a_placeholder():
+    letter = "Dear {name},\nThank you for your order of {product}.\nBest regards,\nThe team"
+    assert found(letter) == [
+        ("artifact.unfilled_placeholder", "completion", "{name}"),
+        ("artifact.unfilled_placeholder", "completion", "{product}"),
+    ]
