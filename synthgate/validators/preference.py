@@ -44,6 +44,7 @@ _NAME = re.compile(r"\b[A-Z][a-z]\w*")
 _WORDS = re.compile(r"\w+")
 _OPTION_LEAD = re.compile(r"^[\s\-*•>(]*")
 _OPTION_MAX_WORDS = 12
+_INFLECTION = 80  # rapidfuzz ratio above which two words are one name inflected ("Firmware", "Firmwares")
 
 
 def _names(text: str) -> set[str]:
@@ -57,9 +58,18 @@ def _names(text: str) -> set[str]:
 
 
 def changes_names(a: str, b: str) -> bool:
-    """True when a name in one text is missing from the other (case ignored): an edit of facts."""
+    """True when a name in one text has no counterpart in the other (case and inflection ignored:
+    "Firmware" -> "Firmwares" keeps the name; "AS Company in Gorazde" -> "AS Company" drops one)."""
     wa, wb = set(_WORDS.findall(a.lower())), set(_WORDS.findall(b.lower()))
-    return bool(_names(a) - wb or _names(b) - wa)
+
+    def lost(names: set[str], other: set[str]) -> bool:
+        return any(fuzz.ratio(n, w) < _INFLECTION for n in names - other for w in [_closest(n, other)])
+
+    return lost(_names(a), wb) or lost(_names(b), wa)
+
+
+def _closest(word: str, words: set[str]) -> str:
+    return max(words, key=lambda w: fuzz.ratio(word, w), default="")
 
 
 def picks_prompt_option(prompt: str, completion: str) -> bool:
