@@ -8,7 +8,10 @@ Unfilled placeholders (`artifact.unfilled_placeholder`):
   colons) in braces. Not flagged: inside code (``` or ~~~ fences, lines indented 4+ spaces,
   `inline code`) or math (`$...$`, `$$...$$`, `\\(...\\)`, `\\[...\\]`); right after a LaTeX
   command, `^`, `_`, `}` or `$` (`\\frac{a}{b}`, `x^{n}`, JS `${x}`); on a line that formats or
-  assigns strings (`f"..."`, `.format(`, `print(`, `x = "..."`). JSON (`{"a": 1}`), sets
+  assigns strings (`f"..."`, C# `$"..."`, `.format(`, `print(`, `x = "..."`); after `#` (Ruby
+  `#{x}`) or glued to a word (`begin{enumerate}`, LaTeX that lost its backslash); after a JSDoc
+  tag (`@param {string}`); anywhere in a code-shaped text (most of its 3+ lines are code, fenced
+  or not: `is_code_shaped`), where braces are the language's syntax. JSON (`{"a": 1}`), sets
   (`{1, 2}`) and code blocks (`{ x++; }`) never have the `{identifier}` shape.
 - `<PLACEHOLDER>`, `<INSERT_NAME>`: all caps (3+ characters) in angle brackets; also
   `<insert ...>`, `<your ...>` and Alpaca's `<noinput>`. Not flagged: HTML tags (any case),

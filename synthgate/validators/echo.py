@@ -14,6 +14,10 @@ order; a few edited words between repeated runs are allowed (near-verbatim).
 - Prompts that ask to rewrite, paraphrase, translate, correct, proofread, format, convert,
   refactor, fill in or repeat text, and prompts that hold code (a fence or code-shaped lines),
   are skipped (`exempt_rewrites`): their answers legitimately resemble the input.
+- A persona the prompt opens with ("As a business analyst at Nuro, ...", "You are a ...") is left
+  out: the answer speaking in that voice is not an echo. A long question (opening with how, what,
+  why, does, ...) echoes only from its first word: its restatement as the answer's thesis drops
+  the question word ("How does X affect Y?" -> "X significantly affects Y ...").
 
 Speed: the prompt is prepared once per distinct text (cached); a completion is aligned only when
 most of the prompt's longer words occur in it (substring tests on the lower-cased text).

@@ -14,10 +14,13 @@ Pair verdicts (validator `pref`):
   are normalized (`normalize.layout_key`): the pair carries no preference signal.
 - `pref.near_identical_pair` (warn): prose sides that differ only in case, sentence punctuation or
   line breaks, or by a small word edit (rapidfuzz ratio of the `symbols`-normalized texts >=
-  `identical_threshold`) that changes no number, operator or symbol. A one-character code repair
-  (`i <= n` -> `i < n`) or a changed figure is the preference signal itself and is not reported.
-- `pref.chosen_refusal`: the chosen side is a refusal. `PairChecker.finish` raises the set finding
-  `pref.chosen_refusal_share` when more than `max_chosen_refusal_share` of the pairs prefer one.
+  `identical_threshold`) that changes no number, operator, symbol or name. A one-character code
+  repair (`i <= n` -> `i < n`), a changed figure or a dropped name ("AS Company in Gorazde" -> "AS
+  Company") is the preference signal itself and is not reported.
+- `pref.chosen_refusal`: the chosen side is a refusal (an answer whose first line is one of the
+  options the prompt lists, "-- it is not possible to tell", is not). `PairChecker.finish` raises
+  the set finding `pref.chosen_refusal_share` when more than `max_chosen_refusal_share` of the
+  pairs prefer one.
 """
 
 from __future__ import annotations

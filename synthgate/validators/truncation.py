@@ -14,7 +14,9 @@
 Never flagged: endings that are complete by their shape: list items, table rows, headings, a
 final URL, hashtags, a number or short answer ("Paris", "42", "#### 18"), math closing `$$`,
 JSON or code closing `}`/`]`/`)`, closing quotes and parentheses, emoji, markdown emphasis, a
-signature ("Best regards,\\nJohn Smith"), and short completions (fewer than 5 words). A record
+signature ("Best regards,\\nJohn Smith", or on the last line: "... Yours sincerely, Jane Austen"),
+a result line `Label: value` of up to 6 words ("Your sister: 4 years old"), and short completions
+(fewer than 5 words). A record
 whose `finish_reason` is known is judged by it instead: `stop` is trusted, `length` is
 `loop.finish_reason_length`.
 
