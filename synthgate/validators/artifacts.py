@@ -22,7 +22,9 @@ Unfilled placeholders (`artifact.unfilled_placeholder`):
   editorial insertions do) ending in a slot noun (name, date, company, ...). Not flagged:
   indexing (`arr[i]`), lists (`[1, 2]`), markdown links, numeric references (`[1]`).
 - When a user turn asks for a template (template, placeholder, fill-in, form letter, mail
-  merge), placeholders are what was asked for: none are flagged in that sample.
+  merge), placeholders are what was asked for: none are flagged in that sample. When it asks to
+  clean text (clean up, pre-process, remove tags/braces/noise), the prompt's own placeholders are
+  the material: only the completion's are flagged.
 
 Citation markers (`artifact.citation_marker`): `[cite: 12]`, `[cite_start]`, `[cite_end]`,
 `【4:0†source】`, `[3†source]`, `citeturn0search1` (and its private-use-character form), `[^1^]`,
@@ -191,6 +193,11 @@ _SQ_SLOT = re.compile(
     r"number|amount|title|location|city|website|url|recipient|manager|duration|year|signature|"
     r"position|product|price)$"
 )
+# "Clean up the following text", "remove the tags": the prompt's own braces are the material.
+_CLEAN_ASK = re.compile(
+    r"(?i)\b(?:clean(?:\s|-)?up|clean (?:the|this)|pre-?process|sanitize|remove (?:the |all )?(?:noise|"
+    r"brackets|braces|tags|markup|special characters)|strip (?:the |all )?(?:tags|markup|braces))"
+)
 _TEMPLATE_ASK = re.compile(r"(?i)\b(?:templates?|placeholders?|fill[- ]in|form letter|mail[- ]merge)\b")
 
 
@@ -297,6 +304,10 @@ def _asks_for_template(sample: Sample) -> bool:
     return any(m.role == "user" and _TEMPLATE_ASK.search(m.content) for m in sample.prompt)
 
 
+def _asks_to_clean(sample: Sample) -> bool:
+    return any(m.role == "user" and _CLEAN_ASK.search(m.content) for m in sample.prompt)
+
+
 class ArtifactsValidator(Validator):
     """Flags placeholders, citation markers, special tokens, boilerplate and empty completions."""
 
@@ -316,6 +327,8 @@ class ArtifactsValidator(Validator):
         found = [(t, v) for t in texts_to_check(sample, prompts=cfg.check_prompts) for v in self._scan(t)]
         if found and any(v.code == _PLACEHOLDER for _, v in found) and _asks_for_template(sample):
             found = [(t, v) for t, v in found if v.code != _PLACEHOLDER]  # asked for: not an artifact
+        if any(t.field == "prompt" and v.code == _PLACEHOLDER for t, v in found) and _asks_to_clean(sample):
+            found = [(t, v) for t, v in found if not (t.field == "prompt" and v.code == _PLACEHOLDER)]
         out += [v for _, v in found]
         if cfg.boilerplate:
             protected = _Protected(sample.completion)

@@ -297,3 +297,15 @@ def test_a_braced_slot_in_a_prose_letter_is_still_a_placeholder():
         ("artifact.unfilled_placeholder", "completion", "{name}"),
         ("artifact.unfilled_placeholder", "completion", "{product}"),
     ]
+
+
+def test_a_prompt_asking_to_clean_its_text_keeps_its_braces_but_the_answer_is_still_checked():
+    ask = "Use text pre-processing techniques to clean up the following text."
+    prompt = f"{ask}\n\nIt's what I {{like}} to <do>, like it?"
+    assert found("It's what I like to do, like it?", prompt=prompt) == []
+    assert found("It's what I {like} to do.", prompt=prompt) == [
+        ("artifact.unfilled_placeholder", "completion", "{like}")
+    ]
+    assert found("Sure.", prompt="Summarize it: It's what I {like} to do.") == [
+        ("artifact.unfilled_placeholder", "prompt", "{like}")
+    ]
