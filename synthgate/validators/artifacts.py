@@ -19,7 +19,8 @@ Unfilled placeholders (`artifact.unfilled_placeholder`):
 - `[INSERT ...]`, `[Your Name]`, `[FIRST_NAME]`, `[Customer's Name]`, `[date and time]`: square
   brackets whose text starts with insert/your/enter your/fill in, is upper-case joined by `_`,
   or is a short phrase (no sentence punctuation, not opening with an article or pronoun, as
-  editorial insertions do) ending in a slot noun (name, date, company, ...). Not flagged:
+  editorial insertions do) ending in a slot noun (name, date, company, ...), or a bracketed word
+  where a letter is signed ("Best, [User]"). Not flagged:
   indexing (`arr[i]`), lists (`[1, 2]`), markdown links, numeric references (`[1]`).
 - When a user turn asks for a template (template, placeholder, fill-in, form letter, mail
   merge), placeholders are what was asked for: none are flagged in that sample. When it asks to
@@ -198,6 +199,12 @@ _CLEAN_ASK = re.compile(
     r"(?i)\b(?:clean(?:\s|-)?up|clean (?:the|this)|pre-?process|sanitize|remove (?:the |all )?(?:noise|"
     r"brackets|braces|tags|markup|special characters)|strip (?:the |all )?(?:tags|markup|braces))"
 )
+# "Best, [User]", "Kind regards,\n[Sender]": a bracketed word where a letter is signed.
+_SIGNED_BY = re.compile(
+    r"(?i)\b(?:best|regards|sincerely|yours(?: truly)?|cheers|thanks|thank you|warmly|respectfully)"
+    r"[^\n.!?,]{0,20},\s*$"
+)
+_SQ_WORDS = re.compile(r"^[A-Z][A-Za-z'’ -]{0,30}$")
 _TEMPLATE_ASK = re.compile(r"(?i)\b(?:templates?|placeholders?|fill[- ]in|form letter|mail[- ]merge)\b")
 
 
@@ -234,7 +241,8 @@ def _placeholders(text: str, protected: _Protected) -> list[tuple[int, int, str]
             if (a and (text[a - 1] in "])" or _is_word(text[a - 1]))) or text[b : b + 1] in ("(", "[", ":"):
                 continue  # arr[i], [link](url), [ref][1], [1]: url
             inner = m.group(1).strip()
-            if (_SQ_LEAD.match(inner) or _SQ_CAPS.match(inner) or _SQ_SLOT.match(inner)) and not (
+            signed = _SIGNED_BY.search(text, max(0, a - 40), a) is not None and _SQ_WORDS.match(inner)
+            if (_SQ_LEAD.match(inner) or _SQ_CAPS.match(inner) or _SQ_SLOT.match(inner) or signed) and not (
                 protected.covers(a)
             ):
                 found.append((a, b, _PLACEHOLDER))

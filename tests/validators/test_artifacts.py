@@ -309,3 +309,25 @@ def test_a_prompt_asking_to_clean_its_text_keeps_its_braces_but_the_answer_is_st
     assert found("Sure.", prompt="Summarize it: It's what I {like} to do.") == [
         ("artifact.unfilled_placeholder", "prompt", "{like}")
     ]
+
+
+def test_a_bracketed_word_where_a_letter_is_signed_is_a_placeholder():
+    prompt = (
+        'The subject is "Monthly Report" and the body should say "Dear Boss, Please find attached the '
+        'monthly report for your review. Best, [User]".'
+    )
+    assert found("The email has been sent.", prompt=prompt) == [
+        ("artifact.unfilled_placeholder", "prompt", "[User]")
+    ]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "Thanks, [Ref. 3] shows the same result.",
+        "Best, the team\n\n[1] Smith, 2020.",
+        "The best option, [as noted above], is the second one.",
+    ],
+)
+def test_brackets_near_a_closing_word_that_sign_nothing_are_not_placeholders(completion: str):
+    assert found(completion) == []
