@@ -8,7 +8,10 @@ Unfilled placeholders (`artifact.unfilled_placeholder`):
   colons) in braces. Not flagged: inside code (``` or ~~~ fences, lines indented 4+ spaces,
   `inline code`) or math (`$...$`, `$$...$$`, `\\(...\\)`, `\\[...\\]`); right after a LaTeX
   command, `^`, `_`, `}` or `$` (`\\frac{a}{b}`, `x^{n}`, JS `${x}`); on a line that formats or
-  assigns strings (`f"..."`, `.format(`, `print(`, `x = "..."`). JSON (`{"a": 1}`), sets
+  assigns strings (`f"..."`, C# `$"..."`, `.format(`, `print(`, `x = "..."`); after `#` (Ruby
+  `#{x}`) or glued to a word (`begin{enumerate}`, LaTeX that lost its backslash); after a JSDoc
+  tag (`@param {string}`); anywhere in a code-shaped text (most of its 3+ lines are code, fenced
+  or not: `is_code_shaped`), where braces are the language's syntax. JSON (`{"a": 1}`), sets
   (`{1, 2}`) and code blocks (`{ x++; }`) never have the `{identifier}` shape.
 - `<PLACEHOLDER>`, `<INSERT_NAME>`: all caps (3+ characters) in angle brackets; also
   `<insert ...>`, `<your ...>` and Alpaca's `<noinput>`. Not flagged: HTML tags (any case),
@@ -16,10 +19,13 @@ Unfilled placeholders (`artifact.unfilled_placeholder`):
 - `[INSERT ...]`, `[Your Name]`, `[FIRST_NAME]`, `[Customer's Name]`, `[date and time]`: square
   brackets whose text starts with insert/your/enter your/fill in, is upper-case joined by `_`,
   or is a short phrase (no sentence punctuation, not opening with an article or pronoun, as
-  editorial insertions do) ending in a slot noun (name, date, company, ...). Not flagged:
+  editorial insertions do) ending in a slot noun (name, date, company, ...), or a bracketed word
+  where a letter is signed ("Best, [User]"). Not flagged:
   indexing (`arr[i]`), lists (`[1, 2]`), markdown links, numeric references (`[1]`).
 - When a user turn asks for a template (template, placeholder, fill-in, form letter, mail
-  merge), placeholders are what was asked for: none are flagged in that sample.
+  merge), placeholders are what was asked for: none are flagged in that sample. When it asks to
+  clean text (clean up, pre-process, remove tags/braces/noise), the prompt's own placeholders are
+  the material: only the completion's are flagged.
 
 Citation markers (`artifact.citation_marker`): `[cite: 12]`, `[cite_start]`, `[cite_end]`,
 `【4:0†source】`, `[3†source]`, `citeturn0search1` (and its private-use-character form), `[^1^]`,
@@ -138,10 +144,35 @@ class _Protected:
 _BRACE = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}")
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+\*?\s*$")
 _CODE_LINE = re.compile(
-    r"""\b[fF][rR]?["']|\.format\(|\bprint\(|%\(|=>|;\s*$"""
+    r"""\b[fF][rR]?["']|\$@?"|\.format\(|\bprint\(|%\(|=>|;\s*$"""
     r"""|^\s*(?:def|class|return|import|const|let|var|function|public|private|echo)\b"""
     r"""|^\s*[A-Za-z_][\w.\[\]]*\s*=\s*[fFrRbB]?["'`]"""
 )
+# JSDoc / PHPDoc types: `@param {string} name`, `@returns {number}`.
+_DOC_TAG = re.compile(r"@[a-z]+\s+$")
+# A line of code without a fence: ends on `;` `{` `}`, or opens with a keyword or a comment mark.
+_CODE_SHAPED_LINE = re.compile(
+    r"[;{}]\s*$|^\s*(?:def|class|return|import|from|const|let|var|function|public|private|static|"
+    r"for|if|elif|else|while|end|puts|print|console|#include|//|/\*|\*|#!)(?:\W|$)"
+)
+
+
+def is_code_shaped(text: str) -> bool:
+    """True when most lines (3 or more) of `text` are code, fenced or not: `{x}` there is syntax
+    (C# `$"{x}"`, format strings, JSDoc types), not a template slot.
+
+    >>> is_code_shaped("def f(x):\\n    return x\\n\\nprint(f(2))")
+    True
+    >>> is_code_shaped("Dear {name},\\nThank you for your order.\\nBest regards,\\nThe team")
+    False
+    """
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 3:
+        return False
+    code = sum(1 for ln in lines if _CODE_SHAPED_LINE.search(ln))
+    return code * 2 >= len(lines)
+
+
 # Patterns open with a literal so the regex engine can skip to candidates; the context checks
 # (what precedes, what follows) are done in Python on the few matches.
 _ANGLE = re.compile(r"<([A-Z][A-Z0-9_ ]{2,40}|(?i:insert|your)\b[^<>\n]{0,40})>")
@@ -163,19 +194,38 @@ _SQ_SLOT = re.compile(
     r"number|amount|title|location|city|website|url|recipient|manager|duration|year|signature|"
     r"position|product|price)$"
 )
+# "Clean up the following text", "remove the tags": the prompt's own braces are the material.
+_CLEAN_ASK = re.compile(
+    r"(?i)\b(?:clean(?:\s|-)?up|clean (?:the|this)|pre-?process|sanitize|remove (?:the |all )?(?:noise|"
+    r"brackets|braces|tags|markup|special characters)|strip (?:the |all )?(?:tags|markup|braces))"
+)
+# "Best, [User]", "Kind regards,\n[Sender]": a bracketed word where a letter is signed.
+_SIGNED_BY = re.compile(
+    r"(?i)\b(?:best|regards|sincerely|yours(?: truly)?|cheers|thanks|thank you|warmly|respectfully)"
+    r"[^\n.!?,]{0,20},\s*$"
+)
+_SQ_WORDS = re.compile(r"^[A-Z][A-Za-z'’ -]{0,30}$")
 _TEMPLATE_ASK = re.compile(r"(?i)\b(?:templates?|placeholders?|fill[- ]in|form letter|mail[- ]merge)\b")
 
 
 def _placeholders(text: str, protected: _Protected) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
+    code_shaped: bool | None = None  # computed once, on the first brace candidate
     if "{" in text:
         for m in _BRACE.finditer(text):
             a = m.start()
-            after_latex = a > 0 and (text[a - 1] in "^_}$\\" or _LATEX_CMD.search(text, max(0, a - 30), a))
-            if after_latex or protected.covers(a):
+            # `^ _ } $ \\` : LaTeX and JS `${x}`; `#`: Ruby `#{x}`; a letter: LaTeX that lost its
+            # backslash (`begin{enumerate}`). A template slot stands apart: "Dear {name},".
+            glued = a > 0 and (text[a - 1] in "^_}$\\#" or text[a - 1].isalnum())
+            if glued or _LATEX_CMD.search(text, max(0, a - 30), a) or protected.covers(a):
                 continue
-            line = text[text.rfind("\n", 0, a) + 1 : _line_end(text, m.end())]
-            if not _CODE_LINE.search(line):
+            line_start = text.rfind("\n", 0, a) + 1
+            line = text[line_start : _line_end(text, m.end())]
+            if _CODE_LINE.search(line) or _DOC_TAG.search(text, max(line_start, a - 40), a):
+                continue
+            if code_shaped is None:
+                code_shaped = is_code_shaped(text)
+            if not code_shaped:
                 found.append((a, m.end(), _PLACEHOLDER))
     if "<" in text:
         for m in _ANGLE.finditer(text):
@@ -191,7 +241,8 @@ def _placeholders(text: str, protected: _Protected) -> list[tuple[int, int, str]
             if (a and (text[a - 1] in "])" or _is_word(text[a - 1]))) or text[b : b + 1] in ("(", "[", ":"):
                 continue  # arr[i], [link](url), [ref][1], [1]: url
             inner = m.group(1).strip()
-            if (_SQ_LEAD.match(inner) or _SQ_CAPS.match(inner) or _SQ_SLOT.match(inner)) and not (
+            signed = _SIGNED_BY.search(text, max(0, a - 40), a) is not None and _SQ_WORDS.match(inner)
+            if (_SQ_LEAD.match(inner) or _SQ_CAPS.match(inner) or _SQ_SLOT.match(inner) or signed) and not (
                 protected.covers(a)
             ):
                 found.append((a, b, _PLACEHOLDER))
@@ -261,6 +312,10 @@ def _asks_for_template(sample: Sample) -> bool:
     return any(m.role == "user" and _TEMPLATE_ASK.search(m.content) for m in sample.prompt)
 
 
+def _asks_to_clean(sample: Sample) -> bool:
+    return any(m.role == "user" and _CLEAN_ASK.search(m.content) for m in sample.prompt)
+
+
 class ArtifactsValidator(Validator):
     """Flags placeholders, citation markers, special tokens, boilerplate and empty completions."""
 
@@ -280,6 +335,8 @@ class ArtifactsValidator(Validator):
         found = [(t, v) for t in texts_to_check(sample, prompts=cfg.check_prompts) for v in self._scan(t)]
         if found and any(v.code == _PLACEHOLDER for _, v in found) and _asks_for_template(sample):
             found = [(t, v) for t, v in found if v.code != _PLACEHOLDER]  # asked for: not an artifact
+        if any(t.field == "prompt" and v.code == _PLACEHOLDER for t, v in found) and _asks_to_clean(sample):
+            found = [(t, v) for t, v in found if not (t.field == "prompt" and v.code == _PLACEHOLDER)]
         out += [v for _, v in found]
         if cfg.boilerplate:
             protected = _Protected(sample.completion)

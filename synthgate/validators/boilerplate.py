@@ -84,6 +84,14 @@ _NATURE = (
     r"capabilit|abilit|purpose|creators?|developers?|algorithms?|responses)|\b(?:my|with) users?\b)"
 )
 _DISCLAIMS = re.compile(rf"\b(?:{_NEGATION}|{_NATURE})", re.I)
+# "As an AI, I can suggest ..." / "As an AI assistant, I'd be happy to help": the self-label opens a
+# service formula, not a role the answer plays ("As an AI assistant, I would first ask ...").
+_SERVICE = re.compile(
+    r",?\s*I(?: can (?:only )?(?:suggest|recommend|offer|provide|give|help|assist|try)"
+    r"|['’]d be (?:more than |very )?(?:happy|glad|delighted) to|['’]m (?:happy|glad|here) to"
+    r"| am (?:happy|glad|here) to)\b",
+    re.I,
+)
 # The next sentence may carry the disclaimer ("As an AI, I can suggest ideas. However, I'm unable to
 # draw."), but only when it is the assistant speaking of itself.
 _NEXT_SELF = re.compile(r"\s*(?:(?:However|But|Unfortunately|That said|Therefore|So),? )?I\b", re.I)
@@ -112,6 +120,9 @@ _FIXED = re.compile(
     | \bas\ of\ my\ (?:last\ )?(?:knowledge\ |training\ )?(?:update|cutoff|cut-off)\b
     | \bmy\ (?:training\ data|knowledge(?:\ base)?|training|information)\ (?:only\ )?(?:goes|extends|runs|
         dates|is\ current)\ (?:back\ )?(?:up\ )?(?:to|until|through|as\ of)\b
+    | I(?:['’]m|\ am)\ (?:here|programmed|designed)\ to\ (?:assist|help|provide|answer)[^.!?\n]{{0,40}}?
+        (?:safe|helpful|respectful|honest)(?:,?\ (?:and\ )?(?:safe|helpful|respectful|honest|positive|
+        accurate|socially\ unbiased)){{2}}
     | \bI\ (?:was|have\ been)\ (?:only\ )?trained\ on\ (?:data|information)\ (?:up\ to|until|through)\b
     """,
     re.I | re.X,
@@ -195,7 +206,11 @@ def _self_at(text: str, pos: int) -> tuple[int, int] | None:
     if m is not None:
         if not _SPEAKER.match(text, m.end()):
             return None  # "As a large language model, GPT-3 ..." speaks of someone else
-        if _LANGUAGE_MODEL.search(m.group("m")) or _disclaims_after(text, m.end()):
+        if (
+            _LANGUAGE_MODEL.search(m.group("m"))
+            or _SERVICE.match(text, m.end())
+            or _disclaims_after(text, m.end())
+        ):
             return m.span()
         return None
     m = _SELF_IAM.match(text, pos)

@@ -14,6 +14,10 @@ order; a few edited words between repeated runs are allowed (near-verbatim).
 - Prompts that ask to rewrite, paraphrase, translate, correct, proofread, format, convert,
   refactor, fill in or repeat text, and prompts that hold code (a fence or code-shaped lines),
   are skipped (`exempt_rewrites`): their answers legitimately resemble the input.
+- A persona the prompt opens with ("As a business analyst at Nuro, ...", "You are a ...") is left
+  out: the answer speaking in that voice is not an echo. A long question (opening with how, what,
+  why, does, ...) echoes only from its first word: its restatement as the answer's thesis drops
+  the question word ("How does X affect Y?" -> "X significantly affects Y ...").
 
 Speed: the prompt is prepared once per distinct text (cached); a completion is aligned only when
 most of the prompt's longer words occur in it (substring tests on the lower-cased text).
@@ -51,6 +55,15 @@ _CODE_LINE = re.compile(
 )
 
 
+_PERSONA = re.compile(
+    r"\s*(?:As an? [^,.!?\n]{1,60},|You are an? [^.!?\n]{1,80}[.!]|Act as an? [^.!?\n]{1,60}[.,])\s*"
+)
+# A question restated as the answer's thesis ("How does X affect Y?" -> "X significantly affects Y
+# ...") drops the question word; an echo repeats the question itself.
+_QUESTION_WORD = frozenset(
+    b"how what why which who whom whose when where can could does do did is are was were should would "
+    b"will may might".split()
+)
 _BLANK = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 _LEAD_OK = re.compile(r"""^[\s"'“”‘’*_>#`-]*(?:[A-Za-z][\w ]{0,20}:)?[\s"'“”‘’*_`]*$""")
 _SCREEN_GRAMS = 6
@@ -103,6 +116,11 @@ class EchoValidator(Validator):
     def check(self, sample: Sample) -> Result:
         cfg = self.config
         prompt = next((m.content for m in reversed(sample.prompt) if m.role == "user"), "")
+        # The persona the user assigns ("As a business analyst at Nuro, ...") is the answer's voice
+        # when repeated, not an echo: only the request after it is compared.
+        persona = _PERSONA.match(prompt)
+        if persona is not None:
+            prompt = prompt[persona.end() :]
         if prompt.count(" ") + 1 < cfg.min_prompt_words:
             return Result(sample)  # a cheap upper bound on its words
         if len(sample.completion) < _MIN_LENGTH_SHARE * min(cfg.min_share, cfg.short_prompt_share) * len(
@@ -164,7 +182,7 @@ class EchoValidator(Validator):
         matched, first, c0, c1 = best
         share = matched / len(pwords)
         if len(pwords) >= cfg.long_prompt_words:
-            if share < cfg.min_share:
+            if share < cfg.min_share or (first != 0 and pwords[0] in _QUESTION_WORD):
                 return None
         elif share < cfg.short_prompt_share or first != 0:
             return None

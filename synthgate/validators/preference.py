@@ -14,10 +14,13 @@ Pair verdicts (validator `pref`):
   are normalized (`normalize.layout_key`): the pair carries no preference signal.
 - `pref.near_identical_pair` (warn): prose sides that differ only in case, sentence punctuation or
   line breaks, or by a small word edit (rapidfuzz ratio of the `symbols`-normalized texts >=
-  `identical_threshold`) that changes no number, operator or symbol. A one-character code repair
-  (`i <= n` -> `i < n`) or a changed figure is the preference signal itself and is not reported.
-- `pref.chosen_refusal`: the chosen side is a refusal. `PairChecker.finish` raises the set finding
-  `pref.chosen_refusal_share` when more than `max_chosen_refusal_share` of the pairs prefer one.
+  `identical_threshold`) that changes no number, operator, symbol or name. A one-character code
+  repair (`i <= n` -> `i < n`), a changed figure or a dropped name ("AS Company in Gorazde" -> "AS
+  Company") is the preference signal itself and is not reported.
+- `pref.chosen_refusal`: the chosen side is a refusal (an answer whose first line is one of the
+  options the prompt lists, "-- it is not possible to tell", is not). `PairChecker.finish` raises
+  the set finding `pref.chosen_refusal_share` when more than `max_chosen_refusal_share` of the
+  pairs prefer one.
 """
 
 from __future__ import annotations
@@ -38,6 +41,54 @@ NAME = "pref"
 REJECTED_PREFIX = "rejected:"
 _SHARED_FIELDS = frozenset({"prompt", "system_prompt"})
 _SIGNS = re.compile(r"[^\w\s]|\d+")  # numbers and symbols: an edit touching them is a real edit
+
+
+_NAME = re.compile(r"\b[A-Z][a-z]\w*")
+_WORDS = re.compile(r"\w+")
+_OPTION_LEAD = re.compile(r"^[\s\-*•>(]*")
+_OPTION_MAX_WORDS = 12
+_INFLECTION = 80  # rapidfuzz ratio above which two words are one name inflected ("Firmware", "Firmwares")
+
+
+def _names(text: str) -> set[str]:
+    """Capitalized words that do not open a sentence (names), lower-cased."""
+    out = set()
+    for m in _NAME.finditer(text):
+        before = text[: m.start()].rstrip()
+        if before and before[-1] not in ".!?:\"'“”*#-":
+            out.add(m.group().lower())
+    return out
+
+
+def changes_names(a: str, b: str) -> bool:
+    """True when a name in one text has no counterpart in the other (case and inflection ignored:
+    "Firmware" -> "Firmwares" keeps the name; "AS Company in Gorazde" -> "AS Company" drops one)."""
+    wa, wb = set(_WORDS.findall(a.lower())), set(_WORDS.findall(b.lower()))
+
+    def lost(names: set[str], other: set[str]) -> bool:
+        return any(fuzz.ratio(n, w) < _INFLECTION for n in names - other for w in [_closest(n, other)])
+
+    return lost(_names(a), wb) or lost(_names(b), wa)
+
+
+def _closest(word: str, words: set[str]) -> str:
+    return max(words, key=lambda w: fuzz.ratio(word, w), default="")
+
+
+def picks_prompt_option(prompt: str, completion: str) -> bool:
+    """True when the completion's first line is one of the answer options the prompt lists: "it is
+    not possible to tell" chosen from "-- yes; -- it is not possible to tell; -- no;" is an answer,
+    not a refusal.
+
+    >>> picks_prompt_option("-- yes; -- it is not possible to tell; -- no;", "-- it is not possible to tell")
+    True
+    >>> picks_prompt_option("Who wrote Hamlet?", "I cannot answer that.")
+    False
+    """
+    first = completion.strip().split("\n", 1)[0]
+    first = _OPTION_LEAD.sub("", first).rstrip(" .;:!").lower()
+    words = first.split()
+    return 2 <= len(words) <= _OPTION_MAX_WORDS and first in prompt.lower()
 
 
 def side_of(v: Verdict) -> str | None:
@@ -97,7 +148,8 @@ class PairChecker:
             pair.append(same)
             key = "identical_pairs" if same.code == "pref.identical_pair" else "near_identical_pairs"
             self._counts[key] += 1
-        if is_refusal(chosen.sample.completion):
+        prompt = "\n".join(m.content for m in chosen.sample.prompt if m.role == "user")
+        if is_refusal(chosen.sample.completion) and not picks_prompt_option(prompt, chosen.sample.completion):
             self._counts["chosen_refusals"] += 1
             also = " (so is the rejected side)" if is_refusal(rejected.sample.completion) else ""
             msg = f"the chosen side is a refusal{also}: the pair teaches the model to decline"
@@ -153,6 +205,8 @@ class PairChecker:
         score = fuzz.ratio(a, b, score_cutoff=self.config.identical_threshold)
         if not score or _SIGNS.findall(a) != _SIGNS.findall(b):
             return None  # a changed number or operator is the signal itself (a code repair)
+        if changes_names(chosen, rejected):
+            return None  # a name added or dropped ("AS Company in Gorazde") changes the facts
         msg = (
             f"chosen and rejected are {score:.1f}% similar (rapidfuzz ratio) and differ only by a small "
             "word edit: check that the pair carries the preference you mean"

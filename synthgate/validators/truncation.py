@@ -14,7 +14,9 @@
 Never flagged: endings that are complete by their shape: list items, table rows, headings, a
 final URL, hashtags, a number or short answer ("Paris", "42", "#### 18"), math closing `$$`,
 JSON or code closing `}`/`]`/`)`, closing quotes and parentheses, emoji, markdown emphasis, a
-signature ("Best regards,\\nJohn Smith"), and short completions (fewer than 5 words). A record
+signature ("Best regards,\\nJohn Smith", or on the last line: "... Yours sincerely, Jane Austen"),
+a result line `Label: value` of up to 6 words ("Your sister: 4 years old"), and short completions
+(fewer than 5 words). A record
 whose `finish_reason` is known is judged by it instead: `stop` is trusted, `length` is
 `loop.finish_reason_length`.
 
@@ -47,6 +49,17 @@ _LIST = re.compile(r"^\s*(?:[-*•+>]|\d+[.)]|[a-zA-Z][.)]|#+)\s")
 _URL = re.compile(r"(?:https?://|www\.)\S+$|\b[\w-]+\.(?:com|org|net|io|edu|gov|ai|dev)(?:/\S*)?$", re.I)
 # Hashtags ("#PuppyLove") and a quote's attribution ("— C.S. Lewis") end a text by shape.
 _TAIL_OK = re.compile(r"(?:^|\s)#\w+$|\s[-—–]\s*[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3}$")
+# A letter signed on its last line: "... Yours sincerely, Jane Austen", "With respect and hope, Your AI".
+_SIGN_OFF = re.compile(
+    r"(?:^|(?<=[.!?\n]))\s*(?i:(?:yours|sincerely|regards|respectfully|faithfully|cordially|cheers|"
+    r"warmly|best wishes|love|"
+    r"with (?:love|respect|gratitude|hope|thanks|warm|kind|best|deep|sincere|affection)))[^,.!?\n]{0,30},"
+    r"\s+\S+(?:\s+\S+){0,3}$"
+)
+# A result line "Label: value" ("Your sister: 4 years old", "Total: 12 apples"): an answer's last
+# line by shape, as in a list of results.
+_RESULT_LINE = re.compile(r"^\s*[^\s:.!?]+(?:\s+[^\s:.!?]+){0,3}:\s+[^:.!?]+$")
+_RESULT_MAX_WORDS = 6
 _CODEISH = re.compile(r"[=;{}<>\[\]|\\]|^(?: {2,}|\t)")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?$")
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)\s")
@@ -79,6 +92,12 @@ def truncation_sign(text: str) -> tuple[int, str] | None:
     if body.count(" ", 0, 200) + 1 < _MIN_PROSE_WORDS and len(body.split()) < _MIN_PROSE_WORDS:
         return None
     if _URL.search(tail) or _TAIL_OK.search(tail):
+        return None
+    # A signed letter or a "Label: value" result line ends there, unless on a word that cannot.
+    if stripped.split()[-1].lower() not in _DANGLING and (
+        _SIGN_OFF.search(tail)
+        or (_RESULT_LINE.match(stripped) and len(stripped.split(":", 1)[1].split()) <= _RESULT_MAX_WORDS)
+    ):
         return None
     item = _LIST.match(line)
     if item and not _SENTENCE_END.search(line, item.end()):

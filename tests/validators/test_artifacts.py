@@ -264,3 +264,70 @@ def test_real_alpaca_other_findings_are_the_unfilled_letter_placeholders(alpaca_
         if v.span.field == "completion"
     }
     assert {"[Your Name]", "[Customer’s Name]", "[date and time]", "[Charity Name]"} <= texts
+
+
+# ---- language syntax in code-shaped answers is not a template slot -------------------------------
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # C# interpolated string on one line of unfenced code
+        'bool isPalindrome = IsPalindrome("racecar");\n'
+        'Console.WriteLine($"The string is a palindrome? {isPalindrome}");  // Output: ... true',
+        # Ruby interpolation
+        "def linear_search(arr, x)\n  for i in 0..arr.length\n    return i if arr[i] == x\n  end\n"
+        '  return -1\nend\nresult = linear_search([1, 2], 2)\nputs "Found at index #{result}"',
+        # JSDoc types, no fence
+        "/**\n * Compare two strings\n * @param {string} str1 - the first string\n"
+        " * @returns {boolean} true when they are anagrams\n */\nfunction isAnagram(str1, str2) {\n"
+        "  return str1.split('').sort().join('') === str2.split('').sort().join('');\n}",
+        # LaTeX whose backslashes were lost in export
+        "Use this structure:\nbegin{enumerate}\n item Add 5.\nend{enumerate}",
+        # a code-shaped answer whose string holds a braced name
+        'public void Greet(string name)\n{\n    var msg = string.Format("Hi {name}", name);\n'
+        "    Console.WriteLine(msg);\n}",
+    ],
+)
+def test_language_syntax_in_code_shaped_answers_is_not_a_placeholder(completion: str):
+    assert found(completion) == []
+
+
+def test_a_braced_slot_in_a_prose_letter_is_still_a_placeholder():
+    letter = "Dear {name},\nThank you for your order of {product}.\nBest regards,\nThe team"
+    assert found(letter) == [
+        ("artifact.unfilled_placeholder", "completion", "{name}"),
+        ("artifact.unfilled_placeholder", "completion", "{product}"),
+    ]
+
+
+def test_a_prompt_asking_to_clean_its_text_keeps_its_braces_but_the_answer_is_still_checked():
+    ask = "Use text pre-processing techniques to clean up the following text."
+    prompt = f"{ask}\n\nIt's what I {{like}} to <do>, like it?"
+    assert found("It's what I like to do, like it?", prompt=prompt) == []
+    assert found("It's what I {like} to do.", prompt=prompt) == [
+        ("artifact.unfilled_placeholder", "completion", "{like}")
+    ]
+    assert found("Sure.", prompt="Summarize it: It's what I {like} to do.") == [
+        ("artifact.unfilled_placeholder", "prompt", "{like}")
+    ]
+
+
+def test_a_bracketed_word_where_a_letter_is_signed_is_a_placeholder():
+    prompt = (
+        'The subject is "Monthly Report" and the body should say "Dear Boss, Please find attached the '
+        'monthly report for your review. Best, [User]".'
+    )
+    assert found("The email has been sent.", prompt=prompt) == [
+        ("artifact.unfilled_placeholder", "prompt", "[User]")
+    ]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "Thanks, [Ref. 3] shows the same result.",
+        "Best, the team\n\n[1] Smith, 2020.",
+        "The best option, [as noted above], is the second one.",
+    ],
+)
+def test_brackets_near_a_closing_word_that_sign_nothing_are_not_placeholders(completion: str):
+    assert found(completion) == []

@@ -42,6 +42,13 @@ def flagged(completion: str, prompt: str = "Tell me about it.") -> list[tuple[st
         ("I don't have access to external articles, so here is a general summary.",
          "I don't have access to external"),
         ("I can't create images, but here is a description.", "I can't create images"),
+        # dpo_en_demo-style openers: the self-label introduces a service formula
+        ("As an AI, I can suggest several ways to improve the page you've provided.", "As an AI"),
+        ("As an AI assistant, I'd be more than happy to help you plan your trip!", "As an AI assistant"),
+        ("I'm a large language model, I cannot generate SVG images.", "I'm a large language model"),
+        # the Llama-2 system prompt echoed as a closing line
+        ("Feel free to ask more. I'm here to assist you in a safe, respectful, and honest manner.",
+         "I'm here to assist you in a safe, respectful, and honest"),
     ],
 )  # fmt: skip
 def test_disclaimers_in_any_common_wording_are_boilerplate_at_their_span(completion: str, phrase: str):
@@ -97,3 +104,16 @@ def test_fixed_disclaimers_count_even_in_fiction_prompts():
 def test_one_disclaimer_is_one_finding():
     text = "As an AI, I don't have personal preferences. I do not have personal opinions either."
     assert find_boilerplate(text) == [(0, 8)]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "As an AI assistant, I would first ask the customer what went wrong with the order.",
+        "I am here to help you learn Python, one step at a time.",
+        "As an AI researcher, I can suggest three papers on attention.",
+        "I'm here to help: the museum is safe, quiet and open until six.",
+    ],
+)
+def test_role_answers_and_plain_offers_of_help_are_not_boilerplate(completion: str):
+    assert flagged(completion) == []

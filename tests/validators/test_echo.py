@@ -123,3 +123,38 @@ def test_echo_runs_in_the_default_chain():
         Sample(prompt=[Message(role="user", content=LONG)], completion=LONG)
     )
     assert [v.code for v in result.verdicts] == ["echo.prompt_repeated"]
+
+
+def test_a_persona_the_user_assigns_repeated_as_the_answers_voice_is_not_an_echo():
+    prompt = (
+        "As a business analyst at Nuro, provide an overview of the autonomous driving landscape, "
+        "major players, their progress and outlook."
+    )
+    completion = (
+        "As a business analyst at Nuro, here's an overview of the autonomous driving landscape, major "
+        "players, their progress, and outlook:\n\n1. Waymo leads in driverless rides.\n2. Cruise paused."
+    )
+    assert echoed(prompt, completion) == []
+
+
+def test_a_question_restated_as_the_answers_thesis_is_not_an_echo():
+    prompt = (
+        'How does the choice of interpolation function, like the "fade" function in Perlin noise, impact '
+        "the visual and mathematical properties of the generated noise, particularly in terms of "
+        "continuity and differentiability?"
+    )
+    completion = (
+        'The choice of interpolation function, such as the "fade" function in Perlin noise, significantly '
+        "affects the visual and mathematical properties of the generated noise, particularly in terms of "
+        "continuity and differentiability.\n\nContinuity measures how smooth a function is."
+    )
+    assert echoed(prompt, completion) == []
+
+
+def test_a_question_repeated_from_its_question_word_is_still_an_echo():
+    prompt = (
+        "How does the choice of interpolation function impact the visual and mathematical properties "
+        "of the generated noise, particularly in terms of continuity?"
+    )
+    completion = f"{prompt}\n\nThe fade curve keeps the first and second derivatives continuous."
+    assert echoed(prompt, completion) == [("echo.prompt_repeated", prompt[:-1])]

@@ -134,3 +134,45 @@ def test_refusal_share_at_or_under_the_limit_raises_no_finding():
     checker.check(side(ANSWER), side("Unplug it."))
     assert checker.finish() == []
     assert PairChecker().finish() == []  # no pairs at all
+
+
+def _pair(prompt: str, chosen: str, rejected: str):
+    def one(text: str) -> Result:
+        return Result(Sample(prompt=[Message(role="user", content=prompt)], completion=text), [])
+
+    return PairChecker().check(one(chosen), one(rejected))
+
+
+def test_an_nli_answer_picked_from_the_prompts_options_is_not_a_refusal():
+    prompt = (
+        "Sentence 1: The Carriage Museum shows an opulent life.\n\nSentence 2: The palace was designed by "
+        "a french architect.\n -- yes; -- it is not possible to tell; -- no;\n"
+        "Is this second sentence entailed by the first sentence?"
+    )
+    chosen = (
+        "-- it is not possible to tell;\n\nIn Sentence 1, there is no information about the architect who "
+        "designed the palace. So, we cannot tell if the palace was designed by a French architect based "
+        "on Sentence 1."
+    )
+    assert codes(_pair(prompt, chosen, "-- yes;")) == []
+
+
+def test_a_refusal_the_prompt_does_not_offer_as_an_option_is_still_a_chosen_refusal():
+    prompt = "Is this second sentence entailed by the first? -- yes; -- no;"
+    found = _pair(prompt, "I'm sorry, but I can't help with that.", "-- yes;")
+    assert codes(found) == [("pref", "pref.chosen_refusal")]
+
+
+def test_a_small_edit_that_drops_a_name_is_the_preference_signal():
+    chosen = (
+        "Abdulah Hasanagic is the proud owner of AS Company in Gorazde, a small town located on the banks "
+        "of the Drina River, near the border with Serbia, in Eastern Bosnia."
+    )
+    rejected = chosen.replace(" in Gorazde", "").replace("Eastern", "eastern")
+    assert codes(_pair("Translate to English.", chosen, rejected)) == []
+
+
+def test_a_small_edit_that_keeps_every_name_is_still_near_identical():
+    chosen = "The Drina River runs along the border with Serbia, in eastern Bosnia, through a narrow valley."
+    rejected = chosen.replace("narrow valley", "narrow valleys")
+    assert codes(_pair("Describe the river.", chosen, rejected)) == [("pref", "pref.near_identical_pair")]

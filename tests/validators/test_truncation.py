@@ -197,3 +197,30 @@ def test_in_a_large_set_round_lengths_shared_by_chance_are_not_caps_but_a_spike_
         caps.observe(i, 512)
     at_512 = list(range((512 - 250) * 30, (513 - 250) * 30))  # the 30 there by chance look the same
     assert [i for i, _ in caps.finish()] == at_512 + spike
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # a letter signed on its last line (gpteacher role play)
+        "Together we can shape a better future for all. Yours sincerely, AI",
+        "I believe inspiring the next generation is crucial. Yours sincerely, Dr. Jane Goodall",
+        "Let us work together for the betterment of all. With respect and hope, Your AI companion",
+        # a math answer closing on result lines
+        "From the first sentence, x = 4y. So you are 16 years old.\n\nTherefore:\n\nYou: 16 years old\n"
+        "Your sister: 4 years old",
+    ],
+)
+def test_signed_letters_and_result_lines_end_complete(completion: str):
+    assert cut(completion) == []
+
+
+@pytest.mark.parametrize(
+    ("completion", "unfinished"),
+    [
+        ("We met in the park. I love cooking, and it is", "I love cooking, and it is"),
+        ("He left early. Note: the meeting was moved to the", "Note: the meeting was moved to the"),
+    ],
+)
+def test_a_sign_off_or_label_shape_ending_on_a_dangling_word_is_still_cut(completion: str, unfinished: str):
+    assert cut(completion) == [("length.truncated_completion", unfinished)]
