@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from real_shapes import CALCULATOR
 
 from synthgate.schemas.adapters import to_sample
 from synthgate.schemas.chain_config import ToolsConfig
@@ -12,19 +13,6 @@ from synthgate.schemas.sample import Message, Sample
 from synthgate.validators.chain import Chain
 from synthgate.validators.tools import ToolsValidator
 
-CALCULATOR = {
-    "type": "function",
-    "function": {
-        "name": "calculator",
-        "description": "Evaluate an arithmetic expression.",
-        "parameters": {
-            "type": "object",
-            "properties": {"expression": {"type": "string"}},
-            "required": ["expression"],
-            "additionalProperties": False,
-        },
-    },
-}
 QUESTION = (
     "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
     "for her friends every day with four. How many eggs are left to sell?"
