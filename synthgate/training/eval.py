@@ -37,16 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from synthgate.errors import InputError
-from synthgate.training.eval_items import (
-    DEFAULT_K,
-    EvalItem,
-    Shot,
-    build_messages,
-    load_eval_items,
-    pick_shots,
-    shots_from_export,
-    shots_from_version,
-)
 from synthgate.training.eval_metrics import (
     METRIC_NAMES,
     REFUSAL_TASK,
@@ -57,6 +47,16 @@ from synthgate.training.eval_metrics import (
     _aggregate,
     keyword_coverage,
     score_arm,
+)
+from synthgate.training.eval_questions import (
+    DEFAULT_K,
+    EvalItem,
+    Shot,
+    build_messages,
+    load_eval_items,
+    pick_shots,
+    shots_from_export,
+    shots_from_version,
 )
 
 __all__ = [

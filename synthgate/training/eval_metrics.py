@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 
 from synthgate.schemas.chain_config import FormatConfig
 from synthgate.schemas.sample import Message, Sample
-from synthgate.training.eval_items import EvalItem
+from synthgate.training.eval_questions import EvalItem
 from synthgate.validators.format import FormatValidator
 from synthgate.validators.leakage import LeakageValidator
 from synthgate.validators.looping import LoopingValidator

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
 from synthgate.schemas.chain_config import LeakageConfig
-from synthgate.validators.leakage_words import (
+from synthgate.validators.leakage.words import (
     _META,
     _char_spans,
     _expand,

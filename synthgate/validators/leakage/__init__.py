@@ -45,9 +45,9 @@ from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
-from synthgate.validators.leakage_match import _Finding, _findings, _prepare, _screen, _Source
-from synthgate.validators.leakage_narration import GATE_WORDS, narrations
-from synthgate.validators.leakage_words import _META, _char_spans, _grams, _keys, _words
+from synthgate.validators.leakage.match import _Finding, _findings, _prepare, _screen, _Source
+from synthgate.validators.leakage.narration import GATE_WORDS, narrations
+from synthgate.validators.leakage.words import _META, _char_spans, _grams, _keys, _words
 from synthgate.validators.text import lower_same_length, sentence_spans
 
 _MIN_PARAPHRASE_OVERLAP = 2
@@ -196,7 +196,7 @@ def _paraphrases(
 
 
 def _restated(completion: str, texts: tuple[str, ...], found: list[Verdict]) -> list[Verdict]:
-    """`found` plus first-person sentences restating 2+ rules in other words (leakage_narration)."""
+    """`found` plus first-person sentences restating 2+ rules in other words (leakage.narration)."""
     taken = [(v.span.start, v.span.end) for v in found if v.span]
     out = list(found)
     for a, b, rules in narrations(completion, texts):
