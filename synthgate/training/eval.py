@@ -44,7 +44,7 @@ from synthgate.training.eval_metrics import (
     Generation,
     ItemScore,
     OutputScorer,
-    _aggregate,
+    aggregate_arm,
     keyword_coverage,
     score_arm,
 )
@@ -262,7 +262,7 @@ def _arm(name: str, items: Sequence[EvalItem], gens: list[Generation], scorer: O
         }
         for n, (i, g, s) in enumerate(zip(items, gens, scores, strict=True))
     ]
-    return ArmResult(name=name, label=ARMS[name], metrics=_aggregate(items, gens, scores), outputs=outputs)
+    return ArmResult(name=name, label=ARMS[name], metrics=aggregate_arm(items, gens, scores), outputs=outputs)
 
 
 def write_report(report: EvalReport, path: str | os.PathLike[str]) -> Path:
