@@ -62,7 +62,7 @@ def test_the_scan_sees_each_kind_of_private_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text(
         "from synthgate.validators.leakage.words import _META\n"
-        "import synthgate.store._common\n"
+        "import synthgate.store._private\n"
         "from synthgate.validators import sets\n"
         "sets._helper()\n"
         "from synthgate.validators.sets import SetChecker\n"
@@ -71,7 +71,7 @@ def test_the_scan_sees_each_kind_of_private_import(tmp_path):
     )
     assert private_imports(bad) == [
         "bad.py:1: from synthgate.validators.leakage.words import _META",
-        "bad.py:2: import synthgate.store._common",
+        "bad.py:2: import synthgate.store._private",
         "bad.py:4: sets._helper",
         "bad.py:6: SetChecker._private",
     ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from synthgate.errors import StoreError
 from synthgate.schemas.sample import Sample
-from synthgate.store._common import as_utc, loads
+from synthgate.store.common import as_utc, loads
 
 _COLUMNS = (
     "id, name, parent_id, source_id, source_kind, include, chain_config, tokenizer, max_length, samples, "

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from synthgate.errors import ConfigError, StoreError
 from synthgate.schemas.sample import Sample
-from synthgate.store._common import dumps, reject_secrets, utcnow
+from synthgate.store.common import dumps, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
 from synthgate.store.verdicts import STATUSES, Verdicts
