@@ -1,5 +1,5 @@
-"""No module reaches into another module's private names: a helper used by two files has a public
-name and a home (an underscore name imported across files is a boundary in the wrong place)."""
+"""The package layout keeps its promises: no module reaches into another module's private names (a
+helper used by two files has a public name and a home), and text normalisation has one home."""
 
 from __future__ import annotations
 
@@ -75,3 +75,19 @@ def test_the_scan_sees_each_kind_of_private_import(tmp_path):
         "bad.py:4: sets._helper",
         "bad.py:6: SetChecker._private",
     ]
+
+
+def normalising_functions(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return [
+        f"{path.relative_to(PACKAGE)}:{node.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and "norm" in node.name.lower()
+    ]
+
+
+def test_text_normalisation_has_one_home():
+    # Every check compares texts through validators/normalize.py; a local `_norm` is a second
+    # definition of "the same text" that drifts from the first.
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in normalising_functions(path)]
+    assert found and all(hit.startswith("validators/normalize.py:") for hit in found), found
