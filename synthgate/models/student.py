@@ -10,7 +10,7 @@ transformers de-quantizes GGUF weights on every load (1-2 min for 270M) and refu
 
 Each converted folder holds the weights, config, generation config and the tokenizer files with
 its chat template, so it is self-contained: training, merging and llama.cpp conversion downstream
-all read the same folder. Builds go through `embedded._build_once` (temp dir, rename, file lock).
+all read the same folder. Builds go through `embedded.build_once` (temp dir, rename, file lock).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from synthgate.errors import ModelError
 from synthgate.models.embedded import (
     DEFAULT_SPECS,
     EMBEDDED_NAME,
-    _build_once,
+    build_once,
     cache_dir,
     gemma_gguf_path,
     load_tokenizer,
@@ -44,7 +44,7 @@ def embedded_model_dir() -> Path:
         _convert_gguf_model(gemma_gguf_path(), out, load_tokenizer(None))
         return out
 
-    return _build_once(final, build)
+    return build_once(final, build)
 
 
 def load_causal_lm(spec: str | os.PathLike[str] | None = None, **load_kwargs: Any) -> tuple[Any, Any]:
@@ -96,7 +96,7 @@ def _gguf_model_dir(gguf: Path) -> Path:
         _convert_gguf_model(gguf, out, load_tokenizer(str(gguf)))
         return out
 
-    return _build_once(final, build)
+    return build_once(final, build)
 
 
 def _convert_gguf_model(gguf: Path, out: Path, tokenizer: Any) -> None:

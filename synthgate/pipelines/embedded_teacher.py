@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from synthgate.errors import ModelError
-from synthgate.models.embedded import _build_once, cache_dir
+from synthgate.models.embedded import build_once, cache_dir
 from synthgate.models.student import resolve_model_dir
 
 TEACHER_NAME = "qwen2.5-coder-0.5b-instruct"
@@ -99,7 +99,7 @@ def teacher_gguf_path() -> Path:
             )
         return out
 
-    return _build_once(final, build)
+    return build_once(final, build)
 
 
 def teacher_model_dir() -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 
 from synthgate.pipelines.tasks import QA_TASKS, Job, TeacherPrompt
 from synthgate.validators.codes import registered
+from synthgate.validators.normalize import token_text
 from synthgate.validators.refusal import is_refusal
 
 INSTRUCTION_ECHO = registered("gen.instruction_echo")
@@ -23,7 +24,6 @@ REFUSAL_MISSING = registered("gen.refusal_missing")
 
 # Labels the teacher prompt uses for passages; a sample that names them talks about the prompt.
 _MARKERS = re.compile(r"\b(hidden|topic) passage\b", re.I)
-_NON_WORD = re.compile(r"[\W_]+")
 
 
 class ReplyRejected(ValueError):
@@ -42,10 +42,10 @@ def check_reply(job: Job, prompt: TeacherPrompt, output: dict[str, Any]) -> None
     for field, text in (("question", question), ("answer", answer)):
         if m := _MARKERS.search(text):
             raise ReplyRejected(INSTRUCTION_ECHO, f"the {field} names the prompt's {m.group(0)!r}")
-    passages = _norm(" ".join(c.text for c in [*job.context, *([job.hidden] if job.hidden else [])]))
-    instructions = _norm(" ".join(m["content"] for m in prompt.messages))
+    passages = token_text(" ".join(c.text for c in [*job.context, *([job.hidden] if job.hidden else [])]))
+    instructions = token_text(" ".join(m["content"] for m in prompt.messages))
     for field, text in (("question", question), ("answer", answer)):
-        words = _norm(text)
+        words = token_text(text)
         # Copied from the instructions, not from the passages: "plain prose", "one question".
         if words and f" {words} " in f" {instructions} " and f" {words} " not in f" {passages} ":
             raise ReplyRejected(
@@ -55,12 +55,3 @@ def check_reply(job: Job, prompt: TeacherPrompt, output: dict[str, Any]) -> None
         raise ReplyRejected(
             REFUSAL_MISSING, "a refusal job's answer does not say the context is insufficient"
         )
-
-
-def _norm(text: str) -> str:
-    """Lower-case words separated by single spaces.
-
-    >>> _norm("Plain prose (no markdown)!")
-    'plain prose no markdown'
-    """
-    return _NON_WORD.sub(" ", text.lower()).strip()

@@ -17,16 +17,22 @@ from functools import lru_cache
 from typing import Any
 
 from synthgate.schemas.chat_templates import parse_chat_template
-from synthgate.schemas.record_errors import RecordError, _kind, _list, _optional_str, _str
-from synthgate.schemas.record_metadata import METADATA_KEYS, _metadata, _metadata_keys
+from synthgate.schemas.record_errors import (
+    RecordError,
+    kind_of,
+    optional_str,
+    require_list,
+    require_str,
+)
+from synthgate.schemas.record_metadata import METADATA_KEYS, flat_metadata, parse_metadata
 from synthgate.schemas.record_turns import (
-    _message,
-    _message_parser,
-    _sharegpt_turn,
-    _split,
-    _Turn,
-    _turns,
-    _with_system,
+    Turn,
+    message_parser,
+    parse_message,
+    parse_sharegpt_turn,
+    parse_turns,
+    split_turns,
+    with_system,
 )
 from synthgate.schemas.sample import Sample
 
@@ -63,7 +69,7 @@ def detect_format(record: dict[str, Any]) -> str:
     'preference'
     """
     if not isinstance(record, dict):
-        raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
+        raise RecordError("input.wrong_type", f"a record must be a JSON object, got {kind_of(record)}")
     present = {k for k, v in record.items() if v is not None}
     for fmt, keys in _SIGNATURES.items():
         if present & set(keys):
@@ -104,26 +110,26 @@ def to_sample(
         )
     _check_fmt(fmt)
     if not isinstance(record, dict):
-        raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
+        raise RecordError("input.wrong_type", f"a record must be a JSON object, got {kind_of(record)}")
     rec = {k: v for k, v in record.items() if v is not None}
     unknown = unknown_keys(rec, accepted_keys(fmt), fmt, allow_extra_fields, reasoning_field, task_field)
-    message = _message_parser(reasoning_field)
+    message = message_parser(reasoning_field)
     if "tools" in rec:
         _check_tools(rec["tools"])
     if fmt == "messages":
-        turns = _turns(_list(rec, "messages"), "messages", message)
-        turns = _with_system(_optional_str(rec, "system"), turns)
+        turns = parse_turns(require_list(rec, "messages"), "messages", message)
+        turns = with_system(optional_str(rec, "system"), turns)
     elif fmt == "sharegpt":
-        turns = _turns(_list(rec, "conversations"), "conversations", _sharegpt_turn)
-        turns = _with_system(_optional_str(rec, "system"), turns)
+        turns = parse_turns(require_list(rec, "conversations"), "conversations", parse_sharegpt_turn)
+        turns = with_system(optional_str(rec, "system"), turns)
     elif fmt == "prompt-completion":
-        turns = _with_system(_optional_str(rec, "system"), _prompt_completion(rec, message))
+        turns = with_system(optional_str(rec, "system"), _prompt_completion(rec, message))
     else:
         turns = _alpaca(rec, instruction_as_system)
-    system, prompt, completion, turn_reasoning = _split(turns, _ROOTS[fmt])
+    system, prompt, completion, turn_reasoning = split_turns(turns, _ROOTS[fmt])
     # Tool definitions have no place in Sample's training text; keep them beside it for export.
     kept = unknown + (["tools"] if "tools" in rec else [])
-    task_type, reasoning, metadata = _metadata(rec, kept, reasoning_field, task_field)
+    task_type, reasoning, metadata = parse_metadata(rec, kept, reasoning_field, task_field)
     return Sample.model_validate(
         {
             "system_prompt": system or system_prompt or None,
@@ -161,7 +167,7 @@ def from_sample(sample: Sample, fmt: str, *, include_metadata: bool = False) -> 
     else:
         out = _to_alpaca(sample)
     if include_metadata:
-        out.update(_metadata_keys(sample))
+        out.update(flat_metadata(sample))
     return out
 
 
@@ -198,8 +204,8 @@ _ROOTS = {
 # --- prompt/completion and alpaca ---------------------------------------------------------
 
 
-def _prompt_completion(rec: dict[str, Any], message: Any = None) -> list[_Turn]:
-    message = message or _message
+def _prompt_completion(rec: dict[str, Any], message: Any = None) -> list[Turn]:
+    message = message or parse_message
     if "prompt" not in rec:
         raise RecordError("input.missing_field", "the record has no 'prompt'", field="prompt")
     if "completion" not in rec:
@@ -208,7 +214,7 @@ def _prompt_completion(rec: dict[str, Any], message: Any = None) -> list[_Turn]:
     if isinstance(prompt, str) and isinstance(completion, str):
         if not prompt:
             raise RecordError("input.missing_field", "the prompt is empty", field="prompt")
-        answer: _Turn = ("assistant", completion, None, "completion")
+        answer: Turn = ("assistant", completion, None, "completion")
         parsed = parse_chat_template(prompt)
         if parsed is not None:  # a prompt rendered with a chat template: its turns, system included
             turns = parsed.turns
@@ -217,33 +223,33 @@ def _prompt_completion(rec: dict[str, Any], message: Any = None) -> list[_Turn]:
             return [(role, content, None, "prompt") for role, content in turns] + [answer]
         return [("user", prompt, None, "prompt"), answer]
     if isinstance(prompt, list) and isinstance(completion, list):
-        answer = _turns(completion, "completion", message)
+        answer = parse_turns(completion, "completion", message)
         if len(answer) != 1:
             msg = f"a conversational completion holds exactly one assistant message, got {len(answer)}"
             raise RecordError(
                 "input.no_completion" if not answer else "input.malformed", msg, field="completion"
             )
-        return _turns(prompt, "prompt", message) + answer
+        return parse_turns(prompt, "prompt", message) + answer
     for name, value in (("prompt", prompt), ("completion", completion)):
         if not isinstance(value, str | list):
-            msg = f"must be a string or a list of messages, got {_kind(value)}"
+            msg = f"must be a string or a list of messages, got {kind_of(value)}"
             raise RecordError("input.wrong_type", msg, field=name)
     msg = (
-        f"prompt is {_kind(prompt)} but completion is {_kind(completion)}; use two strings (plain) "
+        f"prompt is {kind_of(prompt)} but completion is {kind_of(completion)}; use two strings (plain) "
         "or two lists of messages (conversational)"
     )
     raise RecordError("input.wrong_type", msg, field="completion")
 
 
-def _alpaca(rec: dict[str, Any], instruction_as_system: bool) -> list[_Turn]:
+def _alpaca(rec: dict[str, Any], instruction_as_system: bool) -> list[Turn]:
     if "instruction" not in rec:
         raise RecordError("input.missing_field", "the record has no 'instruction'", field="instruction")
     if "output" not in rec:
         raise RecordError("input.no_completion", "the record has no 'output'", field="output")
-    instruction = _str(rec["instruction"], "instruction")
-    user_input = _optional_str(rec, "input") or ""
-    output = _str(rec["output"], "output")
-    system = _optional_str(rec, "system")
+    instruction = require_str(rec["instruction"], "instruction")
+    user_input = optional_str(rec, "input") or ""
+    output = require_str(rec["output"], "output")
+    system = optional_str(rec, "system")
     if instruction_as_system:
         system = "\n\n".join(s for s in (system, instruction) if s)
         user = user_input
@@ -256,14 +262,14 @@ def _alpaca(rec: dict[str, Any], instruction_as_system: bool) -> list[_Turn]:
             raise RecordError(
                 "input.missing_field", "'instruction' and 'input' are both empty", field="instruction"
             )
-    history: list[_Turn] = []
-    for i, pair in enumerate(_list(rec, "history") if "history" in rec else []):
+    history: list[Turn] = []
+    for i, pair in enumerate(require_list(rec, "history") if "history" in rec else []):
         if not (isinstance(pair, list | tuple) and len(pair) == 2):
-            msg = f"a history entry must be a [question, answer] pair, got {_kind(pair)}"
+            msg = f"a history entry must be a [question, answer] pair, got {kind_of(pair)}"
             raise RecordError("input.wrong_type", msg, field=f"history[{i}]")
-        q, a = (_str(pair[k], f"history[{i}][{k}]") for k in (0, 1))
+        q, a = (require_str(pair[k], f"history[{i}][{k}]") for k in (0, 1))
         history += [("user", q, None, f"history[{i}]"), ("assistant", a, None, f"history[{i}]")]
-    return _with_system(
+    return with_system(
         system, [*history, ("user", user, None, "input"), ("assistant", output, None, "output")]
     )
 
@@ -299,7 +305,9 @@ def _check_tools(tools: Any) -> None:
             raise RecordError("input.malformed", msg, field="tools") from None
     if not isinstance(tools, list):
         raise RecordError(
-            "input.wrong_type", f"must be a list of tool definitions, got {_kind(tools)}", field="tools"
+            "input.wrong_type",
+            f"must be a list of tool definitions, got {kind_of(tools)}",
+            field="tools",
         )
 
 

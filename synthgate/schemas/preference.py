@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from synthgate.schemas.adapters import PREFERENCE, unknown_keys
-from synthgate.schemas.record_errors import RecordError, _kind, _optional_str
-from synthgate.schemas.record_metadata import METADATA_KEYS, _metadata
-from synthgate.schemas.record_turns import _message_parser, _split, _Turn, _turns, _with_system
+from synthgate.schemas.record_errors import RecordError, kind_of, optional_str
+from synthgate.schemas.record_metadata import METADATA_KEYS, parse_metadata
+from synthgate.schemas.record_turns import Turn, message_parser, parse_turns, split_turns, with_system
 from synthgate.schemas.sample import Sample
 
 SIDES = ("chosen", "rejected")
@@ -48,7 +48,7 @@ def to_preference_samples(
     Reasoning belongs to a side: `reasoning_content` (or `reasoning_field`) on its final message.
     """
     if not isinstance(record, dict):
-        raise RecordError("input.wrong_type", f"a record must be a JSON object, got {_kind(record)}")
+        raise RecordError("input.wrong_type", f"a record must be a JSON object, got {kind_of(record)}")
     rec = {k: v for k, v in record.items() if v is not None}
     unknown = unknown_keys(rec, PREFERENCE_KEYS, PREFERENCE, allow_extra_fields, task_field=task_field)
     for key in (*_TOP_LEVEL_REASONING, reasoning_field):
@@ -58,18 +58,20 @@ def to_preference_samples(
                 "message of 'chosen' or 'rejected' (reasoning_content)"
             )
             raise RecordError("input.malformed", msg, field=key)
-    message = _message_parser(reasoning_field)
+    message = message_parser(reasoning_field)
     given = _prompt(rec, message)
     prefixes, answers = {}, {}
     for side in SIDES:
         prefixes[side], answers[side] = _side(rec, side, message)
     shared = _shared_prompt(given, prefixes)
-    system = _optional_str(rec, "system")
-    task_type, _, metadata = _metadata(rec, unknown + [k for k in _PAIR_EXTRAS if k in rec], None, task_field)
+    system = optional_str(rec, "system")
+    task_type, _, metadata = parse_metadata(
+        rec, unknown + [k for k in _PAIR_EXTRAS if k in rec], None, task_field
+    )
     samples = []
     for side in SIDES:
-        turns = _with_system(system, [*shared, answers[side]])
-        sys_text, prompt, completion, reasoning = _split(turns, "prompt" if given else side)
+        turns = with_system(system, [*shared, answers[side]])
+        sys_text, prompt, completion, reasoning = split_turns(turns, "prompt" if given else side)
         samples.append(
             Sample.model_validate(
                 {
@@ -85,7 +87,7 @@ def to_preference_samples(
     return samples[0], samples[1]
 
 
-def _prompt(rec: dict[str, Any], message: Any) -> list[_Turn] | None:
+def _prompt(rec: dict[str, Any], message: Any) -> list[Turn] | None:
     if "prompt" not in rec:
         return None
     prompt = rec["prompt"]
@@ -94,12 +96,12 @@ def _prompt(rec: dict[str, Any], message: Any) -> list[_Turn] | None:
             raise RecordError("input.missing_field", "the prompt is empty", field="prompt")
         return [("user", prompt, None, "prompt")]
     if isinstance(prompt, list):
-        return _turns(prompt, "prompt", message)
-    msg = f"must be a string or a list of messages, got {_kind(prompt)}"
+        return parse_turns(prompt, "prompt", message)
+    msg = f"must be a string or a list of messages, got {kind_of(prompt)}"
     raise RecordError("input.wrong_type", msg, field="prompt")
 
 
-def _side(rec: dict[str, Any], side: str, message: Any) -> tuple[list[_Turn], _Turn]:
+def _side(rec: dict[str, Any], side: str, message: Any) -> tuple[list[Turn], Turn]:
     """(the turns before the answer, the answer) of one side."""
     if side not in rec:
         raise RecordError("input.no_completion", f"the record has no {side!r}", field=side)
@@ -107,9 +109,9 @@ def _side(rec: dict[str, Any], side: str, message: Any) -> tuple[list[_Turn], _T
     if isinstance(value, str):
         return [], ("assistant", value, None, side)
     if not isinstance(value, list):
-        msg = f"must be a string or a list of messages, got {_kind(value)}"
+        msg = f"must be a string or a list of messages, got {kind_of(value)}"
         raise RecordError("input.wrong_type", msg, field=side)
-    turns = _turns(value, side, message)
+    turns = parse_turns(value, side, message)
     if not turns:
         raise RecordError("input.no_completion", "the list holds no messages", field=side)
     if turns[-1][0] != "assistant":
@@ -118,10 +120,10 @@ def _side(rec: dict[str, Any], side: str, message: Any) -> tuple[list[_Turn], _T
     return turns[:-1], turns[-1]
 
 
-def _shared_prompt(given: list[_Turn] | None, prefixes: dict[str, list[_Turn]]) -> list[_Turn]:
+def _shared_prompt(given: list[Turn] | None, prefixes: dict[str, list[Turn]]) -> list[Turn]:
     """The prompt both sides answer: `prompt`, which a side may repeat, else their common turns."""
 
-    def text(turns: list[_Turn]) -> list[tuple[str, str]]:
+    def text(turns: list[Turn]) -> list[tuple[str, str]]:
         return [(role, content) for role, content, _, _ in turns]
 
     if given is not None:

@@ -19,25 +19,29 @@ class RecordError(Exception):
         self.message = message
 
 
-def _list(rec: dict[str, Any], key: str) -> list[Any]:
+def require_list(rec: dict[str, Any], key: str) -> list[Any]:
+    """`rec[key]` when it is a list; RecordError naming the key when missing or of another type."""
     if key not in rec:
         raise RecordError("input.missing_field", f"the record has no {key!r}", field=key)
     if not isinstance(rec[key], list):
-        raise RecordError("input.wrong_type", f"must be a list, got {_kind(rec[key])}", field=key)
+        raise RecordError("input.wrong_type", f"must be a list, got {kind_of(rec[key])}", field=key)
     return rec[key]
 
 
-def _str(value: Any, path: str) -> str:
+def require_str(value: Any, path: str) -> str:
+    """`value` when it is a string; RecordError naming `path` otherwise."""
     if not isinstance(value, str):
-        raise RecordError("input.wrong_type", f"must be a string, got {_kind(value)}", field=path)
+        raise RecordError("input.wrong_type", f"must be a string, got {kind_of(value)}", field=path)
     return value
 
 
-def _optional_str(rec: dict[str, Any], key: str) -> str | None:
-    return _str(rec[key], key) if key in rec else None
+def optional_str(rec: dict[str, Any], key: str) -> str | None:
+    """`rec[key]` as a string, or None when the key is absent."""
+    return require_str(rec[key], key) if key in rec else None
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a JSON value is, for error messages: "an object", "a list", "null" ..."""
     names = {
         dict: "an object",
         list: "a list",

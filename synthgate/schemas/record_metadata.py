@@ -10,25 +10,26 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from synthgate.schemas.record_errors import RecordError, _kind, _str
+from synthgate.schemas.record_errors import RecordError, kind_of, require_str
 from synthgate.schemas.sample import Sample, SampleMetadata
 
 _TASK_KEYS = ("task_type", "task", "type", "category")
-_REASONING_KEYS = ("reasoning", "reasoning_content")
+REASONING_KEYS = ("reasoning", "reasoning_content")
 _META_FIELDS = tuple(f for f in SampleMetadata.model_fields if f != "extra")
-METADATA_KEYS = ("id", *_TASK_KEYS, *_REASONING_KEYS, *_META_FIELDS, "metadata")
+METADATA_KEYS = ("id", *_TASK_KEYS, *REASONING_KEYS, *_META_FIELDS, "metadata")
 
 
-def _metadata(
+def parse_metadata(
     rec: dict[str, Any], kept: list[str], reasoning_field: str | None = None, task_field: str | None = None
 ) -> tuple[str | None, str | None, SampleMetadata]:
+    """A record's task type, reasoning and metadata: the `metadata` object plus the `kept` top-level keys."""
     md: dict[str, Any] = {}
     origin: dict[str, str] = {}
     extra: dict[str, Any] = {}
     task_types: list[tuple[str, Any]] = []
     nested = rec.get("metadata", {})
     if not isinstance(nested, dict):
-        raise RecordError("input.wrong_type", f"must be an object, got {_kind(nested)}", field="metadata")
+        raise RecordError("input.wrong_type", f"must be an object, got {kind_of(nested)}", field="metadata")
     for key, value in nested.items():
         if value is None:
             continue
@@ -49,16 +50,16 @@ def _metadata(
     task_type = None
     if task_types:
         path, task_type = task_types[0]
-        _str(task_type, path)
+        require_str(task_type, path)
         extra.update((p, v) for p, v in task_types[1:] if "." not in p and p in _TASK_KEYS)
     # The named field wins over the usual names; a record without it may still use those.
-    reasoning_keys = (*((reasoning_field,) if reasoning_field else ()), *_REASONING_KEYS)
+    reasoning_keys = (*((reasoning_field,) if reasoning_field else ()), *REASONING_KEYS)
     reasoning_key = next((k for k in reasoning_keys if k in rec), None)
-    reasoning = _str(rec[reasoning_key], reasoning_key) if reasoning_key else None
+    reasoning = require_str(rec[reasoning_key], reasoning_key) if reasoning_key else None
     if "id" in rec:
         if isinstance(rec["id"], bool) or not isinstance(rec["id"], str | int):
             raise RecordError(
-                "input.wrong_type", f"must be a string or integer, got {_kind(rec['id'])}", field="id"
+                "input.wrong_type", f"must be a string or integer, got {kind_of(rec['id'])}", field="id"
             )
         extra["input_id"] = rec["id"]
     extra.update((k, rec[k]) for k in kept if k != "input_id" or "id" not in rec)
@@ -76,7 +77,8 @@ def _metadata(
     return task_type, reasoning, metadata
 
 
-def _metadata_keys(sample: Sample) -> dict[str, Any]:
+def flat_metadata(sample: Sample) -> dict[str, Any]:
+    """A sample's id, task type, reasoning and metadata as top-level record keys (undoes parse_metadata)."""
     out: dict[str, Any] = {}
     extra = dict(sample.metadata.extra)
     if "input_id" in extra:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from synthgate.schemas.record_errors import RecordError, _kind, _str
-from synthgate.schemas.record_metadata import _REASONING_KEYS
+from synthgate.schemas.record_errors import RecordError, kind_of, require_str
+from synthgate.schemas.record_metadata import REASONING_KEYS
 from synthgate.schemas.tool_calls import CLOSE, OPEN, join_content, render_tool_call
 
 _MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -23,24 +23,27 @@ _SHAREGPT_ROLES |= {"tool": "tool", "observation": "tool", "function": "tool"}
 
 
 # One turn: (role, content, reasoning carried on the turn, path of its role for errors).
-_Turn = tuple[str, str, str | None, str]
+Turn = tuple[str, str, str | None, str]
 
 
-def _turns(items: list[Any], name: str, parse: Any) -> list[_Turn]:
+def parse_turns(items: list[Any], name: str, parse: Any) -> list[Turn]:
+    """Each item of the list `name` parsed by `parse` into a Turn, its path named for errors."""
     return [parse(item, f"{name}[{i}]") for i, item in enumerate(items)]
 
 
-def _message_parser(reasoning_field: str | None) -> Any:
-    if reasoning_field is None or reasoning_field in _REASONING_KEYS:
-        return _message
-    return lambda m, path: _message(m, path, (reasoning_field, *_REASONING_KEYS))
+def message_parser(reasoning_field: str | None) -> Any:
+    """A parser of OpenAI-style messages that also reads reasoning from `reasoning_field`."""
+    if reasoning_field is None or reasoning_field in REASONING_KEYS:
+        return parse_message
+    return lambda m, path: parse_message(m, path, (reasoning_field, *REASONING_KEYS))
 
 
-def _message(
+def parse_message(
     m: Any, path: str, reasoning_keys: tuple[str, ...] = ("reasoning_content", "reasoning")
-) -> _Turn:
+) -> Turn:
+    """One OpenAI-style message -> Turn; RecordError naming the path of a bad field."""
     if not isinstance(m, dict):
-        raise RecordError("input.wrong_type", f"a message must be an object, got {_kind(m)}", field=path)
+        raise RecordError("input.wrong_type", f"a message must be an object, got {kind_of(m)}", field=path)
     role = _role(m.get("role"), f"{path}.role", _MESSAGE_ROLES)
     content = m.get("content")
     calls = _tool_calls(m, path) if role == "assistant" else []
@@ -58,7 +61,7 @@ def _tool_calls(m: dict[str, Any], path: str) -> list[str]:
     if m.get("tool_calls") is not None:
         calls, where = m["tool_calls"], f"{path}.tool_calls"
         if not isinstance(calls, list):
-            raise RecordError("input.wrong_type", f"must be a list, got {_kind(calls)}", field=where)
+            raise RecordError("input.wrong_type", f"must be a list, got {kind_of(calls)}", field=where)
         items = [(c, f"{where}[{i}]") for i, c in enumerate(calls)]
     elif m.get("function_call") is not None:
         items = [(m["function_call"], f"{path}.function_call")]
@@ -68,7 +71,7 @@ def _tool_calls(m: dict[str, Any], path: str) -> list[str]:
     for call, where in items:
         if not isinstance(call, dict):
             raise RecordError(
-                "input.wrong_type", f"a tool call must be an object, got {_kind(call)}", field=where
+                "input.wrong_type", f"a tool call must be an object, got {kind_of(call)}", field=where
             )
         fn = call.get("function", call)  # OpenAI nests {name, arguments} under "function"
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
@@ -78,9 +81,10 @@ def _tool_calls(m: dict[str, Any], path: str) -> list[str]:
     return out
 
 
-def _sharegpt_turn(t: Any, path: str) -> _Turn:
+def parse_sharegpt_turn(t: Any, path: str) -> Turn:
+    """One ShareGPT turn ({from, value} or {role, content}) -> Turn."""
     if not isinstance(t, dict):
-        raise RecordError("input.wrong_type", f"a turn must be an object, got {_kind(t)}", field=path)
+        raise RecordError("input.wrong_type", f"a turn must be an object, got {kind_of(t)}", field=path)
     # Some ShareGPT exports spell turns the OpenAI way ({role, content}); accept both spellings.
     role_key, text_key = ("from", "value") if t.get("from") is not None else ("role", "content")
     if t.get(role_key) is None:
@@ -88,7 +92,7 @@ def _sharegpt_turn(t: Any, path: str) -> _Turn:
     role = _role(t[role_key], f"{path}.{role_key}", _SHAREGPT_ROLES)
     if t.get(text_key) is None:
         raise RecordError("input.missing_field", f"the turn has no '{text_key}'", field=f"{path}.{text_key}")
-    text = _str(t[text_key], f"{path}.{text_key}")
+    text = require_str(t[text_key], f"{path}.{text_key}")
     if t[role_key] == "function_call":  # the value is the call as JSON: {"name": ..., "arguments": ...}
         text = _sharegpt_call(text)
     return role, text, None, f"{path}.{role_key}"
@@ -110,7 +114,7 @@ def _role(value: Any, path: str, known: dict[str, str]) -> str:
     if value is None:
         raise RecordError("input.missing_field", "the turn has no role", field=path)
     if not isinstance(value, str):
-        raise RecordError("input.wrong_type", f"a role must be a string, got {_kind(value)}", field=path)
+        raise RecordError("input.wrong_type", f"a role must be a string, got {kind_of(value)}", field=path)
     if value not in known:
         msg = f"unknown role {value!r}; expected one of {', '.join(known)}"
         raise RecordError("input.malformed", msg, field=path)
@@ -121,24 +125,25 @@ def _content(content: Any, path: str) -> str:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        msg = f"content must be a string or a list of text parts, got {_kind(content)}"
+        msg = f"content must be a string or a list of text parts, got {kind_of(content)}"
         raise RecordError("input.wrong_type", msg, field=path)
     texts = []
     for j, part in enumerate(content):
         where = f"{path}[{j}]"
         if not isinstance(part, dict) or part.get("type") != "text":
-            got = part.get("type") if isinstance(part, dict) else _kind(part)
+            got = part.get("type") if isinstance(part, dict) else kind_of(part)
             msg = f"only text parts ({{'type': 'text', 'text': ...}}) are supported, got {got!r}"
             raise RecordError("input.wrong_type", msg, field=where)
-        texts.append(_str(part.get("text"), f"{where}.text"))
+        texts.append(require_str(part.get("text"), f"{where}.text"))
     return "".join(texts)
 
 
-def _with_system(system: str | None, turns: list[_Turn]) -> list[_Turn]:
+def with_system(system: str | None, turns: list[Turn]) -> list[Turn]:
+    """`turns` with a leading system turn when `system` is given."""
     return [("system", system, None, "system"), *turns] if system else turns
 
 
-def _split(turns: list[_Turn], root: str) -> tuple[str | None, list[dict[str, str]], str, str | None]:
+def split_turns(turns: list[Turn], root: str) -> tuple[str | None, list[dict[str, str]], str, str | None]:
     """Leading system turns -> system prompt; last turn -> completion (must be the assistant's)."""
     n_system = 0
     while n_system < len(turns) and turns[n_system][0] == "system":

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from synthgate.schemas.verdict import SetFinding
-from synthgate.store._common import as_utc, dumps, loads, new_id, reject_secrets, utcnow
+from synthgate.store.common import as_utc, dumps, loads, new_id, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.validators.secrets import mask_secrets, mask_strings
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Verdict
-from synthgate.store._common import dumps, loads, reject_secrets, utcnow
+from synthgate.store.common import dumps, loads, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
 from synthgate.store.runs import Runs

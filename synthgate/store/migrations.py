@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from synthgate.errors import StoreError
-from synthgate.store._common import utcnow
+from synthgate.store.common import utcnow
 from synthgate.store.connection import Connection
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from synthgate.store._common import as_utc, dumps, loads, new_id, reject_secrets, utcnow
+from synthgate.store.common import as_utc, dumps, loads, new_id, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 
 LIST_COMMAND = "synthgate runs list"

@@ -16,14 +16,14 @@ from typing import Any
 
 from synthgate.errors import StoreError
 from synthgate.schemas.sample import Sample
-from synthgate.store._common import as_utc, loads
+from synthgate.store.common import as_utc, loads
 
-_COLUMNS = (
+VERSION_COLUMNS = (
     "id, name, parent_id, source_id, source_kind, include, chain_config, tokenizer, max_length, samples, "
     "source_status_counts, member_status_counts, source_code_counts, source_findings, teacher_models, "
     "created_at"
 )
-_MEMBER_COLUMNS = (
+MEMBER_COLUMNS = (
     "source_index, sample_id, prompt_key, status, codes, fail_codes, system_prompt, prompt, completion, "
     "reasoning, task_type, metadata"
 )
@@ -127,7 +127,8 @@ def version_hash(
     return "v_" + h.hexdigest()[:16]
 
 
-def _member(version_id: str, row: tuple) -> VersionMember:
+def member_from_row(version_id: str, row: tuple) -> VersionMember:
+    """One row of MEMBER_COLUMNS -> VersionMember of `version_id`."""
     index, sample_id, key, status, codes, fail_codes, system, prompt, completion, reasoning, task, meta = row
     sample = Sample.model_validate(
         {
@@ -148,7 +149,8 @@ def _member(version_id: str, row: tuple) -> VersionMember:
     return VersionMember(index, sample, key, status, list(codes), list(fail_codes))
 
 
-def _info(row: tuple) -> VersionInfo:
+def version_from_row(row: tuple) -> VersionInfo:
+    """One row of VERSION_COLUMNS -> VersionInfo."""
     (ident, name, parent, source, kind, include, chain, tok, max_len, samples, src_counts, mem_counts,
      codes, findings, teachers, created) = row  # fmt: skip
     return VersionInfo(

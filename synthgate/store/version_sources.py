@@ -2,7 +2,7 @@
 
 Both are datasets in the store (a run's kept samples are written as one when it finishes), so
 both load through `_dataset_source`: the dataset's settings, counts, set findings and members.
-A run id only resolves to its dataset first. `Versions` sees only `_Source`.
+A run id only resolves to its dataset first. `Versions` sees only `VersionSource`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _PROMPT_KEY = "substr(sha256(coalesce('S' || s.system_prompt, 'N') || chr(10) ||
 
 # One row per record of a dataset, shaped like version_samples (the per-record query plus the
 # sample's columns). Unreadable records (no sample) can never be trained on, so they are never
-# members whatever `include` says (see _members_where).
+# members whatever `include` says (see members_where).
 _MEMBERS = records_sql(
     f""", s.idx AS source_index, {_PROMPT_KEY} AS prompt_key, s.system_prompt AS system_prompt,
            s.prompt AS prompt, s.completion AS completion, s.reasoning AS reasoning,
@@ -33,7 +33,7 @@ _MEMBERS = records_sql(
 
 
 @dataclass(frozen=True)
-class _Source:
+class VersionSource:
     """What a version needs from its source: settings, counts, findings, and the dataset of members.
 
     `id`/`kind` name what the user versioned (a dataset, or a run); `dataset_id` holds the members.
@@ -56,12 +56,12 @@ class VersionSources:
         self._datasets = datasets
         self._verdicts = verdicts
         # Source id prefix -> loader.
-        self._loaders: dict[str, Callable[[str], _Source]] = {
+        self._loaders: dict[str, Callable[[str], VersionSource]] = {
             "ds_": self._dataset_source,
             "run_": self._run_source,
         }
 
-    def load(self, source_id: str) -> _Source:
+    def load(self, source_id: str) -> VersionSource:
         """The source with this id; InputError for an id of a kind that cannot be versioned."""
         for prefix, load in self._loaders.items():
             if source_id.startswith(prefix):
@@ -73,14 +73,14 @@ class VersionSources:
             "generation run (`synthgate runs list`).",
         )
 
-    def _dataset_source(self, dataset_id: str) -> _Source:
+    def _dataset_source(self, dataset_id: str) -> VersionSource:
         info = self._datasets.get(dataset_id)
         if info.finished_at is None:
             raise InputError(
                 f"dataset {dataset_id} has no finished audit",
                 hint="Run `synthgate audit` to completion, then version the dataset it stores.",
             )
-        return _Source(
+        return VersionSource(
             id=dataset_id,
             kind="dataset",
             chain_config=info.chain_config,
@@ -90,7 +90,7 @@ class VersionSources:
             dataset_id=dataset_id,
         )
 
-    def _run_source(self, run_id: str) -> _Source:
+    def _run_source(self, run_id: str) -> VersionSource:
         """A finished generation run: the dataset of its kept samples, under the run's id."""
         run = Runs(self._con).get(run_id)
         if run.kind != GENERATE_KIND:
@@ -115,7 +115,8 @@ class VersionSources:
         return replace(self._dataset_source(dataset_id), id=run_id, kind="run")
 
 
-def _members_where(source: _Source, include: tuple[str, ...]) -> tuple[str, list[Any]]:
+def members_where(source: VersionSource, include: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """FROM/WHERE clause and parameters selecting `source`'s members with a status in `include`."""
     marks = ", ".join("?" * len(include))
     return (
         f"FROM ({_MEMBERS}) WHERE sample_id IS NOT NULL AND status IN ({marks})",

@@ -13,21 +13,21 @@ from dataclasses import replace
 
 from synthgate.errors import ConfigError, StoreError
 from synthgate.schemas.sample import Sample
-from synthgate.store._common import dumps, reject_secrets, utcnow
+from synthgate.store.common import dumps, reject_secrets, utcnow
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
 from synthgate.store.verdicts import STATUSES, Verdicts
 from synthgate.store.version_records import (
-    _COLUMNS,
-    _MEMBER_COLUMNS,
+    MEMBER_COLUMNS,
+    VERSION_COLUMNS,
     VersionDiff,
     VersionInfo,
     VersionMember,
-    _info,
-    _member,
+    member_from_row,
+    version_from_row,
     version_hash,
 )
-from synthgate.store.version_sources import VersionSources, _members_where, _Source
+from synthgate.store.version_sources import VersionSource, VersionSources, members_where
 
 LIST_COMMAND = "synthgate version list"
 DEFAULT_INCLUDE = ("pass", "fixed")
@@ -61,7 +61,7 @@ class Versions:
             source = self._sources.load(source_id)
             length = source.chain_config.get("length") or {}
             tokenizer, max_length = length.get("tokenizer"), length.get("max_length")
-            where, params = _members_where(source, include)
+            where, params = members_where(source, include)
             ids = (r[0] for r in self._con.stream(f"SELECT sample_id {where} ORDER BY sample_id", params))
             version_id = version_hash(ids, source.chain_config, tokenizer, max_length)
             if self._exists(version_id):
@@ -71,8 +71,8 @@ class Versions:
             else:
                 parent = self._newest_named(name)
             self._con.execute(
-                f"INSERT INTO version_samples (version_id, {_MEMBER_COLUMNS}) "
-                f"SELECT ?, {_MEMBER_COLUMNS} {where}",
+                f"INSERT INTO version_samples (version_id, {MEMBER_COLUMNS}) "
+                f"SELECT ?, {MEMBER_COLUMNS} {where}",
                 [version_id, *params],
             )
             self._insert_version(version_id, name, parent, source, include, tokenizer, max_length)
@@ -80,16 +80,18 @@ class Versions:
 
     def get(self, version_id: str) -> VersionInfo:
         """The version with this id; NotFound (naming how to list ids) when absent."""
-        row = self._con.fetchone(f"SELECT {_COLUMNS} FROM versions WHERE id = ?", [version_id])
+        row = self._con.fetchone(f"SELECT {VERSION_COLUMNS} FROM versions WHERE id = ?", [version_id])
         if row is None:
             self.require(version_id)
         assert row is not None
-        return _info(row)
+        return version_from_row(row)
 
     def list(self) -> list[VersionInfo]:
         """All versions, newest first."""
-        rows = self._con.fetchall(f"SELECT {_COLUMNS} FROM versions ORDER BY created_at DESC, seq DESC")
-        return [_info(r) for r in rows]
+        rows = self._con.fetchall(
+            f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY created_at DESC, seq DESC"
+        )
+        return [version_from_row(r) for r in rows]
 
     def iter_members(self, version_id: str) -> Iterator[VersionMember]:
         """The version's members in source order, streamed.
@@ -98,9 +100,9 @@ class Versions:
         synthgate raises StoreError instead of reaching a training run.
         """
         self.require(version_id)
-        sql = f"SELECT {_MEMBER_COLUMNS} FROM version_samples WHERE version_id = ? ORDER BY source_index"
+        sql = f"SELECT {MEMBER_COLUMNS} FROM version_samples WHERE version_id = ? ORDER BY source_index"
         for row in self._con.stream(sql, [version_id]):
-            yield _member(version_id, row)
+            yield member_from_row(version_id, row)
 
     def preview_members(
         self, source_id: str, include: Sequence[str] = DEFAULT_INCLUDE
@@ -108,9 +110,9 @@ class Versions:
         """The members `create(name, source_id, include)` would freeze, streamed; nothing is written."""
         include = _check_include(include)
         source = self._sources.load(source_id)
-        where, params = _members_where(source, include)
-        for row in self._con.stream(f"SELECT {_MEMBER_COLUMNS} {where} ORDER BY source_index", params):
-            yield _member(source_id, row)
+        where, params = members_where(source, include)
+        for row in self._con.stream(f"SELECT {MEMBER_COLUMNS} {where} ORDER BY source_index", params):
+            yield member_from_row(source_id, row)
 
     def iter_samples(self, version_id: str) -> Iterator[Sample]:
         """The version's samples (after repairs) in source order, streamed."""
@@ -209,7 +211,7 @@ class Versions:
         version_id: str,
         name: str,
         parent: str | None,
-        source: _Source,
+        source: VersionSource,
         include: tuple[str, ...],
         tokenizer: str | None,
         max_length: int | None,
@@ -234,7 +236,7 @@ class Versions:
             )
         ]
         self._con.execute(
-            f"INSERT INTO versions ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 16)})",
             [
                 version_id,
                 name,

@@ -37,7 +37,18 @@ from pathlib import Path
 from typing import Any
 
 from synthgate.errors import InputError
-from synthgate.training.eval_items import (
+from synthgate.training.eval_metrics import (
+    METRIC_NAMES,
+    REFUSAL_TASK,
+    ArmMetrics,
+    Generation,
+    ItemScore,
+    OutputScorer,
+    aggregate_arm,
+    keyword_coverage,
+    score_arm,
+)
+from synthgate.training.eval_questions import (
     DEFAULT_K,
     EvalItem,
     Shot,
@@ -46,17 +57,6 @@ from synthgate.training.eval_items import (
     pick_shots,
     shots_from_export,
     shots_from_version,
-)
-from synthgate.training.eval_metrics import (
-    METRIC_NAMES,
-    REFUSAL_TASK,
-    ArmMetrics,
-    Generation,
-    ItemScore,
-    OutputScorer,
-    _aggregate,
-    keyword_coverage,
-    score_arm,
 )
 
 __all__ = [
@@ -262,7 +262,7 @@ def _arm(name: str, items: Sequence[EvalItem], gens: list[Generation], scorer: O
         }
         for n, (i, g, s) in enumerate(zip(items, gens, scores, strict=True))
     ]
-    return ArmResult(name=name, label=ARMS[name], metrics=_aggregate(items, gens, scores), outputs=outputs)
+    return ArmResult(name=name, label=ARMS[name], metrics=aggregate_arm(items, gens, scores), outputs=outputs)
 
 
 def write_report(report: EvalReport, path: str | os.PathLike[str]) -> Path:

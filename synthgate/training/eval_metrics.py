@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 
 from synthgate.schemas.chain_config import FormatConfig
 from synthgate.schemas.sample import Message, Sample
-from synthgate.training.eval_items import EvalItem
+from synthgate.training.eval_questions import EvalItem
 from synthgate.validators.format import FormatValidator
 from synthgate.validators.leakage import LeakageValidator
 from synthgate.validators.looping import LoopingValidator
@@ -109,14 +109,15 @@ def score_arm(items: Sequence[EvalItem], generations: Sequence[Generation]) -> A
     if len(items) != len(generations):
         raise ValueError(f"{len(generations)} answers for {len(items)} eval items")
     scorer = OutputScorer()
-    return _aggregate(
+    return aggregate_arm(
         items, generations, [scorer.score(i, g.text) for i, g in zip(items, generations, strict=True)]
     )
 
 
-def _aggregate(
+def aggregate_arm(
     items: Sequence[EvalItem], gens: Sequence[Generation], scores: Sequence[ItemScore]
 ) -> ArmMetrics:
+    """One arm's metrics from its items, answers and the per-item scores already computed."""
     refusal_items = [s.refused for i, s in zip(items, scores, strict=True) if i.task_type == REFUSAL_TASK]
     other_items = [s.refused for i, s in zip(items, scores, strict=True) if i.task_type != REFUSAL_TASK]
     return ArmMetrics(

@@ -1,6 +1,6 @@
 """Eval contamination: records that contain benchmark items, or that their validation split holds too.
 
-`ContaminationIndex` is built once from the eval items (see synthgate.audit.eval_sets); the
+`ContaminationIndex` is built once from the eval items (see synthgate.audit.contamination_items); the
 `ContaminationValidator` then checks each record's user turns and completion against it:
 
 - `contam.exact_match`: a user turn equals an eval item after normalization, or contains a whole
@@ -49,7 +49,7 @@ from synthgate.validators.codes import verdict
 from synthgate.validators.normalize import strip_enumeration, token_offsets, tokens
 
 if TYPE_CHECKING:  # validators never import audit at run time; items only need .index/.text/.source
-    from synthgate.audit.eval_sets import EvalItem
+    from synthgate.audit.contamination_items import EvalItem
 
 _USER = frozenset({"user"})
 _OPERATOR = re.compile(r"[=<>+*/%^&|~#@$\\\u2212\u00d7\u00f7\u2264\u2265\u2260]|(?<=[\d\s])-(?=[\d\s(])")

@@ -26,7 +26,6 @@ most of the prompt's longer words occur in it (substring tests on the lower-case
 from __future__ import annotations
 
 import re
-import string
 from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import ClassVar
@@ -36,6 +35,7 @@ from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
+from synthgate.validators.normalize import token_offsets, tokens
 
 CODE = "echo.prompt_repeated"
 _MAX_GAP = 3  # edited words allowed between two repeated runs of one region
@@ -64,7 +64,6 @@ _QUESTION_WORD = frozenset(
     b"how what why which who whom whose when where can could does do did is are was were should would "
     b"will may might".split()
 )
-_BLANK = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 _LEAD_OK = re.compile(r"""^[\s"'“”‘’*_>#`-]*(?:[A-Za-z][\w ]{0,20}:)?[\s"'“”‘’*_`]*$""")
 _SCREEN_GRAMS = 6
 # Repeated text keeps most of its characters; half the share leaves room for dropped punctuation.
@@ -72,20 +71,16 @@ _MIN_LENGTH_SHARE = 0.5
 _SLICES, _SLICE = 6, 12  # raw pre-screen: six 12-character slices of the prompt
 
 
-def _norm(text: str) -> bytes:
-    """Lower-cased UTF-8 words split at whitespace and ASCII punctuation (bytes: all in C)."""
-    return b" ".join(text.lower().encode().translate(_BLANK).split())
-
-
-# Word offsets matching _norm's split (ASCII whitespace and punctuation), for the finding's span.
-_NORM_WORD = re.compile(r"[^ \t\n\r\x0b\x0c!-/:-@\[-`{-~]+")
+def _joined_tokens(text: str) -> bytes:
+    """The words echo compares: `normalize.tokens`, space-joined (bytes: substring tests run in C)."""
+    return b" ".join(tokens(text))
 
 
 @lru_cache(maxsize=1024)
 def _prepared(prompt: str, long_words: int) -> tuple[tuple[bytes, ...], tuple[bytes, ...], bool]:
     """(prompt words, screening trigrams, short): a short prompt's echo starts at its first words, so
     its first trigram is its screen; a long one's are a few spread trigrams."""
-    norm = tuple(_norm(prompt).split())
+    norm = tuple(_joined_tokens(prompt).split())
     short = len(norm) < long_words
     starts = max(1, len(norm) - 2)
     step = max(1, starts // _SCREEN_GRAMS)
@@ -138,7 +133,7 @@ class EchoValidator(Validator):
             return Result(sample)
         # An echo holds the prompt's first trigram (short prompts) or most of a few spread ones
         # verbatim: C-level substring tests before any alignment.
-        low = b" %s " % _norm(sample.completion)
+        low = b" %s " % _joined_tokens(sample.completion)
         if sum(g in low for g in screen) < _SCREEN_SHARE * len(screen):
             return Result(sample)
         if cfg.exempt_rewrites and is_rewrite_prompt(prompt):
@@ -157,10 +152,8 @@ class EchoValidator(Validator):
     def _echo(self, pwords: tuple[bytes, ...], completion: str) -> tuple[int, int, float] | None:
         """(start, end, share) of the completion region repeating the prompt, or None."""
         cfg = self.config
-        spans = [m.span() for m in _NORM_WORD.finditer(completion.lower())]
-        cwords = _norm(completion).split()
-        if len(spans) != len(cwords):  # non-ASCII whitespace: offsets would not line up
-            return None
+        spans = token_offsets(completion)
+        cwords = tokens(completion)
         blocks = [
             b for b in SequenceMatcher(None, pwords, cwords, autojunk=False).get_matching_blocks() if b.size
         ]

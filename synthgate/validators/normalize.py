@@ -19,7 +19,8 @@ Checks that scan a text in place need views of the same length (offsets in the v
 in the text): `view_table(mode)` maps each character to itself, a space, or a newline.
 `layout_key` (whitespace and code comments only) and `strip_enumeration` (list numbering) are the
 narrower keys of the preference and contamination checks; `tokens`/`token_offsets` the words
-contamination matches (bytes, for speed, with their offsets in the text).
+contamination and echo match (bytes, for speed, with their offsets in the text), and `token_text`
+the same words as one phrase (the generation pipeline's instruction-echo check).
 
 """
 
@@ -196,3 +197,12 @@ def token_offsets(text: str) -> list[tuple[int, int]]:
     owner = [i for i, c in enumerate(text) for _ in _fold(c)]  # folding may lengthen: 'İ' -> 'i '
     folded = "".join(map(_fold, text))
     return [(owner[m.start()], owner[m.end() - 1] + 1) for m in re.finditer(r"\S+", folded)]
+
+
+def token_text(text: str) -> str:
+    """`tokens(text)` as one string, single spaces between words: a phrase key for containment tests.
+
+    >>> token_text("Plain prose (no markdown)!")
+    'plain prose no markdown'
+    """
+    return b" ".join(tokens(text)).decode("utf-8", "surrogatepass")

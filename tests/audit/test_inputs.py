@@ -15,7 +15,7 @@ import pytest
 import zstandard
 from datasets import Dataset
 
-from synthgate.audit.eval_sets import load_eval_items
+from synthgate.audit.contamination_items import load_eval_items
 from synthgate.audit.inputs import (
     InputSet,
     compression_of,

@@ -8,7 +8,7 @@ import pytest
 
 from synthgate.schemas.sample import Message, Sample
 from synthgate.validators.artifacts import ArtifactsValidator
-from synthgate.validators.boilerplate import find_boilerplate
+from synthgate.validators.artifacts.boilerplate import find_boilerplate
 
 
 def flagged(completion: str, prompt: str = "Tell me about it.") -> list[tuple[str, str]]:

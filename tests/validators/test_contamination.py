@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgate.audit.eval_sets import EvalItem, load_eval_items
+from synthgate.audit.contamination_items import EvalItem, load_eval_items
 from synthgate.errors import ConfigError
 from synthgate.schemas.adapters import to_sample
 from synthgate.schemas.chain_config import ContaminationConfig

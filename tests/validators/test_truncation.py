@@ -17,7 +17,7 @@ from synthgate.schemas.sample import Message, Sample
 from synthgate.store import Store
 from synthgate.validators.chain import Chain
 from synthgate.validators.truncation import TruncationValidator
-from synthgate.validators.truncation_caps import CapObserver
+from synthgate.validators.truncation.caps import CapObserver
 
 DATA = Path(__file__).parents[1] / "data"
 

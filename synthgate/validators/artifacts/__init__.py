@@ -42,7 +42,7 @@ templates) are not flagged.
 Boilerplate (`artifact.boilerplate`, completion only, warn by default): the assistant disclaiming
 its own nature or abilities in any common wording ("As a text-based AI, I don't ...", "I'm just an
 AI", "I don't have personal opinions", "my training data only goes up to ..."); the grammar and its
-traps are in synthgate.validators.boilerplate.
+traps are in synthgate.validators.artifacts.boilerplate.
 
 Empty completion (`artifact.empty_completion`): empty or whitespace only.
 """
@@ -57,8 +57,8 @@ from typing import ClassVar
 from synthgate.schemas.chain_config import ArtifactsConfig
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, SpanField, Verdict
+from synthgate.validators.artifacts.boilerplate import find_boilerplate, is_ai_fiction_prompt
 from synthgate.validators.base import Result, Validator
-from synthgate.validators.boilerplate import find_boilerplate, is_ai_fiction_prompt
 from synthgate.validators.codes import verdict
 from synthgate.validators.format import fenced_ranges
 

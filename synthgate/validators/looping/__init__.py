@@ -29,7 +29,7 @@ One verdict per code, each with the FIRST place it occurs:
 
 Code is left out of the Q/A, sentence, line and n-gram checks: fenced blocks and unfenced lines
 that start with a tag or end in `;` `{` `}` `>` (HTML, CSS, C-like code), assignments, bare calls
-and keyword lines (Python, Swift, JS; see `looping_text.CODE_LINE`). Code repeats lines
+and keyword lines (Python, Swift, JS; see `looping.views.CODE_LINE`). Code repeats lines
 (`}`, `return x`, `font-family: Arial;`) and shows prompt templates legitimately. Loops at the end of
 code are still fragment loops. A repeat lying in text a higher-ranked finding already explains
 (fragment loop > repeated line > repeated sentence > n-gram; a repeated line explains every
@@ -57,7 +57,7 @@ from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
-from synthgate.validators.looping_labels import (
+from synthgate.validators.looping.labels import (
     ANSWER_LABEL,
     QUESTION_LABEL,
     QUESTION_TEXT,
@@ -66,7 +66,7 @@ from synthgate.validators.looping_labels import (
     at_boundary,
     labels,
 )
-from synthgate.validators.looping_text import (
+from synthgate.validators.looping.views import (
     FENCE,
     PIECE_TABLE,
     STRUCTURED_LINE,

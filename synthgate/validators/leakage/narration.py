@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from synthgate.validators.leakage_words import content_words, split_words
+from synthgate.validators.leakage.words import content_words, split_words
 from synthgate.validators.text import sentence_spans
 
 _SUFFIXES = (b"ing", b"ed", b"es", b"ly", b"s", b"e")

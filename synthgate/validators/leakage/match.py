@@ -15,14 +15,14 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
 from synthgate.schemas.chain_config import LeakageConfig
-from synthgate.validators.leakage_words import (
-    _META,
-    _char_spans,
-    _expand,
-    _grams,
-    _is_content,
-    _keys,
-    _words,
+from synthgate.validators.leakage.words import (
+    META_WORDS,
+    char_spans,
+    expand_negations,
+    is_content_word,
+    ngrams,
+    split_words,
+    stem_keys,
 )
 from synthgate.validators.text import sentence_spans
 
@@ -44,7 +44,9 @@ class _Rule:
 
 
 @dataclass(frozen=True, eq=False)
-class _Source:
+class Source:
+    """One prepared source text: its words, their spans, its n-gram index and rule sentences."""
+
     words: tuple[bytes, ...]
     spans: tuple[tuple[int, int], ...]
     index: dict[tuple[bytes, ...], list[int]]
@@ -53,10 +55,10 @@ class _Source:
 
 
 @lru_cache(maxsize=256)
-def _prepare(text: str, n: int, min_rule_words: int) -> _Source:
+def prepare_source(text: str, n: int, min_rule_words: int) -> Source:
     """Everything about one source that does not depend on the completion."""
-    words = tuple(_words(text))
-    spans = _char_spans(text)
+    words = tuple(split_words(text))
+    spans = char_spans(text)
     index: dict[tuple[bytes, ...], list[int]] = {}
     for j in range(len(words) - n + 1):
         index.setdefault(words[j : j + n], []).append(j)
@@ -68,25 +70,27 @@ def _prepare(text: str, n: int, min_rule_words: int) -> _Source:
         first = pos
         while pos < len(spans) and spans[pos][1] <= b:
             pos += 1
-        expanded, _ = _expand(words[first:pos])
-        content = tuple(_is_content(w) for w in expanded)
+        expanded, _ = expand_negations(words[first:pos])
+        content = tuple(is_content_word(w) for w in expanded)
         if len(expanded) >= min_rule_words and sum(content) >= _MIN_CONTENT:
             norm = b" ".join(expanded).decode(errors="replace")
             allowed = 1 + (len(expanded) - 1) // 10
-            keys = _keys(expanded)
+            keys = stem_keys(expanded)
             rules.append(_Rule(first, pos - 1, norm, keys, Counter(keys), content, allowed))
-    vocab = frozenset(_keys([w for w in words if _is_content(w) and w not in _META]))
-    return _Source(words, tuple(spans), index, tuple(rules), vocab)
+    vocab = frozenset(stem_keys([w for w in words if is_content_word(w) and w not in META_WORDS]))
+    return Source(words, tuple(spans), index, tuple(rules), vocab)
 
 
 @lru_cache(maxsize=256)
-def _screen(texts: tuple[str, ...], n: int, min_rule_words: int) -> frozenset[tuple[bytes, ...]]:
+def source_grams(texts: tuple[str, ...], n: int, min_rule_words: int) -> frozenset[tuple[bytes, ...]]:
     """The word n-grams of all sources."""
-    return frozenset().union(*(_prepare(t, n, min_rule_words).index for t in texts))
+    return frozenset().union(*(prepare_source(t, n, min_rule_words).index for t in texts))
 
 
 @dataclass(frozen=True)
-class _Finding:
+class Finding:
+    """One recitation found in a completion: its word range, score, kind and what it recites."""
+
     start: int  # word range [start, end] in the completion
     end: int
     score: float
@@ -94,9 +98,10 @@ class _Finding:
     what: str  # share of the source recited, or the rule
 
 
-def _findings(
-    src: _Source, words: list[bytes], grams: frozenset[tuple[bytes, ...]], cfg: LeakageConfig
-) -> list[_Finding]:
+def find_recitations(
+    src: Source, words: list[bytes], grams: frozenset[tuple[bytes, ...]], cfg: LeakageConfig
+) -> list[Finding]:
+    """Verbatim runs of `src` in `words`, then its rules lightly edited where no run covers them."""
     runs = _runs(words, grams, src)
     out = _verbatim(runs, src, words, cfg) if runs else []
     tried: set[tuple[int, int]] = set()
@@ -112,14 +117,12 @@ def _findings(
     return out
 
 
-def _runs(
-    words: list[bytes], grams: frozenset[tuple[bytes, ...]], src: _Source
-) -> list[tuple[int, int, int]]:
+def _runs(words: list[bytes], grams: frozenset[tuple[bytes, ...]], src: Source) -> list[tuple[int, int, int]]:
     """Every maximal run (completion word, source word, length) of n+ equal words."""
     n, m, s, index, swords = len(next(iter(grams))), len(words), len(src.words), src.index, src.words
     starts: list[tuple[int, list[int]]] = []
     if len(grams) > _FEW_GRAMS:
-        starts = [(i, index[g]) for i, g in enumerate(_grams(words, n)) if g in index]
+        starts = [(i, index[g]) for i, g in enumerate(ngrams(words, n)) if g in index]
     else:  # usually: find the few shared n-grams with bytes.find (C) instead of visiting every word
         joined = b" ".join(words)
         for gram in grams:
@@ -146,8 +149,8 @@ def _runs(
 
 
 def _verbatim(
-    runs: list[tuple[int, int, int]], src: _Source, words: list[bytes], cfg: LeakageConfig
-) -> list[_Finding]:
+    runs: list[tuple[int, int, int]], src: Source, words: list[bytes], cfg: LeakageConfig
+) -> list[Finding]:
     """Runs, joined across small edits, that recite the source."""
     groups: list[list[tuple[int, int, int]]] = []
     for run in sorted(runs):
@@ -171,16 +174,16 @@ def _verbatim(
         if sum(r[2] for r in g) >= cfg.min_rule_words and (whole or most or chars >= cfg.verbatim_min_chars):
             recited = b" ".join(words[c0 : c1 + 1]).decode(errors="replace")
             score = fuzz.ratio(b" ".join(src.words[s0 : s1 + 1]).decode(errors="replace"), recited)
-            out.append(_Finding(c0, c1, score, "verbatim", f"{round(100 * chars / total)}%"))
+            out.append(Finding(c0, c1, score, "verbatim", f"{round(100 * chars / total)}%"))
     return sorted(out, key=lambda f: f.start - f.end)  # longest first: it wins overlaps
 
 
-def _match_rule(rule: _Rule, words: list[bytes], p: int, threshold: float) -> _Finding | None:
+def _match_rule(rule: _Rule, words: list[bytes], p: int, threshold: float) -> Finding | None:
     """The rule, lightly edited, in the completion near word p; None when it is not there."""
     slack = rule.allowed + 2
     lo = max(0, p - slack)
-    region, back = _expand(words[lo : max(lo, p + len(rule.keys) + slack)])
-    region_keys = _keys(region)
+    region, back = expand_negations(words[lo : max(lo, p + len(rule.keys) + slack)])
+    region_keys = stem_keys(region)
     need = len(rule.keys) - rule.allowed
     # Cheap necessary condition before aligning: enough of the rule's words occur at all.
     present = set(region_keys)
@@ -194,4 +197,4 @@ def _match_rule(rule: _Rule, words: list[bytes], p: int, threshold: float) -> _F
     score = fuzz.ratio(rule.norm, b" ".join(region[x : y + 1]).decode(errors="replace"))
     if score < threshold:
         return None
-    return _Finding(lo + back[x], lo + back[y], score, "sentence", rule.norm)
+    return Finding(lo + back[x], lo + back[y], score, "sentence", rule.norm)

@@ -21,7 +21,7 @@ whose `finish_reason` is known is judged by it instead: `stop` is trusted, `leng
 `loop.finish_reason_length`.
 
 The other sign of a generation cap, a completion token count sitting exactly at a round cap that
-many records share, needs the whole set: see `synthgate.validators.truncation_caps`.
+many records share, needs the whole set: see `synthgate.validators.truncation.caps`.
 """
 
 from __future__ import annotations

@@ -45,14 +45,14 @@ from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
-from synthgate.validators.leakage_match import _Finding, _findings, _prepare, _screen, _Source
-from synthgate.validators.leakage_narration import GATE_WORDS, narrations
-from synthgate.validators.leakage_words import _META, _char_spans, _grams, _keys, _words
+from synthgate.validators.leakage.match import Finding, Source, find_recitations, prepare_source, source_grams
+from synthgate.validators.leakage.narration import GATE_WORDS, narrations
+from synthgate.validators.leakage.words import META_WORDS, char_spans, ngrams, split_words, stem_keys
 from synthgate.validators.text import lower_same_length, sentence_spans
 
 _MIN_PARAPHRASE_OVERLAP = 2
 _WINDOW = 60  # characters around a narration trigger word searched with the regex
-_TRIGGERS = _META | {b"provided", b"given", b"supplied"}
+_TRIGGERS = META_WORDS | {b"provided", b"given", b"supplied"}
 _GATES = _TRIGGERS | GATE_WORDS
 # Narration of one's own instructions. Mentions of instructions or guidelines in general ("follow the
 # instructions in the README", "according to the guidelines in the paper") are not narration; only
@@ -95,9 +95,9 @@ class LeakageValidator(Validator):
         if not texts:
             return Result(sample)
         cfg = self.config
-        words = _words(sample.completion)
-        grams = _screen(texts, cfg.shingle_words, cfg.min_rule_words).intersection(
-            _grams(words, cfg.shingle_words)
+        words = split_words(sample.completion)
+        grams = source_grams(texts, cfg.shingle_words, cfg.min_rule_words).intersection(
+            ngrams(words, cfg.shingle_words)
         )
         gates = _GATES.intersection(words) if cfg.paraphrase else frozenset()  # one pass over the words
         narrated = not _TRIGGERS.isdisjoint(gates)
@@ -118,22 +118,22 @@ class LeakageValidator(Validator):
         narrated: bool,
     ) -> list[Verdict]:
         cfg = self.config
-        sources = [_prepare(t, cfg.shingle_words, cfg.min_rule_words) for t in texts]
+        sources = [prepare_source(t, cfg.shingle_words, cfg.min_rule_words) for t in texts]
         first_extra = len(texts) - len(self._extras)
         user: bytes | None = None
-        found: list[tuple[_Finding, int]] = []
+        found: list[tuple[Finding, int]] = []
         for k, src in enumerate(sources if grams else []):
-            for f in _findings(src, words, grams, cfg):
+            for f in find_recitations(src, words, grams, cfg):
                 if any(f.start <= g.end and g.start <= f.end for g, _ in found):
                     continue
                 if user is None:  # quoting the user's own text is no leak
                     turns = "\n".join(m.content for m in sample.prompt if m.role == "user")
-                    user = b" %s " % b" ".join(_words(turns))
+                    user = b" %s " % b" ".join(split_words(turns))
                 if b" %s " % b" ".join(words[f.start : f.end + 1]) not in user:
                     found.append((f, k))
         out: list[Verdict] = []
         if found:
-            spans = _char_spans(sample.completion, upto=max(f.end for f, _ in found))
+            spans = char_spans(sample.completion, upto=max(f.end for f, _ in found))
             for f, k in found:
                 extra = None if k < first_extra else k - first_extra
                 out.append(self._verdict(sample.completion, spans, f, extra))
@@ -143,7 +143,7 @@ class LeakageValidator(Validator):
         return sorted(out, key=lambda v: v.span.start if v.span else 0)
 
     def _verdict(
-        self, completion: str, spans: list[tuple[int, int]], f: _Finding, extra: int | None
+        self, completion: str, spans: list[tuple[int, int]], f: Finding, extra: int | None
     ) -> Verdict:
         """`extra`: which configured text leaked (0-based); None for the system prompt."""
         start, end = spans[f.start][0], _extend(completion, spans[f.end][1])
@@ -161,7 +161,7 @@ class LeakageValidator(Validator):
 
 
 def _paraphrases(
-    completion: str, words: list[bytes], sources: list[_Source], taken: list[tuple[int, int]]
+    completion: str, words: list[bytes], sources: list[Source], taken: list[tuple[int, int]]
 ) -> list[Verdict]:
     """Sentences that narrate their instructions and share their vocabulary."""
     low = lower_same_length(completion)
@@ -179,8 +179,8 @@ def _paraphrases(
         a, b = _sentence_around(completion, at)
         if any(a < y and x < b for x, y in taken):
             continue
-        sentence = _words(completion[a:b])
-        if len(vocab.intersection(_keys(sentence))) < _MIN_PARAPHRASE_OVERLAP:
+        sentence = split_words(completion[a:b])
+        if len(vocab.intersection(stem_keys(sentence))) < _MIN_PARAPHRASE_OVERLAP:
             continue
         norm = b" ".join(sentence).decode(errors="replace")
         score = max((fuzz.token_set_ratio(norm, r) for r in rules), default=0.0)
@@ -196,7 +196,7 @@ def _paraphrases(
 
 
 def _restated(completion: str, texts: tuple[str, ...], found: list[Verdict]) -> list[Verdict]:
-    """`found` plus first-person sentences restating 2+ rules in other words (leakage_narration)."""
+    """`found` plus first-person sentences restating 2+ rules in other words (leakage.narration)."""
     taken = [(v.span.start, v.span.end) for v in found if v.span]
     out = list(found)
     for a, b, rules in narrations(completion, texts):

@@ -26,7 +26,7 @@ _STOPWORDS = frozenset(
     where which while who whom why will with would you your yours yourself""".split()
 )
 # Words of the narration itself: they say nothing about which instructions are restated.
-_META = frozenset(
+META_WORDS = frozenset(
     w.encode()
     for w in "instructed instruction instructions told asked directed required supposed guideline "
     "guidelines rule rules directive directives system prompt message".split()
@@ -48,16 +48,17 @@ def _blanked(raw: bytes) -> bytes:
     return raw.translate(_SPLIT)
 
 
-def _words(text: str) -> list[bytes]:
+def split_words(text: str) -> list[bytes]:
     """Lower-cased words (UTF-8), split at whitespace and punctuation: what every check compares."""
     return _blanked(lower_same_length(text).encode()).split()
 
 
-def _keys(words: Sequence[bytes]) -> tuple[bytes, ...]:
+def stem_keys(words: Sequence[bytes]) -> tuple[bytes, ...]:
+    """Each word's first bytes: the key two spellings of one word share (papers/paper)."""
     return tuple(w[:_STEM] for w in words)
 
 
-def _expand(words: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
+def expand_negations(words: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
     """Words with "n't" spelled "not" (doesn't = does not), and the index each came from."""
     if b"t" not in words:
         return list(words), list(range(len(words)))
@@ -72,12 +73,13 @@ def _expand(words: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
     return out, back
 
 
-def _is_content(word: bytes) -> bool:
+def is_content_word(word: bytes) -> bool:
+    """A word that carries content: longer than two bytes and not a stopword."""
     return len(word) > 2 and word not in _STOPWORDS
 
 
-def _char_spans(text: str, upto: int | None = None) -> list[tuple[int, int]]:
-    """Character [start, end) of each of _words(text), or of the first `upto` + 1."""
+def char_spans(text: str, upto: int | None = None) -> list[tuple[int, int]]:
+    """Character [start, end) of each of split_words(text), or of the first `upto` + 1."""
     raw = lower_same_length(text).encode()
     found = _TOKEN.finditer(_blanked(raw))
     spans = [m.span() for m in (found if upto is None else itertools.islice(found, upto + 1))]
@@ -86,13 +88,9 @@ def _char_spans(text: str, upto: int | None = None) -> list[tuple[int, int]]:
     return [(len(raw[:a].decode()), len(raw[:b].decode())) for a, b in spans]
 
 
-def _grams(words: Sequence[bytes], n: int) -> Iterator[tuple[bytes, ...]]:
+def ngrams(words: Sequence[bytes], n: int) -> Iterator[tuple[bytes, ...]]:
+    """The consecutive `n`-word tuples of `words`."""
     return zip(*(words[k:] for k in range(n)), strict=False)
-
-
-def split_words(text: str) -> list[bytes]:
-    """Lower-cased UTF-8 words split at whitespace and punctuation (what leakage compares)."""
-    return _words(text)
 
 
 def content_words(text: str) -> list[bytes]:
@@ -101,4 +99,4 @@ def content_words(text: str) -> list[bytes]:
     >>> content_words("Name the source of each point, as instructed.")
     [b'name', b'source', b'point']
     """
-    return [w for w in _words(text) if _is_content(w) and w not in _META]
+    return [w for w in split_words(text) if is_content_word(w) and w not in META_WORDS]

@@ -16,13 +16,13 @@ or a swapped name or word of a fixed template) are not reported per record: they
 into one `set.templated_prompts` finding.
 
 Near duplicates (rapidfuzz `fuzz.ratio` >= threshold) are blocked with MinHash LSH (see
-sets_minhash), so a record meets at most a few earlier candidates and the whole check stays
+sets.minhash), so a record meets at most a few earlier candidates and the whole check stays
 near-linear. Candidates are confirmed with rapidfuzz against the normalized text.
 A one-pass stream cannot know which earlier texts a later record will need, so texts are kept for
 the most recent records only (`near_duplicate_cache_mb`); an older candidate is accepted without
 rapidfuzz only when most bands agree (J ~ 0.8 or more), and its verdict says so.
 
-The set-level rules over the finished counts live in sets_findings, `is_refusal` in refusal.
+The set-level rules over the finished counts live in sets.findings, `is_refusal` in refusal.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from synthgate.schemas.verdict import SetFinding, Span, Verdict
 from synthgate.validators.codes import verdict
 from synthgate.validators.normalize import normalize_bytes, template_key
 from synthgate.validators.refusal import is_refusal
-from synthgate.validators.sets_findings import (
+from synthgate.validators.sets.findings import (
     duplicate_share,
     group_label,
     low_diversity,
@@ -51,7 +51,7 @@ from synthgate.validators.sets_findings import (
     template_collapse,
     templated_prompts,
 )
-from synthgate.validators.sets_minhash import (
+from synthgate.validators.sets.minhash import (
     BANDS,
     EMPTY,
     K1,

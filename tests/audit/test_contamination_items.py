@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from synthgate.audit.eval_sets import EvalItem, load_eval_items
+from synthgate.audit.contamination_items import EvalItem, load_eval_items
 from synthgate.errors import InputError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
