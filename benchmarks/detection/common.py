@@ -124,7 +124,8 @@ def adapt(record: Any, adapter: str) -> dict[str, Any]:
     if adapter == "aqua_rationale":
         # AQuA-RAT: the question and its lettered options are what a model is asked (options one
         # a line after the question, each string as written); the rationale is the answer.
-        return {"prompt": "\n".join([record["question"], *record["options"]]), "completion": record["rationale"]}
+        prompt = "\n".join([record["question"], *record["options"]])
+        return {"prompt": prompt, "completion": record["rationale"]}
     if adapter == "sharegpt_pair":
         # LLaMA-Factory's ranking format: the shared turns in `conversations`, one turn each in
         # `chosen`/`rejected`; TRL's explicit-prompt preference layout is what synthgate reads.
