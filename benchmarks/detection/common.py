@@ -126,6 +126,15 @@ def adapt(record: Any, adapter: str) -> dict[str, Any]:
         # a line after the question, each string as written); the rationale is the answer.
         prompt = "\n".join([record["question"], *record["options"]])
         return {"prompt": prompt, "completion": record["rationale"]}
+    if adapter == "alpaca_eval_pair":
+        # AlpacaEval annotations: two answers to one instruction and the judge's preference (1 or
+        # 2; a tie, 0, keeps the reference answer, output_1, as chosen).
+        win, lose = ("output_2", "output_1") if record["preference"] == 2 else ("output_1", "output_2")
+        return {
+            "prompt": [{"role": "user", "content": record["instruction"]}],
+            "chosen": [{"role": "assistant", "content": record[win]}],
+            "rejected": [{"role": "assistant", "content": record[lose]}],
+        }
     if adapter == "sharegpt_pair":
         # LLaMA-Factory's ranking format: the shared turns in `conversations`, one turn each in
         # `chosen`/`rejected`; TRL's explicit-prompt preference layout is what synthgate reads.
