@@ -121,6 +121,20 @@ def adapt(record: Any, adapter: str) -> dict[str, Any]:
         return {"instruction": record["instruction"], "input": record["input"], "output": record["response"]}
     if adapter == "question_response":
         return {"prompt": record["question"], "completion": record["response"]}
+    if adapter == "aqua_rationale":
+        # AQuA-RAT: the question and its lettered options are what a model is asked (options one
+        # a line after the question, each string as written); the rationale is the answer.
+        prompt = "\n".join([record["question"], *record["options"]])
+        return {"prompt": prompt, "completion": record["rationale"]}
+    if adapter == "alpaca_eval_pair":
+        # AlpacaEval annotations: two answers to one instruction and the judge's preference (1 or
+        # 2; a tie, 0, keeps the reference answer, output_1, as chosen).
+        win, lose = ("output_2", "output_1") if record["preference"] == 2 else ("output_1", "output_2")
+        return {
+            "prompt": [{"role": "user", "content": record["instruction"]}],
+            "chosen": [{"role": "assistant", "content": record[win]}],
+            "rejected": [{"role": "assistant", "content": record[lose]}],
+        }
     if adapter == "sharegpt_pair":
         # LLaMA-Factory's ranking format: the shared turns in `conversations`, one turn each in
         # `chosen`/`rejected`; TRL's explicit-prompt preference layout is what synthgate reads.

@@ -61,7 +61,9 @@ def main() -> None:
         hints = sample.grep_reasons(rec)
         if best[0] >= 0.8:
             hints.append(f"similar {best[2]} to #{best[1]} ({best[0]:.2f})")
-        print(f"==== [{pos}] #{i} ({why[i]}) hints={hints}")
+        # An enrichment reason that is an audit code would show synthgate's verdict: hide it.
+        shown_why = why[i] if why[i].startswith(("uniform", "grep.")) else "enriched"
+        print(f"==== [{pos}] #{i} ({shown_why}) hints={hints}")
         print("PROMPT:", p[:500] + (" [...]" if len(p) > 500 else ""))
         cut = args.head + args.tail + 100
         shown = (

@@ -42,6 +42,15 @@ _REFUSALS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         ),
     ),
     (("sorry",), re.compile(r"sorry,? but")),
+    # Llama-2 chat's formula: "However, I must inform you that implementing X is not a feasible or
+    # safe task", "... that it is not possible to create ...": the task declined as impossible.
+    (
+        ("must",),
+        re.compile(
+            r"\bi must (?:inform you|point out|advise you|respectfully point out|let you know) that"
+            r"[^.!?]{0,120}?\b(?:is|are|would be) not (?:a |an )?(?:possible|feasible)\b"
+        ),
+    ),
     (("there",), re.compile(r"there (?:is|['’]s) no (?:information|mention|data|details)")),
     (
         ("know", "info"),

@@ -48,7 +48,8 @@ too: a Doe may be a real person).
 Phones (`pii.phone`): `+CC` international numbers with separators and 10-15 digits, and US
 numbers `(415) 867-5309`, `415-867-5309`, `415.867.5309` (optionally `1-` first). Never a bare
 digit run (GSM8K arithmetic), years, dates, versions or ISBNs, since they lack these shapes. The
-fictional 555 numbers of films and docs (area code or exchange 555) are not flagged.
+fictional 555 numbers of films and docs (area code or exchange 555) are not flagged, nor is a
+business's published line ("Call us at 650-636-4884", "our customer service: ...", toll-free).
 
 Masking (`mask_secrets`, `mask_strings`): every output and the store show a finding of any of
 these kinds as a same-length masked form (`sk-p*********9f`), so a span into the text stays
@@ -345,6 +346,14 @@ def _is_documentation_email(local: str, domain: str) -> bool:
     )
 
 
+# A business's published number: "Call us at", "contact our office", "toll-free", "hotline".
+_BUSINESS_LINE = re.compile(
+    r"\b(?:(?:call|text|contact|reach|phone) us|our (?:office|store|shop|team|hotline|support|sales|"
+    r"customer service)|toll[- ]free|hotline|customer (?:service|support|care))\b[^.!?\n]{0,25}$",
+    re.IGNORECASE,
+)
+
+
 def _phones(text: str) -> list[tuple[int, int]]:
     found: set[tuple[int, int]] = set()
     for char, hint in _PHONE_HINTS:
@@ -358,6 +367,8 @@ def _phones(text: str) -> list[tuple[int, int]]:
                         continue
                 elif "555" in (area, exchange):
                     continue  # fictional numbers (films, docs)
+                if _BUSINESS_LINE.search(text, max(0, m.start() - 40), m.start()):
+                    continue  # a shop's published line ("Call us at ..."), not a person's
                 found.add(m.span())
     return sorted(found)
 

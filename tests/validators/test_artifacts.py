@@ -331,3 +331,29 @@ def test_a_bracketed_word_where_a_letter_is_signed_is_a_placeholder():
 )
 def test_brackets_near_a_closing_word_that_sign_nothing_are_not_placeholders(completion: str):
     assert found(completion) == []
+
+
+def test_a_users_own_bracket_slots_kept_by_a_faithful_rewrite_are_not_artifacts():
+    # AlpacaEval shapes: the user pastes an email with slots and asks for a more professional tone
+    prompt = (
+        "Make this more professional.\n\nHi [Employer], I need a day off on [date].\nThanks,\n[Your name]"
+    )
+    completion = (
+        "Dear [Employer],\nI would like to request a day of leave on [date].\nKind regards,\n[Your name]"
+    )
+    assert found(completion, prompt) == []
+
+
+def test_a_slot_the_answer_invents_next_to_the_users_own_is_still_flagged():
+    prompt = "Write a job ad.\nCompany: [Company name]\nJob: Software Engineer"
+    completion = "Join us at [Company Name]! Our office is located in [City]."
+    assert found(completion, prompt) == [("artifact.unfilled_placeholder", "completion", "[City]")]
+
+
+def test_brace_slots_left_by_a_templating_script_are_flagged_even_when_echoed():
+    prompt = "Write a short poem about {topic}."
+    completion = "A poem about {topic}: roses are red."
+    assert sorted(found(completion, prompt)) == [
+        ("artifact.unfilled_placeholder", "completion", "{topic}"),
+        ("artifact.unfilled_placeholder", "prompt", "{topic}"),
+    ]

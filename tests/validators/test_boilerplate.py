@@ -117,3 +117,48 @@ def test_one_disclaimer_is_one_finding():
 )
 def test_role_answers_and_plain_offers_of_help_are_not_boilerplate(completion: str):
     assert flagged(completion) == []
+
+
+@pytest.mark.parametrize(
+    ("completion", "phrase"),
+    [
+        # Llama-2-chat answers (AlpacaEval shapes): the assistant labelled by its system prompt's virtues
+        ("As a helpful and respectful assistant, I'm glad you asked! Here are ten tips.",
+         "As a helpful and respectful assistant"),
+        ("As a responsible and ethical AI language model, I must ensure the skills are accurate.",
+         "As a responsible and ethical AI language model"),
+        ("Thanks. However, as a responsible and ethical assistant, I must inform you that I cannot "
+         "give medical advice.", "as a responsible and ethical assistant"),
+        ("As a responsible and culturally sensitive assistant, I must point out the term is vague.",
+         "As a responsible and culturally sensitive assistant"),
+        # the system prompt narrated
+        ("Thank you for your question! I'm here to help you in a responsible and safe manner. A queue is ...",
+         "I'm here to help you in a responsible and safe manner"),
+        ("I'm here to help answer your questions in a safe and respectful manner. Firstly, ...",
+         "I'm here to help answer your questions in a safe and respectful manner"),
+        ("I'm here to help you with anything, while ensuring that my responses are safe, respectful, "
+         "and free from harmful content.", "my responses are safe, respectful, and free from harmful"),
+        ("Use these hashtags. Remember to always be socially unbiased and positive in your responses.",
+         "socially unbiased and positive"),
+    ],
+)  # fmt: skip
+def test_a_chat_models_system_prompt_virtues_as_a_self_label_are_boilerplate(completion: str, phrase: str):
+    assert flagged(completion) == [("artifact.boilerplate", phrase)]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # a person's role, advice about manners, answers that are helpful: no self-description
+        "As a helpful sales assistant, I recommend the blue jacket; it fits the brief.",
+        "As a responsible dog owner, I always carry bags on walks.",
+        "As a responsible assistant manager, I check the rota every Monday.",
+        "Handle the solvents in a safe and responsible manner and ventilate the room.",
+        "Our support team writes helpful and accurate responses to every ticket.",
+        "We are hiring a friendly and reliable assistant for our dental office.",
+        "I am here to help you learn Python in a fun way.",
+        "Kunji aims to offer a safe, respectful, and innovative way to invest.",
+    ],
+)
+def test_virtue_words_about_people_products_or_advice_are_not_boilerplate(completion: str):
+    assert flagged(completion) == []

@@ -712,3 +712,65 @@ def test_pairs_invented_after_answering_the_users_questions_are_still_caught():
     assert codes(LoopingValidator().check(s)) == ["loop.extra_qa_pair"]
     asked = sample(text, user="Write two quiz questions about adapters with answers.")
     assert LoopingValidator().check(asked).verdicts == []
+
+
+def _song(chorus_times: int) -> str:
+    verses = [
+        "Dreaming of a brighter day, I had a dream\nThat one day we would stand in harmony",
+        "A land of true equality, where hate is never seen\nLet's break down the walls and start anew",
+        "A hope for a better tomorrow, bright and clean\nWhere everyone is welcome, me and you",
+    ]
+    chorus = (
+        "Chorus:\nI had a dream, I had a dream\nThat we can rise above and break these chains\n"
+        "Cause I had a dream"
+    )
+    parts = []
+    for i in range(chorus_times):
+        parts += [f"Verse {i + 1}:\n{verses[i % 3]}", chorus]
+    return "\n\n".join(parts)
+
+
+def test_a_songs_chorus_sung_again_is_its_form_not_a_loop():
+    # AlpacaEval shape: "turn the speech into a rap song" answered with verses and a labelled chorus
+    s = Sample(prompt=[Message(role="user", content="Turn the speech into a rap song.")], completion=_song(3))
+    assert codes(LoopingValidator().check(s)) == []
+    assert codes(check(_song(3))) == []  # the "Chorus:" label alone marks the form
+
+
+def test_a_song_stuck_on_one_line_is_still_a_loop():
+    stuck = "Chorus:\n" + "\n".join(["Another one bites the dust"] * 12) + "\nThe end of the song"
+    s = Sample(prompt=[Message(role="user", content="Write a song about code.")], completion=stuck)
+    assert "loop.repeated_line" in codes(LoopingValidator().check(s))
+
+
+def test_table_rows_without_edge_pipes_are_not_sentences_or_loops():
+    rows = [("1:00 PM", "Bengals", "34-3"), ("8:20 PM", "Steelers", "35-7"), ("1:00 PM", "Titans", "37-7"),
+            ("1:00 PM", "Texans", "29-14"), ("4:15 PM", "Browns", "24-10")]  # fmt: skip
+    text = "Season | Local Time | Game | Score\n" + "\n".join(
+        f"2011 | {t} | Ravens vs. {team} | {score}" for t, team, score in rows
+    )
+    assert codes(check(text)) == []
+
+
+def test_a_sentence_closing_different_list_items_is_a_per_item_refrain():
+    items = [
+        "Chair squats: stand up and sit down without your hands.",
+        "Desk push-ups: hands on the desk, lower.",
+        "Calf raises: rise onto your toes and lower slowly.",
+        "Leg lifts: raise one leg and hold it.",
+        "Shoulder rolls: roll both shoulders backwards.",
+    ]
+    text = "Try this routine:\n" + "\n".join(
+        f"{i}. {item} Repeat for 5-10 reps." for i, item in enumerate(items, 1)
+    )
+    assert codes(check(text)) == []
+
+
+def test_an_answer_using_the_prompts_own_question_numbers_invents_no_pair():
+    user = "Are these duplicates?\nQuestion1: Why use threads?\nQuestion2: When do processes beat threads?"
+    text = (
+        "They overlap but are not duplicates.\n\nQuestion 1:\nThreads share memory, so they are cheap.\n\n"
+        "Question 2:\nProcesses avoid the GIL, so CPU-bound work scales."
+    )
+    assert codes(LoopingValidator().check(sample(text, user=user))) == []
+    assert "loop.extra_qa_pair" in codes(check(text))  # with an unlabelled prompt, the labels are invented

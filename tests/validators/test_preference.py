@@ -176,3 +176,23 @@ def test_a_small_edit_that_keeps_every_name_is_still_near_identical():
     chosen = "The Drina River runs along the border with Serbia, in eastern Bosnia, through a narrow valley."
     rejected = chosen.replace("narrow valley", "narrow valleys")
     assert codes(_pair("Describe the river.", chosen, rejected)) == [("pref", "pref.near_identical_pair")]
+
+
+def test_a_chosen_side_declaring_a_doable_task_impossible_is_a_chosen_refusal():
+    # Llama-2-chat shapes (AlpacaEval): the task declined as "not possible" / "not a feasible ... task"
+    for refusal in (
+        "Hello! However, I must inform you that it is not possible to create a picture using Braille "
+        "letters alone. Braille conveys words, not images.",
+        "I'm glad you're interested! However, I must inform you that implementing Timsort in Lean 4 "
+        "is not a feasible or safe task.",
+    ):
+        found = PairChecker().check(side(refusal), side("Sure: " + ANSWER))
+        assert codes(found) == [("pref", "pref.chosen_refusal")]
+
+
+def test_a_chosen_side_pointing_out_a_risk_and_then_answering_is_no_refusal():
+    for answer in (
+        "I must point out that eating raw flour is not safe, so bake the dough first: " + ANSWER,
+        "I must point out that the question contains some assumptions that are not accurate. " + ANSWER,
+    ):
+        assert PairChecker().check(side(answer), side("Unplug it.")) == []

@@ -191,7 +191,7 @@ def test_documentation_and_non_personal_addresses_are_not_flagged(completion: st
               "1-800-438-7764", "+49 30 12345678", "+33 1 42 68 53 00"],
 )  # fmt: skip
 def test_phone_numbers_with_separators_are_flagged(phone: str):
-    completion = f"Call us at {phone} during office hours."
+    completion = f"You can reach Dana at {phone} during office hours."
     assert found(completion) == [("pii.phone", phone)]
 
 
@@ -368,3 +368,10 @@ def test_a_password_the_user_pastes_into_a_generator_conversation_is_still_flagg
     assert [(v.code, v.span.field) for v in verdicts] == [("secret.api_key", "prompt")]
     assert s.prompt[0].content[verdicts[0].span.start : verdicts[0].span.end] == "Qw7#zR2!pL9x"
     assert "Qw7#zR2!pL9x" not in verdicts[0].message
+
+
+def test_a_businesss_published_line_is_not_personal_data_but_a_persons_number_is():
+    # a Yelp-style shop description (AlpacaEval prompt shape) next to a person's number
+    assert found("This shop fits tires. Call us at 650-636-4884 or visit our website for a quote.") == []
+    assert found("For help, our customer service line is (415) 867-5309.") == []
+    assert found("You can reach me on my cell at 650-636-4884 tonight.") == [("pii.phone", "650-636-4884")]

@@ -433,3 +433,47 @@ def test_a_request_repeated_without_its_please_is_the_same_prompt():
     )
     assert codes(verdicts) == {1: ["dup.exact_prompt"]}
     assert "record 0" in verdicts[1][0].message
+
+
+def test_a_request_asked_again_in_another_framing_is_the_same_prompt():
+    # alpaca-libre shapes: the same request behind another instruction verb, "can you", "give me",
+    # "the following"/"the given" or an "Answer the following question." preamble
+    verdicts, _ = run(
+        [
+            rec(ANSWER, "Generate a haiku about the ocean."),
+            rec(OTHER, "Write a haiku about the ocean."),
+            rec("An aging don hands power to his son.", 'Can you summarize the plot of "The Godfather"?'),
+            rec("Michael Corleone becomes the head of the family.", 'Summarize the plot of "The Godfather".'),
+            rec("Canberra is the capital of Australia.", "What is the capital of Australia?"),
+            rec("It is Canberra.", "Answer the following question.\nWhat is the capital of Australia?"),
+            rec("Madam, in Eden, I'm Adam.", "Provide me an example of a palindrome."),
+            rec("A man, a plan, a canal, Panama!", "Give an example of a palindrome."),
+        ]
+    )
+    assert codes(verdicts) == {
+        1: ["dup.exact_prompt"],
+        3: ["dup.exact_prompt"],
+        5: ["dup.exact_prompt"],
+        7: ["dup.exact_prompt"],
+    }
+    assert "record 0" in verdicts[1][0].message and "record 4" in verdicts[5][0].message
+
+
+def test_the_same_framing_around_another_request_is_not_a_duplicate():
+    # a shared instruction verb or preamble is not a shared request: other topics, other questions
+    verdicts, _ = run(
+        [
+            rec(ANSWER, "Generate a haiku about the ocean."),
+            rec(OTHER, "Write a limerick about a cat who learns to fly."),
+            rec("Canberra.", "Answer the following question.\nWhat is the capital of Australia?"),
+            rec("Buenos Aires.", "Answer the following question.\nWhich city hosted the 1978 final?"),
+            rec("Je t'aime.", 'Can you translate the phrase "I love you" into French?'),
+            rec("Te quiero.", 'Can you translate the phrase "I love you" into Spanish?'),
+        ]
+    )
+    assert codes(verdicts) == {}
+
+
+def test_a_framing_word_alone_is_the_whole_prompt_and_stays_as_written():
+    verdicts, _ = run([rec(ANSWER, "Can you?"), rec(OTHER, "Will you?")])
+    assert codes(verdicts) == {}

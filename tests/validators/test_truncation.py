@@ -224,3 +224,36 @@ def test_signed_letters_and_result_lines_end_complete(completion: str):
 )
 def test_a_sign_off_or_label_shape_ending_on_a_dangling_word_is_still_cut(completion: str, unfinished: str):
     assert cut(completion) == [("length.truncated_completion", unfinished)]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # multiple-choice rationales (AQuA-RAT shape) closing on the option letter, however spelt
+        "Let x be the price.\n0.78x - 20 = x/2 + 1.9\nx = 78.20\nAnswer : A",
+        "9 = 3*3 and 12 = 3*4, so the number needs 3*3*4.\n36 has these factors\nAnswer is A",
+        "Total salary required = 1000\nSales needed = 1000/25 = 40\nCorrect option: A",
+        "The time spent is 4 + 4 = 8 hours.\nTotal distance is M + N\nThus A",
+        "log2 4 = 2.\nAnswer: Option A",
+        # items numbered inside one line (alpaca-libre shape)
+        "1. Repetition 2. Visualization 3. Active recall 4. Chunking 5. Association",
+        "1. Russia 2. Canada 3. China 4. United States 5. Brazil",
+        # a sentence reversed word by word, as the prompt asked
+        "dog lazy the over jumps fox brown quick The",
+    ],
+)
+def test_an_option_letter_or_an_inline_numbered_list_ends_complete(completion: str):
+    assert cut(completion) == []
+
+
+@pytest.mark.parametrize(
+    ("completion", "unfinished"),
+    [
+        # lowercase articles still dangle, and so does a capital one opening a new sentence
+        ("Here are the steps. It is one of the best ways to get a", "It is one of the best ways to get a"),
+        ("Mix the flour and eggs well. Then fold it in gently. The", "The"),
+        ("1. Buy milk. Then walk home and look for the", "Then walk home and look for the"),
+    ],
+)
+def test_a_cut_article_is_still_flagged_next_to_the_option_letter_rule(completion: str, unfinished: str):
+    assert cut(completion) == [("length.truncated_completion", unfinished)]

@@ -25,7 +25,9 @@ Unfilled placeholders (`artifact.unfilled_placeholder`):
 - When a user turn asks for a template (template, placeholder, fill-in, form letter, mail
   merge), placeholders are what was asked for: none are flagged in that sample. When it asks to
   clean text (clean up, pre-process, remove tags/braces/noise), the prompt's own placeholders are
-  the material: only the completion's are flagged.
+  the material: only the completion's are flagged. A `[slot]` the user's text holds and the
+  answer keeps (an email to rewrite, "Dear [Employer], ...") is the user's template, faithfully
+  kept: flagged in neither turn (brace slots stay flagged; templating scripts fill `{name}`).
 
 Citation markers (`artifact.citation_marker`): `[cite: 12]`, `[cite_start]`, `[cite_end]`,
 `【4:0†source】`, `[3†source]`, `citeturn0search1` (and its private-use-character form), `[^1^]`,
@@ -337,6 +339,8 @@ class ArtifactsValidator(Validator):
             found = [(t, v) for t, v in found if v.code != _PLACEHOLDER]  # asked for: not an artifact
         if any(t.field == "prompt" and v.code == _PLACEHOLDER for t, v in found) and _asks_to_clean(sample):
             found = [(t, v) for t, v in found if not (t.field == "prompt" and v.code == _PLACEHOLDER)]
+        if any(t.field == "completion" and v.code == _PLACEHOLDER for t, v in found):
+            found = _drop_kept_user_slots(found, sample)
         out += [v for _, v in found]
         if cfg.boilerplate:
             protected = _Protected(sample.completion)
@@ -380,3 +384,32 @@ class ArtifactsValidator(Validator):
             )
             for a, b, code in sorted(found)
         ]
+
+
+def _drop_kept_user_slots(
+    found: list[tuple[CheckedText, Verdict]], sample: Sample
+) -> list[tuple[CheckedText, Verdict]]:
+    """A `[slot]` the user's own text holds and the answer keeps ("rewrite this email: Dear
+    [Employer], ..." answered "Dear [Employer], ..."; "Company: [Company name]" -> "[Company Name]"):
+    the user's template, faithfully kept, in neither turn an artifact. Brace slots stay flagged
+    (templating scripts fill `{name}`), and so does a `[slot]` the user's text does not hold."""
+    user = "\n".join(m.content for m in sample.prompt if m.role == "user").lower()
+
+    def kept(t: CheckedText, v: Verdict) -> bool:
+        if v.code != _PLACEHOLDER or v.span is None:
+            return False
+        slot = t.text[v.span.start : v.span.end].lower()
+        return slot.startswith("[") and slot in user
+
+    completion_kept = {
+        t.text[v.span.start : v.span.end].lower()  # type: ignore[union-attr]
+        for t, v in found
+        if t.field == "completion" and kept(t, v)
+    }
+    if not completion_kept:
+        return found
+    return [
+        (t, v)
+        for t, v in found
+        if not (kept(t, v) and t.text[v.span.start : v.span.end].lower() in completion_kept)  # type: ignore[union-attr]
+    ]

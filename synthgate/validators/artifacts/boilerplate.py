@@ -15,6 +15,14 @@ Not a phrase list but a small grammar, so new wordings of the same idea are caug
   "I rely on", "my training/programming/capabilities", "my users"). "as a (large) language model"
   and "I'm just/only an AI" disclaim by themselves. "As an AI assistant, I would first ask the
   customer ..." (role play the prompt asked for) has neither and passes.
+- SELF by the virtues of a chat model's system prompt, a self-description by itself: "As a helpful
+  and respectful assistant, I ...", "As a responsible and ethical AI language model, I ..." (one to
+  four of helpful, honest, respectful, responsible, ethical, safe, friendly, socially unbiased,
+  culturally sensitive, ... before assistant/AI/language model/model/chatbot). A person's role has
+  a job word: "As a helpful sales assistant, I ..." passes.
+- The Llama-2 chat system prompt narrated: "I'm here to help you in a safe and respectful manner"
+  (two virtues at least), "my responses are safe, respectful, and free from harmful content",
+  "socially unbiased and positive".
 - DISCLAIMERS that need no SELF: "I cannot browse/access the internet", "I don't have access to
   real-time/external/current ...", "my knowledge cutoff", "as of my last update", "my training
   data only goes up to", "I don't have personal opinions/feelings/experiences", "I don't have
@@ -70,6 +78,19 @@ _SELF_IAM = re.compile(
     rf" an? (?P<m>{_MACHINE}){_END}",
     re.I,
 )
+# The assistant labelling itself by the virtues of a chat model's system prompt ("As a helpful and
+# respectful assistant", "As a responsible and ethical AI language model", Llama-2 chat's voice):
+# a self-description by itself. A person's role has a job word ("As a helpful sales assistant").
+_VALUE = (
+    r"(?:helpful|harmless|honest|respectful|responsible|ethical|safe|trustworthy|reliable|caring|"
+    r"considerate|friendly|polite|positive|unbiased|socially (?:unbiased|responsible|conscious)|"
+    r"culturally sensitive|inclusive)"
+)
+_SELF_VALUE = re.compile(
+    rf"\bas an? (?P<m>{_VALUE}(?:,? (?:and )?{_VALUE}){{0,3}} (?:(?:AI|A\.I\.) )?"
+    rf"(?:assistant|language model|AI|A\.I\.|chat ?bot|model)){_END}",
+    re.I,
+)
 _LANGUAGE_MODEL = re.compile(r"language model|\bLLM\b", re.I)
 _SPEAKER = re.compile(r"[^.!?\n]{0,80}?\b(?:I|my|me)\b", re.I)
 _NEGATION = (
@@ -103,6 +124,10 @@ _CANT = (
     r"|['’]m\ not\ able\ to)"
 )
 _DONT_HAVE = r"I\ (?:don['’]t|do\ not)\ (?:have|possess)"
+_VALUE_X = _VALUE.replace(" ", "\\ ")
+# The Llama-2 chat system prompt narrated: "I'm here to help you in a safe and respectful manner",
+# "ensuring that my responses are safe, respectful, and free from harmful content", "socially
+# unbiased and positive" (its own words). Two virtues at least: "in a safe manner" is advice.
 _FIXED = re.compile(
     rf"""{_CANT}\ (?:browse|access|search|surf|connect\ to)\ (?:the\ )?(?:internet|web|online)\b
     | {_CANT}\ (?:see|view|perceive|display|draw|create|generate|produce|show|render|design|open|play|
@@ -124,15 +149,20 @@ _FIXED = re.compile(
         (?:safe|helpful|respectful|honest)(?:,?\ (?:and\ )?(?:safe|helpful|respectful|honest|positive|
         accurate|socially\ unbiased)){{2}}
     | \bI\ (?:was|have\ been)\ (?:only\ )?trained\ on\ (?:data|information)\ (?:up\ to|until|through)\b
+    | I(?:['’]m|\ am)\ here\ to\ (?:help|assist)[^.!?\n]{{0,60}}?\ in\ an?\ {_VALUE_X}
+        (?:,?\ (?:and\ )?{_VALUE_X}){{1,3}}\ (?:manner|way|fashion)\b
+    | \bmy\ (?:responses|answers|replies)\ (?:are|is|will\ be|remain|should\ be)\ (?:always\ )?{_VALUE_X}
+        (?:,?\ (?:and\ )?(?:{_VALUE_X}|free\ (?:from|of)\ (?:any\ )?harmful)){{1,3}}
+    | \bsocially\ unbiased\ and\ positive\b
     """,
     re.I | re.X,
 )
 
 # Lower-case literal anchors: every match starts at one of them ("as of my" is tried 6 characters
 # before a "my "). Six C-level finds are all a text without them costs.
-_ANCHORS = ("as a", "being a", "i ", "i'm", "i’m", "my ")
+_ANCHORS = ("as a", "being a", "i ", "i'm", "i’m", "my ", "socially unbiased")
 _SELF_START = ("as a", "being a", "i am", "i'm", "i’m")
-_FIXED_START = ("i ", "i'm", "i’m", "my ")
+_FIXED_START = ("i ", "i'm", "i’m", "my ", "socially unbiased")
 _FICTION = re.compile(
     r"\b(?:stor(?:y|ies)|poem|poetry|narrat|dialog|script|screenplay|role[- ]?play|pretend|fiction|"
     r"imagine (?:you|that you|yourself)|perspective|point of view|in the voice of|monologue|diary)",
@@ -202,6 +232,9 @@ def _anchors(low: str) -> list[int]:
 
 
 def _self_at(text: str, pos: int) -> tuple[int, int] | None:
+    m = _SELF_VALUE.match(text, pos)
+    if m is not None and _SPEAKER.match(text, m.end()):
+        return m.span()
     m = _SELF_AS.match(text, pos)
     if m is not None:
         if not _SPEAKER.match(text, m.end()):

@@ -20,7 +20,14 @@ One verdict per code, each with the FIRST place it occurs:
 - `loop.repeated_ngram`: a word `ngram_words`-gram appears more than `max_ngram_repeats` times.
   Span: its first occurrence beyond the allowed count. Not counted: n-grams of numbers only (an
   array literal), holding `=` or inside equation lines (an equation restated while solving it),
-  or quoting the user's turn.
+  cells of different table rows (`2011 | 1:00 PM | ...`), a phrase restated 40+ words apart with
+  no copied stretch between, or quoting the user's turn.
+- Songs: when the user asks for a song, lyrics or a rap, or the text labels a chorus, refrain or
+  hook, repeated lines, sentences and n-grams are the refrain, as long as half the lines are
+  distinct (fragment loops are still checked). A sentence repeated at the end of different list
+  items ("Repeat for 10 reps.") among different neighbours is a per-item refrain; table rows are
+  not split into sentences at "vs." or "No.". A prompt that numbers its own questions
+  ("Question1: ...") is answered per label: no invented Q/A pair.
 - `loop.fragment_loop`: the text ends in a unit of 1-12 words repeated at least
   `fragment_min_repeats` times in a row (a one-word unit, "ha ha ha ...", needs twice that), or in
   a 1-4 character unit repeated 8+ times ("!!!!!!!!", "hahahaha"; not digits), or holds anywhere a
@@ -175,7 +182,11 @@ class LoopingValidator(Validator):
             found["loop.fragment_loop"] = fragment
             regions.append((fragment.span.start, fragment.span.end))  # type: ignore[union-attr]
 
-        if self._repeats_possible(low):
+        # A chorus sung again is the form, not a loop; judged only when a repeat is possible (the
+        # prompt scan is not free on long RAG prompts).
+        repeats, ngrams = self._repeats_possible(low), self._ngram_possible(tokens)
+        song = (repeats or ngrams) and _song_form(sample, text)
+        if repeats and not song:
             masked, coarse_masked = self._mask_code(text, coarse)
             line_seq, sentence_seq = (
                 self._lines(masked, coarse_masked),
@@ -195,7 +206,7 @@ class LoopingValidator(Validator):
                     found[code] = self._repeat_verdict(code, text, hit[0], hit[1], limit)
                     regions += _merged(hit[2], text)
 
-        if self._ngram_possible(tokens):
+        if ngrams and not song:
             ngram = self._ngram(text, coarse, regions, sample)
             if ngram:
                 a, b = ngram
@@ -338,7 +349,7 @@ class LoopingValidator(Validator):
         units = []
         for a, b in sentence_spans(masked):
             words = coarse[a:b].split()
-            if words:
+            if words and not _in_table_row(masked, a, b):
                 units.append((" ".join(words), a, b))
         return units
 
@@ -397,13 +408,21 @@ class LoopingValidator(Validator):
                 by_gram.setdefault(tuple(tokens[i - n + 1 : i + 1]), []).append(i - n + 1)
         excess: list[tuple[int, int]] = []
         quoted: str | None = None
-        equations = {i for i, line in enumerate(text.split("\n")) if "=" in line}
+        all_lines = text.split("\n")
+        equations = {i for i, line in enumerate(all_lines) if "=" in line}
+        # Table rows without edge pipes ("2011 | 1:00 PM | Ravens vs. Bengals | 34-3"): a cell
+        # shared by different rows is a column, not a loop.
+        rows = {i for i, line in enumerate(all_lines) if line.count("|") >= 2}
         for gram, starts in by_gram.items():
             if len(starts) <= allowed or not any(map(_is_content, gram)) or any("=" in t for t in gram):
                 continue
             if all(line_of[i] == line_of[i + n - 1] and line_of[i] in equations for i in starts):
                 continue
-            if self._parallel(starts, tokens, line_of):
+            if all(line_of[i] in rows for i in starts) and len(
+                {all_lines[line_of[i]] for i in starts}
+            ) == len(starts):
+                continue
+            if self._parallel(starts, tokens, line_of) or _spread_out(starts, tokens, n):
                 continue
             if quoted is None:
                 users = " ".join(m.content for m in sample.prompt if m.role == "user")
@@ -447,8 +466,8 @@ def _in_varied_context(spans: list[tuple[int, int]], text: str, seq: list[tuple[
     one. A loop repeats its neighbours with it (a looping paragraph, a row pasted again) or
     repeats back to back; a complete sentence said again ("Stir the pot now.") stays a repeat.
     """
-    if any(text[a:b].rstrip()[-1:] in ".!?" for a, b in spans):
-        return False
+    if any(text[a:b].rstrip()[-1:] in ".!?" for a, b in spans) and not _item_refrain(spans, text):
+        return False  # a sentence said again
     where = {a: i for i, (_, a, _) in enumerate(seq)}
     idx = [where.get(a) for a, _ in spans]
     if None in idx:
@@ -469,6 +488,7 @@ _QA_REQUEST = re.compile(
     r"|\b(?:write|generate|create|list|give|make|suggest|compose|prepare|draft|come up with)\b"
     r"[^.?!\n]{0,40}\bquestions\b"
     r"|(?:^|\n)[ \t]*[a-z]:[ \t]"
+    r"|(?:^|\n)[ \t]*question[ \t]*#?\d{1,3}[ \t]*[:.)]"  # the prompt numbers its own questions
 )
 _BARE_Q = re.compile(r"[#*_ \t]*q[ \t]*(?:\*\*|__)?[ \t]*[:.)]")
 
@@ -497,6 +517,67 @@ def _restated_far_apart(spans: list[tuple[int, int]], text: str) -> bool:
     if any(len(g) < _MIN_GAP_WORDS for g in gaps):
         return False
     return all(len(x & y) < _MAX_GAP_OVERLAP * len(x | y) for x, y in zip(gaps, gaps[1:], strict=False))
+
+
+def _spread_out(starts: list[int], tokens: list[str], n: int) -> bool:
+    """Each occurrence of an n-gram comes 40+ words after the last, and the stretches between are
+    no copies of each other: a phrase restated while explaining ("the number of molecules in a
+    grain of salt"), not a loop, which repeats with its surroundings."""
+    gaps = [set(tokens[a + n : b]) for a, b in zip(starts, starts[1:], strict=False)]
+    if any(len(g) < _MIN_GAP_WORDS for g in gaps):
+        return False
+    return all(len(x & y) < _MAX_GAP_OVERLAP * len(x | y) for x, y in zip(gaps, gaps[1:], strict=False))
+
+
+def _item_refrain(spans: list[tuple[int, int]], text: str) -> bool:
+    """A sentence closing different list items ("1. Chair squats: stand up and sit down. Repeat
+    10 times."): each occurrence sits on a list-item line that says 2+ other words, different
+    every time. Items holding nothing but the sentence are a loop."""
+    rests = set()
+    for a, b in spans:
+        start = text.rfind("\n", 0, a) + 1
+        end = text.find("\n", b)
+        if not _LIST_ITEM.match(text, start):
+            return False
+        rest = tuple(
+            w
+            for w in (text[start:a] + " " + text[b : len(text) if end < 0 else end]).lower().split()
+            if any(c.isalpha() for c in w)
+        )
+        if len(rest) < 2:
+            return False
+        rests.add(rest)
+    return len(rests) == len(spans)
+
+
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
+# A song: the user asks for one, or the text labels its sections ("Chorus:", "[Hook]").
+_SONG_REQUEST = re.compile(
+    r"\b(?:songs?|lyrics|raps?|chorus|anthem|jingle|chant|hymn|ballad|refrain)\b", re.IGNORECASE
+)
+_SECTION_LABEL = re.compile(
+    r"^[ \t]*[\[(*#]*[ \t]*(?:chorus|refrain|hook|pre-chorus|post-chorus)\b[^\n]{0,20}$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_MIN_SONG_DISTINCT = 0.5  # a song looping on one line has fewer distinct lines than this share
+
+
+def _song_form(sample: Sample, text: str) -> bool:
+    """Lyrics whose repeats are their refrain: a song asked for or sectioned, and at least half its
+    lines distinct (a model stuck on one line is still a loop; fragment loops are always checked)."""
+    if not (
+        _SECTION_LABEL.search(text)
+        or any(m.role == "user" and _SONG_REQUEST.search(m.content) for m in sample.prompt)
+    ):
+        return False
+    lines = [line.strip().lower() for line in text.split("\n") if line.strip()]
+    return len(lines) >= 4 and len(set(lines)) >= _MIN_SONG_DISTINCT * len(lines)
+
+
+def _in_table_row(text: str, a: int, b: int) -> bool:
+    """The piece lies on a table row ("2011 | 1:00 PM | Ravens vs. Bengals"): cells, not sentences."""
+    start, end = text.rfind("\n", 0, a) + 1, text.find("\n", b)
+    return text.count("|", start, len(text) if end < 0 else end) >= 2
 
 
 def _line_numbers(text: str, offsets: list[int]) -> list[int]:

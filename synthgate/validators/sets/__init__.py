@@ -81,6 +81,33 @@ _SHORT_ANSWER_PROMPT_RATIO = 85.0
 _MAX_SHORT_ANSWER_GROUP = 32  # earlier records kept per short answer (bounded state)
 # Courtesy words change no request: prompts are compared without them.
 _COURTESY = frozenset({b"please", b"kindly"})
+# How a request is framed changes nothing it asks: a leading "can you" / "I want you to" / "answer
+# the following question", an instruction verb among its synonyms ("Generate a haiku" asks what
+# "Write a haiku" does), "give me" for "give", "the following sentence" for "the given sentence".
+_FRAMES = (
+    (b"can", b"you"),
+    (b"could", b"you"),
+    (b"would", b"you"),
+    (b"will", b"you"),
+    (b"i", b"want", b"you", b"to"),
+    (b"i", b"need", b"you", b"to"),
+    (b"i", b"would", b"like", b"you", b"to"),
+    (b"i", b"d", b"like", b"you", b"to"),
+    (b"answer", b"the", b"given", b"question"),
+    (b"answer", b"the", b"given", b"questions"),
+)
+_VERB_SYNONYMS = {
+    b"generate": b"write",
+    b"create": b"write",
+    b"compose": b"write",
+    b"produce": b"write",
+    b"make": b"write",
+    b"provide": b"give",
+    b"suggest": b"give",
+    b"offer": b"give",
+}
+_GIVEN = re.compile(rb"\bthe (?:following|provided|below)\b")
+_FRAME_WORDS = 6  # the longest frame, plus the verb after it
 _MAX_SLOT_WORDS = 3  # a slot value swapped between two templated prompts: a number, a name
 _TOP_OPENINGS = 5
 _TOP_LABELS = 20  # task types / personas listed in stats; the rest are counted as distinct only
@@ -136,9 +163,7 @@ class SetChecker:
         prompt = _prompt_text(sample)
         # Symbols kept: two puzzles "#@! = !#" and "%^& = &%", or `i <= n` and `i < n`, differ.
         np_, nc = normalize_bytes(prompt, "symbols"), normalize_bytes(sample.completion, "symbols")
-        if b"please" in np_ or b"kindly" in np_:
-            # "Can you please order a pizza?" asks what "Can you order a pizza?" does.
-            np_ = b" ".join(w for w in np_.split(b" ") if w not in _COURTESY)
+        np_ = request_key(np_)
         ask = _ask(sample)
         system = sample.system_prompt or ""
         # Python's hash is salted per process, but keys are only compared for equality, so
@@ -390,6 +415,37 @@ class SetChecker:
         if root not in self._template_head:
             head = self._b_heads[p - (self._n - len(self._batch))]  # p is in the batch being flushed
             self._template_head[root] = " ".join(head.split())
+
+
+def request_key(normalized: bytes) -> bytes:
+    """A normalized prompt without the framing of its request, for comparing what prompts ask.
+
+    >>> request_key(b"can you please generate a haiku about the ocean")
+    b'write a haiku about the ocean'
+    >>> request_key(b"answer the following question what is the capital of australia")
+    b'what is the capital of australia'
+    >>> request_key(b"give me an example of a palindrome")
+    b'give an example of a palindrome'
+    """
+    if b"please" in normalized or b"kindly" in normalized:
+        # "Can you please order a pizza?" asks what "Can you order a pizza?" does.
+        normalized = b" ".join(w for w in normalized.split(b" ") if w not in _COURTESY)
+    if b"the following" in normalized or b"the provided" in normalized or b"the below" in normalized:
+        normalized = _GIVEN.sub(b"the given", normalized)
+    head = normalized.split(b" ", _FRAME_WORDS)
+    rest = head.pop() if len(head) > _FRAME_WORDS else b""
+    stripped = True
+    while stripped:
+        stripped = False
+        for frame in _FRAMES:
+            # Only a frame with a request after it is framing; alone it is the whole prompt.
+            if tuple(head[: len(frame)]) == frame and (len(head) > len(frame) or rest):
+                head, stripped = head[len(frame) :], True
+    if head and head[0] in _VERB_SYNONYMS:
+        head[0] = _VERB_SYNONYMS[head[0]]
+    if head[:2] in ([b"give", b"me"], [b"give", b"us"]):
+        del head[1]
+    return b" ".join([*head, rest] if rest else head)
 
 
 def _prompt_text(sample: Sample) -> str:

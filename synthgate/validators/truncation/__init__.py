@@ -15,7 +15,9 @@ Never flagged: endings that are complete by their shape: list items, table rows,
 final URL, hashtags, a number or short answer ("Paris", "42", "#### 18"), math closing `$$`,
 JSON or code closing `}`/`]`/`)`, closing quotes and parentheses, emoji, markdown emphasis, a
 signature ("Best regards,\\nJohn Smith", or on the last line: "... Yours sincerely, Jane Austen"),
-a result line `Label: value` of up to 6 words ("Your sister: 4 years old"), and short completions
+a result line `Label: value` of up to 6 words ("Your sister: 4 years old"), a capital letter or
+function word that opens no sentence ("Answer: A", "Correct option A": an option letter, not a cut
+article), items numbered inside one line ("1. Russia 2. Canada 3. China"), and short completions
 (fewer than 5 words). A record
 whose `finish_reason` is known is judged by it instead: `stop` is trusted, `length` is
 `loop.finish_reason_length`.
@@ -63,6 +65,8 @@ _RESULT_MAX_WORDS = 6
 _CODEISH = re.compile(r"[=;{}<>\[\]|\\]|^(?: {2,}|\t)")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?$")
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)\s")
+# Items numbered inside one line ("1. Russia 2. Canada 3. China"): the period ends no sentence.
+_INLINE_ENUM = re.compile(r"(?<!\S)\d{1,2}[.)](?=\s)")
 _MIN_PROSE_WORDS = 5
 _TAIL = 80
 
@@ -100,7 +104,7 @@ def truncation_sign(text: str) -> tuple[int, str] | None:
     ):
         return None
     item = _LIST.match(line)
-    if item and not _SENTENCE_END.search(line, item.end()):
+    if item and not _SENTENCE_END.search(_INLINE_ENUM.sub(" ", line[item.end() :])):
         return None  # a list item or heading; one that holds sentences is judged as prose
     if _CODEISH.search(line) or (fences and fences[-1] > line_start):
         return None
@@ -111,11 +115,21 @@ def truncation_sign(text: str) -> tuple[int, str] | None:
     word = _WORD.search(tail)
     if word is None:
         return None  # a number, symbol, emoji, closing bracket or quote: complete by shape
-    if word.group().lower() in _DANGLING and " " in stripped:
+    if word.group().lower() in _DANGLING and " " in stripped and not _label_word(stripped, word.group()):
         return start, f"the last sentence stops on {word.group()!r}"
     if len(line.split()) >= _MIN_PROSE_WORDS and _punctuates(body) and not _is_verse(body):
         return start, "the last sentence has no closing punctuation"
     return None
+
+
+def _label_word(line: str, word: str) -> bool:
+    """A capitalized function word that does not open a sentence is a label, not a cut article:
+    an option letter ("Answer: A", "Correct option A"), a grade, a variable, reversed words ("...
+    quick The"). Prose is cut after a lowercase "a"/"the"; a capital one only opens a sentence."""
+    if not word[0].isupper():
+        return False
+    before = line[: len(line) - len(word)].rstrip()
+    return bool(before) and before[-1] not in ".!?…"
 
 
 def _sentence_start(body: str, line_start: int) -> int:
