@@ -83,8 +83,8 @@ class AuditResult:
 
     @property
     def records(self) -> list[RecordReport]:
-        """The per-record report. Read from the store on first use: with `db=` an open Store, read it
-        before closing that store (with a path or the default, it was read before the call returned)."""
+        """The per-record report, read from the store on first use (from a `db=` file by opening it
+        again; from an open Store while it is open; an in-memory audit's before the call returned)."""
         if self._records is None:
             self._records = self._load_records()
         return self._records
@@ -226,11 +226,18 @@ def audit(
             store.datasets.findings(ds),
             files.should_fail(store, ds, fail_spec),
             written,
-            lambda: load_records(store, ds),
+            lambda: _read_records(store if isinstance(db, Store) else db, ds),
         )
-        if not isinstance(db, Store):
-            result.records  # noqa: B018 - read now: the store closes when this block ends
+        if db is None:
+            result.records  # noqa: B018 - read now: the in-memory store ends with this block
     return result
+
+
+def _read_records(db: Store | PathLike, dataset_id: str) -> list[RecordReport]:
+    # A file is opened again when the records are first asked for, so an audit whose caller wants
+    # only the summary (the command) never holds every record in memory.
+    with using_store(db) as store:
+        return load_records(store, dataset_id)
 
 
 def load_records(store: Store, dataset_id: str) -> list[RecordReport]:

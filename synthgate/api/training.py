@@ -51,7 +51,7 @@ def train_config(
     }
     overrides = {k: v for k, v in flags.items() if v is not None}
     if isinstance(config, TrainConfig):
-        return TrainConfig.load(None, {**config.model_dump(), **overrides})
+        return TrainConfig.load(None, {**config.model_dump(), **overrides}) if overrides else config
     return TrainConfig.load(config, overrides)
 
 
