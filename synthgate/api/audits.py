@@ -226,7 +226,7 @@ def audit(
             store.datasets.findings(ds),
             files.should_fail(store, ds, fail_spec),
             written,
-            lambda: _read_records(store if isinstance(db, Store) else db, ds),
+            lambda: _read_records(store if db is None or isinstance(db, Store) else db, ds),
         )
         if db is None:
             result.records  # noqa: B018 - read now: the in-memory store ends with this block

@@ -72,17 +72,17 @@ def memory_input(data: Any, split: str | None = None) -> MemoryInput | None:
     if isinstance(data, str | Path):
         return None
     if _is_instance(data, "pandas", "DataFrame"):
-        return MemoryInput(f"pandas DataFrame ({len(data)} rows)", data)
+        return MemoryInput(f"pandas DataFrame ({_count(len(data), 'row')})", data)
     if _is_instance(data, "datasets", "DatasetDict"):
         return _dataset_split(data, split)
     if _is_instance(data, "datasets", "Dataset"):
-        return MemoryInput(f"datasets.Dataset ({data.num_rows} rows)", data)
+        return MemoryInput(f"datasets.Dataset ({_count(data.num_rows, 'row')})", data)
     if isinstance(data, Sequence) and not isinstance(data, bytes | bytearray):
         if data and all(isinstance(item, str | Path) for item in data):
             return None
         if not data:
             raise InputError("the list of records is empty: it holds no records", code="input.malformed")
-        return MemoryInput(f"list of {len(data)} record{'s' if len(data) != 1 else ''}", data)
+        return MemoryInput(f"list of {_count(len(data), 'record')}", data)
     raise InputError(
         f"cannot audit a {type(data).__module__}.{type(data).__qualname__}",
         code="input.wrong_type",
@@ -99,7 +99,11 @@ def _dataset_split(data: Any, split: str | None) -> MemoryInput:
             hint="Pass split= with one of its splits, or the split's Dataset itself.",
         )
     ds = data[name]
-    return MemoryInput(f"datasets.Dataset ({name}, {ds.num_rows} rows)", ds)
+    return MemoryInput(f"datasets.Dataset ({name}, {_count(ds.num_rows, 'row')})", ds)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _is_instance(obj: Any, module: str, name: str) -> bool:
@@ -137,7 +141,7 @@ def _record(index: int, item: Any, label: str, copy: bool) -> RawRecord:
         return RawRecord(index, None, None, InputError(msg, path=label, record=index, code=code))
 
     if not isinstance(item, Mapping):
-        return bad(f"is a {type(item).__name__}; a record must be a dict", "input.wrong_type")
+        return bad(f"a record must be a dict, got {type(item).__name__}", "input.wrong_type")
     if nests_deeper(dict(item), MAX_DEPTH):
         return bad(f"nests lists/dicts too deep to read (more than {MAX_DEPTH} levels)")
     if not copy:  # rows Arrow made: plain Python values already, as a Parquet file's rows are
