@@ -73,11 +73,18 @@ def test_a_dataframe_a_dataset_and_the_file_give_the_same_report(alpaca, tmp_pat
     path = tmp_path / "slice.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for n, part in enumerate((rows[:4], rows[4:])):
+        (shards / f"part-{n}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
+
     from_file = synthgate.audit(path)
     from_frame = synthgate.audit(pd.DataFrame(rows))
     from_dataset = synthgate.audit(Dataset.from_list(rows))
+    from_folder = synthgate.audit(str(shards))  # the shapes the command reads: here a folder of shards
 
-    assert outcome(from_frame) == outcome(from_file) == outcome(from_dataset)
+    assert outcome(from_frame) == outcome(from_file) == outcome(from_dataset) == outcome(from_folder)
+    assert from_folder.records[4].shard == str(shards / "part-1.jsonl") and from_folder.records[4].line == 1
     assert "artifact.unfilled_placeholder" in from_file.records[5].codes  # record 33 of the slice
     assert [(r.shard, r.line) for r in from_file.records[:2]] == [(str(path), 1), (str(path), 2)]
     assert (from_frame.records[0].shard, from_frame.records[0].line) == ("pandas DataFrame (8 rows)", None)
