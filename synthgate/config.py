@@ -40,10 +40,14 @@ def validation_message(path: Path, err: ValidationError) -> str:
 
 
 def load_chain_config(
-    path: Path | None, *, tokenizer: str | None = None, max_length: int | None = None
+    path: str | Path | ChainConfig | None, *, tokenizer: str | None = None, max_length: int | None = None
 ) -> ChainConfig:
-    """A ChainConfig from an optional file, with command-line overrides applied on top."""
-    data = load_mapping(path) if path else {}
+    """A ChainConfig from an optional file (or a ChainConfig), with command-line overrides applied on top."""
+    if isinstance(path, ChainConfig):
+        data, path = path.model_dump(), None
+    else:
+        path = Path(path) if path is not None else None
+        data = load_mapping(path) if path else {}
     length = dict(data.get("length") or {})
     if tokenizer is not None:
         length["tokenizer"] = tokenizer

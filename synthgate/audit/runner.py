@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthgate.audit.inputs import InputSet, file_sha256, resolve_inputs
+from synthgate.audit.memory import MemoryInput
 from synthgate.audit.readers import RawRecord, read_records
 from synthgate.audit.writer import DatasetWriter
 from synthgate.errors import InputError
@@ -77,24 +78,28 @@ class AuditResult:
 
 
 def audit(
-    path: str | Path | Sequence[str | Path] | InputSet,
+    path: str | Path | Sequence[str | Path] | InputSet | MemoryInput,
     store: Store,
     options: AuditOptions | None = None,
     *,
     chain: Chain | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AuditResult:
-    """Audit `path` (files, folders, globs: one dataset) into `store` in one transaction; an
-    interruption leaves the store as it was."""
+    """Audit `path` (files, folders, globs: one dataset; or records in memory) into `store` in one
+    transaction; an interruption leaves the store as it was."""
     options = options or AuditOptions()
     if options.fmt not in FORMAT_CHOICES:
         raise InputError(f"unknown format {options.fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
-    inputs = path if isinstance(path, InputSet) else resolve_inputs(path, options.split)
-    records_in = read_records(inputs)  # whole-file problems of every shard surface here, first
+    inputs: InputSet | MemoryInput
+    if isinstance(path, MemoryInput):
+        inputs, records_in, hashes = path, path.records(), [None]
+    else:
+        inputs = path if isinstance(path, InputSet) else resolve_inputs(path, options.split)
+        records_in = read_records(inputs)  # whole-file problems of every shard surface here, first
+        hashes = [file_sha256(p) for p in inputs.shards]
     chain = chain or build_chain(options)
     adapter = _Adapter(inputs, options)
     pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)
-    hashes = [file_sha256(p) for p in inputs.shards]
     shards = [
         {"path": str(p), "sha256": h, "records": 0, "first_index": 0}
         for p, h in zip(inputs.shards, hashes, strict=True)
@@ -224,7 +229,7 @@ def _chosen(adapted: Adapted) -> Sample:
 class _Adapter:
     """Raw records -> samples or pairs; `pairs` says which kind the file holds once known."""
 
-    def __init__(self, inputs: InputSet, options: AuditOptions) -> None:
+    def __init__(self, inputs: InputSet | MemoryInput, options: AuditOptions) -> None:
         self.inputs = inputs
         self.options = options
         self.pairs: bool | None = None if options.fmt == "auto" else options.fmt == PREFERENCE

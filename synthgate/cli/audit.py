@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from synthgate.audit import report
+from synthgate import api
 from synthgate.audit.inputs import resolve_inputs
 from synthgate.audit.readers import count_hint
-from synthgate.audit.runner import FORMAT_CHOICES, AuditOptions
-from synthgate.audit.runner import audit as run_audit
+from synthgate.audit.runner import FORMAT_CHOICES
 from synthgate.cli.common import (
     DEFAULT_DB,
     DbOption,
@@ -24,11 +22,7 @@ from synthgate.cli.common import (
     print_json,
 )
 from synthgate.cli.render import render_audit
-from synthgate.config import load_chain_config, read_text_option
-from synthgate.errors import ConfigError
-from synthgate.report.html import write_report as write_html_report
-from synthgate.schemas.chain_config import ChainConfig
-from synthgate.schemas.field_map import FieldNames
+from synthgate.config import read_text_option
 from synthgate.store import Store
 
 
@@ -145,63 +139,53 @@ def audit(
         synthgate audit hub-snapshot/ --split test
     """
     del allow_extra_fields  # the old opt-in, now the default: accepted so old commands still run
-    chain = load_chain_config(config, tokenizer=tokenizer, max_length=max_length)
-    if thinking is not None:
-        chain = _with_thinking_mode(chain, thinking)
-    options = AuditOptions(
-        fmt=fmt,
-        instruction_as_system=instruction_as_system,
-        system_prompt=read_text_option(system_prompt, "--system-prompt"),
-        allow_extra_fields=not strict_fields,
-        fields=FieldNames(prompt=prompt_field, completion=completion_field, system=system_field),
-        task_field=task_field,
-        skip_invalid=skip_invalid,
-        chain=chain,
-        eval_sets=tuple(eval_set or ()),
-        eval_field=eval_field,
-        against=against,
-        reasoning_field=reasoning_field,
-        split=split,
-    )
     inputs = resolve_inputs(path, split)
-    with Store.open(db) as store:
-        with Progress(
-            TextColumn("auditing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=err_console,  # stdout holds only the report (or the --json document) and the id
-            transient=True,
-            disable=as_json or not err_console.is_terminal,
-        ) as bar:
-            task = bar.add_task("audit", total=count_hint(inputs), rate="")
-            result = run_audit(inputs, store, options, progress=lambda n: bar.advance(task, n))
-        ds = result.dataset_id
-        if report_path:
-            report.write_report(store, ds, report_path)
-        data = report.write_summary(store, ds, summary_path) if summary_path else report.summary(store, ds)
-        if as_json:
-            print_json(data)
-        else:
-            render_audit(console, store, ds, data, examples=examples)
-        failed = report.should_fail(store, ds, report.parse_fail_on(fail_on))
-        if html_path:
-            written = write_html_report(store, ds, html_path)
-    if html_path:
-        err_console.print(f"HTML report: {written}", markup=False)  # stdout keeps the id (or JSON) last
+    with Progress(
+        TextColumn("auditing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err_console,  # stdout holds only the report (or the --json document) and the id
+        transient=True,
+        disable=as_json or not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("audit", total=count_hint(inputs), rate="")
+        result = api.audit(
+            inputs,
+            db=db,
+            config=config,
+            tokenizer=tokenizer,
+            max_length=max_length,
+            fmt=fmt,
+            instruction_as_system=instruction_as_system,
+            system_prompt=read_text_option(system_prompt, "--system-prompt"),
+            skip_invalid=skip_invalid,
+            strict_fields=strict_fields,
+            prompt_field=prompt_field,
+            completion_field=completion_field,
+            system_field=system_field,
+            task_field=task_field,
+            eval_sets=eval_set or (),
+            eval_field=eval_field,
+            against=against,
+            thinking=thinking,
+            reasoning_field=reasoning_field,
+            split=split,
+            fail_on=fail_on,
+            report=report_path,
+            summary=summary_path,
+            html=html_path,
+            progress=lambda n: bar.advance(task, n),
+        )
+    if as_json:
+        print_json(result.summary)
+    else:
+        with Store.open(db) as store:
+            render_audit(console, store, result.dataset_id, result.summary, examples=examples)
+    if result.html is not None:
+        err_console.print(f"HTML report: {result.html}", markup=False)  # stdout keeps the id (or JSON) last
     if not as_json:
-        print_id(ds)
-    if failed:
+        print_id(result.dataset_id)
+    if result.failed:
         raise typer.Exit(1)
-
-
-def _with_thinking_mode(chain: ChainConfig, mode: str) -> ChainConfig:
-    data = chain.model_dump()
-    data["thinking"]["mode"] = mode
-    try:
-        return ChainConfig.model_validate(data)
-    except ValidationError:
-        raise ConfigError(
-            f"--thinking {mode!r} is not a thinking mode", hint="Use strip, keep or forbid."
-        ) from None

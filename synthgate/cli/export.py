@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 
+from synthgate import api
 from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id, print_json
-from synthgate.store import Store
 from synthgate.training.export import DEFAULT_SEED, FORMATS
-from synthgate.training.export import export as run_export
-from synthgate.training.gate import load_policy
 
 
 @handle_errors
@@ -38,9 +36,7 @@ def export(
     Example:
         synthgate export v_0123456789abcdef --format trl-jsonl --out exports/rag-sft --gate gate.yaml
     """
-    policy = load_policy(gate)
-    with Store.open(db) as store:
-        result = run_export(store, version_id, fmt, out, policy, eval_fraction=eval_fraction, seed=seed)
+    result = api.export(version_id, out, fmt=fmt, gate=gate, eval_fraction=eval_fraction, seed=seed, db=db)
     if as_json:
         print_json({**result.manifest.model_dump(mode="json"), "out_dir": str(result.out_dir)})
         return

@@ -17,11 +17,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from synthgate import api
 from synthgate.cli.common import console, err_console, handle_errors, print_id
 from synthgate.pipelines.config import load_generate_config
 from synthgate.pipelines.runner import RunState, candidate_goal
-from synthgate.pipelines.runner import generate as run_generate
-from synthgate.store import Store
 
 
 @handle_errors
@@ -46,12 +45,10 @@ def generate(
         OPENAI_API_KEY=... synthgate generate synthgate/pipelines/examples/rag-qa.yaml --db gen.duckdb
     """
     cfg = load_generate_config(config)
-    base = config.resolve().parent
-    path = db if db is not None else base / cfg.store
     # Under critic.keep_top the bar counts candidates (count / keep_top), then the best `count` are kept.
-    with Store.open(path) as store, _RunProgress(candidate_goal(cfg)) as bar:
+    with _RunProgress(candidate_goal(cfg)) as bar:
         try:
-            state = run_generate(cfg, store, base=base, on_progress=bar.update)
+            state = api.generate(cfg, db=db, base=config.resolve().parent, on_progress=bar.update)
         except KeyboardInterrupt:
             err_console.print("interrupted: finished samples are stored; run the same command to resume")
             raise typer.Exit(130) from None

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from synthgate import api
+from synthgate.api.training import plan_train, train_config
 from synthgate.cli.common import console, handle_errors, print_id
 from synthgate.errors import ConfigError
-from synthgate.training.config import TrainConfig
-from synthgate.training.plan import plan_training
-from synthgate.training.sft import train as run_train
 
 
 @handle_errors
@@ -118,35 +117,36 @@ def train(
         synthgate train exports/rag-sft --base-model /models/llama-8b --quantization 4bit --plan \\
             --memory-gb 16
     """
-    flags: dict[str, Any] = {
-        "max_steps": max_steps,
-        "num_train_epochs": epochs,
-        "learning_rate": lr,
-        "merge": merge,
-        "neftune_noise_alpha": neftune,
-        "device": device,
-        "precision": precision,
-        "quantization": quantization,
-        "max_length": max_length,
-        "per_device_train_batch_size": batch_size,
-        "gradient_accumulation_steps": grad_accum,
-        "gradient_checkpointing": checkpointing,
-        "lora_r": lora_r,
-    }
-    cfg = TrainConfig.load(config, {k: v for k, v in flags.items() if v is not None})
+    # A bad value is reported before any other problem.
+    cfg = train_config(
+        config,
+        max_steps=max_steps,
+        epochs=epochs,
+        lr=lr,
+        merge=merge,
+        neftune=neftune,
+        device=device,
+        precision=precision,
+        quantization=quantization,
+        max_length=max_length,
+        batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        gradient_checkpointing=checkpointing,
+        lora_r=lora_r,
+    )
     if memory_gb is not None and not plan:
         raise ConfigError("--memory-gb only applies with --plan", hint="Add --plan, or drop --memory-gb.")
     if plan:
-        for line in plan_training(export_dir, base_model, cfg, memory_gib=memory_gb):
+        for line in plan_train(export_dir, base_model=base_model, config=cfg, memory_gb=memory_gb):
             console.print(line, markup=False)
         return
     if out is None:
         raise ConfigError("--out is required to train", hint="Pass --out with a new folder, or --plan.")
-    result = run_train(
+    result = api.train(
         export_dir,
-        base_model,
         out,
-        cfg,
+        base_model=base_model,
+        config=cfg,
         allow_self_distill=allow_self_distill,
         echo=lambda line: console.print(line, markup=False),
     )

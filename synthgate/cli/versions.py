@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from synthgate import api
 from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id, print_json
 from synthgate.store import Store, VersionDiff, VersionInfo
 
@@ -48,8 +49,7 @@ def create(
         synthgate version create rag-sft --source ds_0123456789ab --include pass,fixed
         synthgate version create rag-gen --source run_0123456789ab
     """
-    with Store.open(db) as store:
-        info = store.versions.create(name, source, include=include.split(","), parent=parent)
+    info = api.create_version(name, source, include=include, parent=parent, db=db)
     if as_json:
         print_json(info_dict(info))
         return

@@ -20,7 +20,6 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-import synthgate.cli.train as train_cli  # noqa: E402
 import synthgate.training.sft as sft  # noqa: E402
 from synthgate.cli.app import app  # noqa: E402
 from synthgate.training.device import detect_capabilities, resolve_setup  # noqa: E402
@@ -184,7 +183,7 @@ def test_flags_override_the_config_file_and_absent_flags_leave_it_alone(version,
         seen.update(base=base_model, config=config, self_distill=allow_self_distill)
         raise ModelLoaded(base_model)
 
-    monkeypatch.setattr(train_cli, "run_train", fake_train)
+    monkeypatch.setattr(sft, "train", fake_train)
     config = tmp_path / "train.yaml"
     config.write_text("learning_rate: 1.0e-4\nmerge: true\nlora_r: 8\nmax_steps: 10\n")
     args = ["train", str(export(version, "jsonl")), "--out", str(tmp_path / "run"), "--config", str(config)]
@@ -203,7 +202,7 @@ def test_device_precision_memory_and_length_flags_reach_the_config(version, tmp_
         seen.update(config=config)
         raise ModelLoaded(base_model)
 
-    monkeypatch.setattr(train_cli, "run_train", fake_train)
+    monkeypatch.setattr(sft, "train", fake_train)
     args = ["train", str(export(version, "jsonl")), "--out", str(tmp_path / "run")]
     flags = ["--device", "cpu", "--precision", "bf16", "--max-length", "auto", "--batch-size", "2"]
     flags += ["--gradient-accumulation-steps", "8", "--gradient-checkpointing", "--lora-r", "8"]
@@ -224,7 +223,7 @@ def test_the_documented_accelerate_launch_command_parses_and_reaches_train(versi
         seen.update(export=export_dir, out=out, config=config)
         raise ModelLoaded(base_model)
 
-    monkeypatch.setattr(train_cli, "run_train", fake_train)
+    monkeypatch.setattr(sft, "train", fake_train)
     jsonl, out = str(export(version, "jsonl")), str(tmp_path / "run")
     command = ["--multi_gpu", "--num_processes", "2", "-m", "synthgate.cli.app", "train", jsonl]
     command += ["--out", out, "--gradient-accumulation-steps", "4"]
