@@ -55,6 +55,10 @@ class DatasetWriter:
                     self._checker.observe(row.index, row.sample)
         self._bulk.add_samples(rows)
         self._bulk.add_verdicts(verdicts)
+        if self._checker is not None:  # duplicates found so far go to disk, not held to the end
+            overrides = self._chain.severity_overrides
+            found = self._checker.take_verdicts()
+            self._bulk.add_verdicts([(i, apply_severity(v, overrides)) for i, v in found])
         self.records += len(rows)
 
     def add_verdicts(self, verdicts: list[tuple[int, Verdict]]) -> None:
