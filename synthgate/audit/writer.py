@@ -28,7 +28,11 @@ class DatasetCounts:
 
 
 class DatasetWriter:
-    """Writes one dataset in batches; `finish` runs the set-level checks and records the summary."""
+    """Writes one dataset in batches; `finish` runs the set-level checks and records the summary.
+
+    Rows are staged on disk (store.bulk) and reach the store in `finish`, so memory stays flat in
+    the set's size; what was staged is removed by `finish`, or when an abandoned writer is collected.
+    """
 
     def __init__(self, store: Store, dataset_id: str, chain: ChainConfig) -> None:
         self._store = store
@@ -40,6 +44,7 @@ class DatasetWriter:
             from synthgate.validators.sets import SetChecker
 
             self._checker = SetChecker(chain.sets)
+        self._bulk = store.bulk(dataset_id)
         self.records = 0
 
     def add(self, rows: list[SampleRow], verdicts: list[tuple[int, Verdict]]) -> None:
@@ -48,13 +53,17 @@ class DatasetWriter:
             for row in rows:
                 if row.sample is not None:
                     self._checker.observe(row.index, row.sample)
-        self._store.samples.add_batch(self._dataset_id, rows)
-        self._store.verdicts.add_batch(self._dataset_id, verdicts)
+        self._bulk.add_samples(rows)
+        self._bulk.add_verdicts(verdicts)
+        if self._checker is not None:  # duplicates found so far go to disk, not held to the end
+            overrides = self._chain.severity_overrides
+            found = self._checker.take_verdicts()
+            self._bulk.add_verdicts([(i, apply_severity(v, overrides)) for i, v in found])
         self.records += len(rows)
 
     def add_verdicts(self, verdicts: list[tuple[int, Verdict]]) -> None:
         """Store verdicts on records already added (checks that needed the whole set)."""
-        self._store.verdicts.add_batch(self._dataset_id, verdicts)
+        self._bulk.add_verdicts(verdicts)
 
     def finish(
         self, findings: list[SetFinding] | None = None, summary: dict[str, Any] | None = None
@@ -68,8 +77,10 @@ class DatasetWriter:
             per_record, found = self._checker.finish()
             overrides = self._chain.severity_overrides
             dup_rows = [(i, apply_severity(v, overrides)) for i, vs in sorted(per_record.items()) for v in vs]
-            store.verdicts.add_batch(dataset_id, dup_rows)
+            self._bulk.add_verdicts(dup_rows)
             out["diversity"] = self._checker.stats()
+        with self._bulk:
+            self._bulk.load()
         found += findings or []
         out.update(summary or {})
         store.datasets.add_findings(dataset_id, found)

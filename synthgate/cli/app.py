@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from synthgate import __version__
@@ -14,6 +16,8 @@ from synthgate.cli import report as report_cmd
 from synthgate.cli import runs as runs_cmd
 from synthgate.cli import train as train_cmd
 from synthgate.cli import versions
+from synthgate.store.connection import MEMORY_LIMIT_ENV, TEMP_DIR_ENV
+from synthgate.store.connection import configure as configure_store
 
 app = typer.Typer(
     name="synthgate",
@@ -44,8 +48,24 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print version."),
+    db_memory_limit: str | None = typer.Option(
+        None,
+        "--db-memory-limit",
+        envvar=MEMORY_LIMIT_ENV,
+        help="Memory the store's queries may use before spilling to disk: 2GB, 512MB, 25% "
+        "(default: a quarter of RAM, at most 2 GiB).",
+        show_default=False,
+    ),
+    db_temp_dir: Path | None = typer.Option(
+        None,
+        "--db-temp-dir",
+        envvar=TEMP_DIR_ENV,
+        help="Folder the store spills to and audits stage their rows in (default: <db>.tmp).",
+        show_default=False,
+    ),
 ) -> None:
     """A data-quality gate for synthetic fine-tuning data."""
+    configure_store(db_memory_limit, db_temp_dir)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
+from synthgate.store.bulk import BulkLoad
 from synthgate.store.connection import DEFAULT_PATH, Connection
 from synthgate.store.datasets import DatasetInfo, Datasets
 from synthgate.store.generations import Generations
@@ -76,6 +77,12 @@ class Store:
         """BEGIN ... COMMIT; any exception (KeyboardInterrupt too) rolls back and re-raises."""
         return self._con.transaction()
 
+    def bulk(self, dataset_id: str) -> BulkLoad:
+        """Stage a dataset's records and verdicts on disk and load them at once (see store.bulk):
+        the way to write a large set inside one transaction without holding it in memory."""
+        self.datasets.require(dataset_id)
+        return BulkLoad(self._con, dataset_id)
+
     def report_rows(self, dataset_id: str) -> Iterator[ReportRow]:
         """Per-record report rows in index order; status derived from verdicts in SQL."""
         return self.verdicts.report_rows(dataset_id)
@@ -90,6 +97,7 @@ class Store:
 
 
 __all__ = [
+    "BulkLoad",
     "CodeCount",
     "DatasetInfo",
     "ReportRow",

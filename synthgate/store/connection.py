@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -11,10 +13,62 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from synthgate.errors import NotFound, StoreBusy, StoreError
+from synthgate.errors import ConfigError, NotFound, StoreBusy, StoreError
 
 DEFAULT_PATH = Path("synthgate.duckdb")
 FETCH_ROWS = 2_000
+
+# Memory: DuckDB's own default limit is 80% of RAM, and it counts only its buffer-managed memory.
+# Measured (benchmarks/audit_memory.py, docs/incoming/mem.md): an audit that appended its rows
+# batch by batch inside one open transaction grew ~6 KB RSS per 2.5 KB record whatever the limit,
+# because transaction-local appends are held in memory, partly outside the limit, until COMMIT.
+# So an audit stages its rows in Parquet files (store.bulk) and loads them with one INSERT at the
+# end, where DuckDB writes full row groups straight to the file; the limit then bounds the queries
+# (the load, the per-record status aggregate, version create's copy), which spill to TEMP_DIR.
+MEMORY_LIMIT_ENV = "SYNTHGATE_DB_MEMORY_LIMIT"
+TEMP_DIR_ENV = "SYNTHGATE_DB_TEMP_DIR"
+MEMORY_LIMIT_SHARE = 0.25  # of physical RAM, by default ...
+MEMORY_LIMIT_CAP = 2 << 30  # ... but at most 2 GiB: the queries spill beyond it, they do not fail
+_settings: dict[str, str | None] = {"memory_limit": None, "temp_directory": None}
+
+
+def configure(memory_limit: str | None = None, temp_directory: str | Path | None = None) -> None:
+    """Set the memory limit and spill folder of stores opened from now on in this process (the CLI's
+    --db-memory-limit / --db-temp-dir); None keeps the environment's or the default."""
+    _settings["memory_limit"] = memory_limit
+    _settings["temp_directory"] = str(temp_directory) if temp_directory is not None else None
+
+
+def memory_limit() -> str:
+    """The DuckDB memory limit a store opens with: configure(), else $SYNTHGATE_DB_MEMORY_LIMIT (DuckDB
+    syntax: `2GB`, `512MB`, `25%`), else a quarter of physical RAM capped at 2 GiB.
+
+    >>> configure("1GB"); memory_limit()
+    '1GB'
+    >>> configure(); memory_limit().endswith("MiB")
+    True
+    """
+    chosen = _settings["memory_limit"] or os.environ.get(MEMORY_LIMIT_ENV)
+    if chosen:
+        return chosen
+    try:
+        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: DuckDB's own share of RAM, capped
+        ram = 4 * MEMORY_LIMIT_CAP
+    return f"{min(int(ram * MEMORY_LIMIT_SHARE), MEMORY_LIMIT_CAP) >> 20}MiB"
+
+
+def temp_directory(path: str) -> str:
+    """Where a store spills what exceeds its memory limit (and where audits stage their rows):
+    configure(), else $SYNTHGATE_DB_TEMP_DIR, else `<store>.tmp` beside the file (DuckDB's own
+    choice, made explicit), or a folder in the system temp dir for an in-memory store."""
+    chosen = _settings["temp_directory"] or os.environ.get(TEMP_DIR_ENV)
+    if chosen:
+        return chosen
+    if path == ":memory:":
+        return str(Path(tempfile.gettempdir()) / f"synthgate-duckdb-{os.getpid()}")
+    return f"{path}.tmp"
+
 
 _PID = re.compile(r"PID (\d+)")
 
@@ -44,10 +98,26 @@ class Connection:
             con = duckdb.connect(name)
         except duckdb.Error as err:
             raise _open_error(name, err) from None
+        limit, spill = memory_limit(), temp_directory(name)
+        try:
+            con.execute("SET memory_limit = ?", [limit]).fetchall()
+            con.execute("SET temp_directory = ?", [spill]).fetchall()
+        except duckdb.Error as err:
+            con.close()
+            raise ConfigError(
+                f"cannot set the store's memory limit {limit!r} / spill folder {spill!r}: {err}",
+                hint=f"Pass --db-memory-limit like 2GB, 512MB or 25% (or set ${MEMORY_LIMIT_ENV}).",
+            ) from None
         return cls(con, name)
 
     def close(self) -> None:
         self._con.close()
+
+    @property
+    def temp_directory(self) -> Path:
+        """The folder this store spills to (DuckDB creates it on first use)."""
+        row = self.fetchone("SELECT current_setting('temp_directory')")
+        return Path(row[0]) if row and row[0] else Path(tempfile.gettempdir())
 
     @property
     def in_transaction(self) -> bool:

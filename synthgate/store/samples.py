@@ -70,7 +70,7 @@ class Samples:
         """Append records in one vectorised insert; an index stored twice is a StoreError."""
         self._datasets.require(dataset_id)
         if rows:
-            self._con.insert_arrow("samples", _to_arrow(dataset_id, rows))
+            self._con.insert_arrow("samples", samples_arrow(dataset_id, rows))
 
     def iter(self, dataset_id: str) -> Iterator[SampleRow]:
         """The dataset's records in index order, streamed (memory stays flat)."""
@@ -92,7 +92,8 @@ class Samples:
         return int(row[0]) if row else 0
 
 
-def _to_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
+def samples_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
+    """Rows of the `samples` table for these records, masked (see the module docstring)."""
     cols: dict[str, list] = {name: [] for name in ("idx", "input_id", "raw", "original", *_SAMPLE_FIELDS)}
     for r in rows:
         s = mask_sample(r.sample) if r.sample is not None else None

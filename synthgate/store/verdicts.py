@@ -85,25 +85,7 @@ class Verdicts:
             "SELECT coalesce(max(seq) + 1, 0) FROM verdicts WHERE dataset_id = ?", [dataset_id]
         )
         start = int(row[0]) if row else 0
-        spans = [v.span for _, v in rows]
-        table = pa.table(
-            {
-                "dataset_id": pa.array([dataset_id] * len(rows), pa.string()),
-                "idx": pa.array([i for i, _ in rows], pa.int64()),
-                "seq": pa.array(range(start, start + len(rows)), pa.int64()),
-                "validator": pa.array([v.validator for _, v in rows], pa.string()),
-                "status": pa.array([v.status for _, v in rows], pa.string()),
-                "severity": pa.array([v.severity for _, v in rows], pa.string()),
-                "code": pa.array([v.code for _, v in rows], pa.string()),
-                # Messages quote record text (a leaked sentence, a duplicate's opening): masked.
-                "message": pa.array([mask_secrets(v.message) for _, v in rows], pa.string()),
-                "span_field": pa.array([s.field if s else None for s in spans], pa.string()),
-                "span_start": pa.array([s.start if s else None for s in spans], pa.int64()),
-                "span_end": pa.array([s.end if s else None for s in spans], pa.int64()),
-                "score": pa.array([v.score for _, v in rows], pa.float64()),
-            }
-        )
-        self._con.insert_arrow("verdicts", table)
+        self._con.insert_arrow("verdicts", verdicts_arrow(dataset_id, rows, start))
 
     def for_dataset(
         self, dataset_id: str, code_prefix: str | None = None, limit: int | None = None
@@ -154,6 +136,28 @@ class Verdicts:
             [dataset_id],
         )
         return {code: int(n) for code, n in rows}
+
+
+def verdicts_arrow(dataset_id: str, rows: list[tuple[int, Verdict]], start: int) -> pa.Table:
+    """Rows of the `verdicts` table for (record index, verdict) pairs, `seq` counting from `start`."""
+    spans = [v.span for _, v in rows]
+    return pa.table(
+        {
+            "dataset_id": pa.array([dataset_id] * len(rows), pa.string()),
+            "idx": pa.array([i for i, _ in rows], pa.int64()),
+            "seq": pa.array(range(start, start + len(rows)), pa.int64()),
+            "validator": pa.array([v.validator for _, v in rows], pa.string()),
+            "status": pa.array([v.status for _, v in rows], pa.string()),
+            "severity": pa.array([v.severity for _, v in rows], pa.string()),
+            "code": pa.array([v.code for _, v in rows], pa.string()),
+            # Messages quote record text (a leaked sentence, a duplicate's opening): masked.
+            "message": pa.array([mask_secrets(v.message) for _, v in rows], pa.string()),
+            "span_field": pa.array([s.field if s else None for s in spans], pa.string()),
+            "span_start": pa.array([s.start if s else None for s in spans], pa.int64()),
+            "span_end": pa.array([s.end if s else None for s in spans], pa.int64()),
+            "score": pa.array([v.score for _, v in rows], pa.float64()),
+        }
+    )
 
 
 def verdict_from_row(row: tuple) -> Verdict:

@@ -129,16 +129,26 @@ class Versions:
         )
         return {code: int(n) for code, n in rows}
 
-    def verify(self, version_id: str, sample_ids: Iterable[str] | None = None) -> None:
+    def verify(
+        self, version_id: str, sample_ids: Iterable[str] | None = None, *, members_checked: bool = False
+    ) -> None:
         """Raise StoreError unless the stored members and settings still hash to the version id.
 
         `sample_ids`: the ids of the members a caller already read through `iter_members` (which
         re-hashes each one), so an export checks membership without a second pass.
+        `members_checked`: the caller read every member through `iter_members`, so each stored id
+        matches its content; the stored ids are then streamed in order from the store instead of
+        held in a list (an export of a large version).
         """
         info = self.get(version_id)
-        if sample_ids is None:
-            sample_ids = (m.sample.id for m in self.iter_members(version_id))
-        ids = sorted(sample_ids)
+        ids: Iterable[str]
+        if members_checked:
+            sql = "SELECT sample_id FROM version_samples WHERE version_id = ? ORDER BY sample_id"
+            ids = (r[0] for r in self._con.stream(sql, [version_id]))
+        else:
+            if sample_ids is None:
+                sample_ids = (m.sample.id for m in self.iter_members(version_id))
+            ids = sorted(sample_ids)
         if version_hash(ids, info.chain_config, info.tokenizer, info.max_length) != version_id:
             raise StoreError(
                 f"version {version_id} in {self._con.path} no longer matches its content hash: its rows "

@@ -99,12 +99,11 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        splits = _split(store, version_id, eval_fraction, seed)
-        files = _WRITERS[fmt](tmp, splits)
+        files, sizes = _write(store, version_id, fmt, tmp, eval_fraction, seed)
         counts = {
             "samples": info.samples,
-            "train": len(splits["train"]),
-            "eval": len(splits["eval"]),
+            "train": sizes["train"],
+            "eval": sizes["eval"],
             **info.member_status_counts,
             "source_records": sum(info.source_status_counts.values()),
         }
@@ -142,66 +141,121 @@ def _check_target(out: Path) -> None:
         )
 
 
-def _split(store: Store, version_id: str, eval_fraction: float, seed: int) -> dict[str, list[dict[str, Any]]]:
-    splits: dict[str, list[dict[str, Any]]] = {name: [] for name in SPLITS}
-    ids = []
-    for sample in store.versions.iter_samples(version_id):
-        ids.append(sample.id)
-        splits["eval" if is_eval(sample.id, eval_fraction, seed) else "train"].append(to_record(sample))
-    # Rows edited by hand fail here (membership) or while iterating (content): nothing is written.
-    store.versions.verify(version_id, ids)
-    return splits
+def _write(
+    store: Store, version_id: str, fmt: str, folder: Path, eval_fraction: float, seed: int
+) -> tuple[dict[str, ExportFile], dict[str, int]]:
+    """Stream the version's members into the split files of `fmt` (the files, records per split).
 
-
-def _write_jsonl(folder: Path, splits: dict[str, list[dict[str, Any]]]) -> dict[str, ExportFile]:
-    files = {}
-    for name, split in zip((TRAIN_FILE, EVAL_FILE), SPLITS, strict=True):
-        path = folder / name
-        with path.open("w", encoding="utf-8") as fh:
-            for record in splits[split]:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        files[name] = describe_file(path)
-    return files
-
-
-def _write_parquet(folder: Path, splits: dict[str, list[dict[str, Any]]]) -> dict[str, ExportFile]:
-    files = {}
-    for split, rows in splits.items():
-        name = f"{split}.parquet"
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), folder / name)
-        files[name] = ExportFile(sha256=sha256_file(folder / name), records=len(rows))
-    return files
-
-
-def _write_hf_dataset(folder: Path, splits: dict[str, list[dict[str, Any]]]) -> dict[str, ExportFile]:
-    import datasets
-    from datasets.table import InMemoryTable
-
-    data = datasets.DatasetDict(
-        {
-            split: datasets.Dataset(InMemoryTable(pa.Table.from_pylist(rows, schema=SCHEMA)))
-            for split, rows in splits.items()
+    Memory stays flat in the version's size: members are read FETCH_ROWS at a time and written
+    _BATCH records at a time (measured: trl-jsonl at 100k samples built both splits as Python
+    dicts first, 1.4 GB; see docs/incoming/mem.md). hf-dataset is written from the Parquet splits,
+    which `datasets` memory-maps.
+    """
+    sinks = _sinks(fmt, folder)
+    sizes = dict.fromkeys(SPLITS, 0)
+    try:
+        for sample in store.versions.iter_samples(version_id):
+            split = "eval" if is_eval(sample.id, eval_fraction, seed) else "train"
+            sinks[split].add(to_record(sample))
+            sizes[split] += 1
+    finally:
+        for sink in sinks.values():
+            sink.close()
+    # Rows edited by hand fail here (membership) or while iterating (content): nothing is published.
+    store.versions.verify(version_id, members_checked=True)
+    if fmt == "hf-dataset":
+        return _write_hf_dataset(folder, {split: sink.path for split, sink in sinks.items()}), sizes
+    if fmt == "parquet":
+        files = {
+            s.path.name: ExportFile(sha256=sha256_file(s.path), records=sizes[k]) for k, s in sinks.items()
         }
-    )
-    # An empty split saved with zero shards cannot be loaded back; one shard keeps it loadable.
-    shards = {split: max(1, -(-data[split].data.nbytes // (500 << 20))) for split in splits}
+        return files, sizes
+    return {sink.path.name: describe_file(sink.path) for sink in sinks.values()}, sizes
+
+
+class _JsonlSink:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = path.open("w", encoding="utf-8")
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class _ParquetSink:
+    """Records written _BATCH at a time as row groups of one Parquet file (SCHEMA)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer = pq.ParquetWriter(path, SCHEMA)
+        self._rows: list[dict[str, Any]] = []
+        self._written = False
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._rows.append(record)
+        if len(self._rows) >= _BATCH:
+            self._flush()
+
+    def close(self) -> None:
+        if self._rows or not self._written:  # an empty split still gets one (empty) row group
+            self._flush()
+        self._writer.close()
+
+    def _flush(self) -> None:
+        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=SCHEMA))
+        self._written = True
+        self._rows = []
+
+
+def _sinks(fmt: str, folder: Path) -> dict[str, _JsonlSink | _ParquetSink]:
+    if fmt == "trl-jsonl":
+        names = zip(SPLITS, (TRAIN_FILE, EVAL_FILE), strict=True)
+        return {split: _JsonlSink(folder / name) for split, name in names}
+    # hf-dataset: Parquet splits in a staging folder first, converted at the end.
+    where = folder if fmt == "parquet" else folder / ".parquet"
+    where.mkdir(exist_ok=True)
+    return {split: _ParquetSink(where / f"{split}.parquet") for split in SPLITS}
+
+
+def _write_hf_dataset(folder: Path, parquet: dict[str, Path]) -> dict[str, ExportFile]:
+    import datasets
+
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
+        data = datasets.DatasetDict({split: _hf_split(path) for split, path in parquet.items()})
+        # An empty split saved with zero shards cannot be loaded back; one shard keeps it loadable.
+        shards = {split: max(1, -(-data[split].data.nbytes // (500 << 20))) for split in parquet}
         data.save_to_disk(str(folder / HF_DIR), num_shards=shards)
     finally:
         if bars:
             datasets.enable_progress_bars()
+    shutil.rmtree(next(iter(parquet.values())).parent)
     files = {}
     for path in sorted(p for p in (folder / HF_DIR).rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
         # Arrow shards hold the records; the JSON files beside them are metadata (0 records).
-        records = pa.ipc.open_stream(path).read_all().num_rows if path.suffix == ".arrow" else 0
+        records = _arrow_rows(path) if path.suffix == ".arrow" else 0
         files[rel] = ExportFile(sha256=sha256_file(path), records=records)
     return files
 
 
-_WRITERS = {"trl-jsonl": _write_jsonl, "parquet": _write_parquet, "hf-dataset": _write_hf_dataset}
+def _hf_split(path: Path) -> Any:
+    import datasets
+    from datasets.table import InMemoryTable
+
+    if pq.ParquetFile(path).metadata.num_rows == 0:  # `datasets` cannot read an empty Parquet file
+        return datasets.Dataset(InMemoryTable(SCHEMA.empty_table()))
+    # Memory-mapped Arrow built in a cache inside the staging folder, not a table in RAM.
+    return datasets.Dataset.from_parquet(str(path), cache_dir=str(path.parent / "cache"))
+
+
+def _arrow_rows(path: Path) -> int:
+    with pa.ipc.open_stream(path) as reader:
+        return sum(batch.num_rows for batch in reader)
 
 
 def _manifest(

@@ -15,6 +15,13 @@ but asking other questions are not duplicates). Prompts that differ only in slot
 or a swapped name or word of a fixed template) are not reported per record: they are counted
 into one `set.templated_prompts` finding.
 
+Memory (measured, docs/incoming/mem.md): per record the checker keeps two 8-byte positions and
+the record's new MinHash/exact keys in `KeyIndex` (up to 46 keys x 12 bytes, ~0.5 KB for a distinct
+record, nothing for an exact copy); the rest is bounded: the text cache (`near_duplicate_cache_mb`),
+opening and system prompt counters (singletons pruned past _MAX_COUNTED keys), and duplicate
+verdicts, which the caller drains with `take_verdicts` as they are found. Keys are stable 64-bit
+hashes (blake2b), never Python's per-process salted `hash()`.
+
 Near duplicates (rapidfuzz `fuzz.ratio` >= threshold) are blocked with MinHash LSH (see
 sets.minhash), so a record meets at most a few earlier candidates and the whole check stays
 near-linear. Candidates are confirmed with rapidfuzz against the normalized text.
@@ -31,6 +38,7 @@ import re
 from array import array
 from collections import Counter, deque
 from difflib import SequenceMatcher
+from hashlib import blake2b
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -117,6 +125,10 @@ _LABEL_CHARS = 80
 _DIGITS = b"0123456789"
 _HEAD_CHARS = 80
 _MAX_TEMPLATE_BYTES = 1000  # numeric templates are short drills and puzzles, not long RAG prompts
+# Distinct openings / system prompts counted exactly; past this, keys seen once are dropped (a set
+# collapsed onto one template repeats it far more often than once per prune, so no finding is lost;
+# a count may be short by the number of prunes, one per _MAX_COUNTED distinct keys at most).
+_MAX_COUNTED = 200_000
 _SALTS = mix(np.arange(101, 101 + _NCOLS, dtype=np.uint64) * K1)
 
 
@@ -138,7 +150,8 @@ class SetChecker:
         self._template_head: dict[int, str] = {}
         self._b_texts: tuple[list[bytes], list[bytes]] = ([], [])
         self._b_heads: list[str] = []  # the batch's prompt heads, to show a template example
-        self._verdicts: dict[int, list[Verdict]] = {}
+        self._verdicts: dict[int, list[Verdict]] = {}  # found, not yet taken by the caller
+        self._dup_records = 0  # records with a duplicate verdict other than dup.near_prompt alone
         self._dup_codes: Counter[str] = Counter()
         self._dups = {"prompt": 0, "completion": 0}
         self._nonempty = {"prompt": 0, "completion": 0}
@@ -166,13 +179,13 @@ class SetChecker:
         np_ = request_key(np_)
         ask = _ask(sample)
         system = sample.system_prompt or ""
-        # Python's hash is salted per process, but keys are only compared for equality, so
-        # results do not depend on it; collisions at 64 bits are negligible. A prompt without
-        # digits has no numeric template key (0: none).
-        hs, hp, hc = hash(system), hash(np_), hash(nc)
+        # Stable 64-bit keys: collisions at 64 bits are negligible. A prompt without digits has no
+        # numeric template key (0: none).
+        hs, hp, hc = stable_hash(system.encode()), stable_hash(np_), stable_hash(nc)
         templated = len(np_) <= _MAX_TEMPLATE_BYTES and len(np_.translate(None, _DIGITS)) < len(np_)
-        ht = hash(template_key(np_)) if templated else 0
-        self._batch.append((hash((hs, hp, hc)), hp, hc, len(prompt), len(sample.completion), ht))
+        ht = stable_hash(template_key(np_)) if templated else 0
+        record = stable_hash(b"%d %d %d" % (hs, hp, hc))
+        self._batch.append((record, hp, hc, len(prompt), len(sample.completion), ht))
         self._b_texts[0].append(np_)
         self._b_texts[1].append(nc)
         self._b_heads.append(prompt[:_HEAD_CHARS])
@@ -192,7 +205,7 @@ class SetChecker:
         # teacher chose; many calls to one tool are not a collapsed template.
         if nc and not sample.completion.startswith(TOOL_CALL_OPEN):
             opening = b" ".join(nc.split(b" ", self.config.opening_words)[: self.config.opening_words])
-            key = (task, hash(opening))
+            key = (task, stable_hash(opening))
             self._opened[task] += 1
             self._openings[key] += 1
             if self._openings[key] == 2:  # only repeated openings can collapse; keep their text
@@ -215,12 +228,24 @@ class SetChecker:
                 self._system_head[hs] = system[:80]
         if len(self._batch) >= _BATCH:
             self._flush()
+            if len(self._openings) > _MAX_COUNTED or len(self._all_openings) > _MAX_COUNTED:
+                _prune(self._openings, self._opening_text)
+                _prune(self._all_openings, self._all_opening_text)
+            if len(self._systems) > _MAX_COUNTED:
+                _prune(self._systems, self._system_head)
+
+    def take_verdicts(self) -> list[tuple[int, Verdict]]:
+        """Duplicate verdicts found so far and not yet taken, (record index, verdict) in record order:
+        a caller that stores them as they come keeps none in memory. `finish` returns the rest."""
+        out = [(i, v) for i, vs in sorted(self._verdicts.items()) for v in vs]
+        self._verdicts.clear()
+        return out
 
     def finish(self) -> tuple[dict[int, list[Verdict]], list[SetFinding]]:
         """Per-record verdicts (record index -> the later copies' dup verdicts) and set findings."""
         self._flush()
         findings = [
-            *duplicate_share(self._verdicts, self._dup_codes, self._n, self.config),
+            *duplicate_share(self._dup_records, self._dup_codes, self._n, self.config),
             *shared_system_prompt(self._systems, self._system_head, self._n, self.config),
             *template_collapse(self._openings, self._opened, self._opening_text, self.config),
             *refusal_share(self._groups, self._refusals, self._n, self.config),
@@ -307,11 +332,11 @@ class SetChecker:
             gone = self._cache_order.popleft()
             a, b, ask = self._cache.pop(gone)
             self._cache_bytes -= len(a) + len(b) + len(ask or b"")
-            group = self._short_answers.get(hash(b))
+            group = self._short_answers.get(stable_hash(b))
             if group is not None and gone in group:  # its prompt is gone: nothing left to compare
                 group.remove(gone)
                 if not group:
-                    del self._short_answers[hash(b)]
+                    del self._short_answers[stable_hash(b)]
 
     def _judge(self, p: int, heads: np.ndarray, prompt_len: int, completion_len: int) -> None:
         found: list[Verdict] = []
@@ -360,6 +385,8 @@ class SetChecker:
         if found:
             self._verdicts[self._indexes[p]] = found
             self._dup_codes.update(v.code for v in found)
+            # Near-duplicate prompts alone don't count toward the share (see duplicate_share).
+            self._dup_records += any(v.code != "dup.near_prompt" for v in found)
 
     def _near(self, p: int, fi: int, band_heads: np.ndarray) -> tuple[int, float | None, bool] | None:
         """The best earlier near duplicate: (position, ratio or None, whether it is only a template
@@ -400,7 +427,7 @@ class SetChecker:
             return False
         # Every earlier record giving that answer, not only the first: the conversation this one
         # regenerates may be the third to end in "You're welcome!".
-        same = self._short_answers.get(hash(held[1]), [])
+        same = self._short_answers.get(stable_hash(held[1]), [])
         for j in [earlier, *(q for q in same if q < p and q != earlier)]:
             other = self._cache.get(j)
             if other is None or fuzz.ratio(mine[0], other[0]) >= _SHORT_ANSWER_PROMPT_RATIO:
@@ -446,6 +473,22 @@ def request_key(normalized: bytes) -> bytes:
     if head[:2] in ([b"give", b"me"], [b"give", b"us"]):
         del head[1]
     return b" ".join([*head, rest] if rest else head)
+
+
+def stable_hash(data: bytes) -> int:
+    """A signed 64-bit key of `data`, the same in every process (Python's `hash` is salted).
+
+    >>> stable_hash(b"abc") == stable_hash(b"abc") != stable_hash(b"abd")
+    True
+    """
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
+def _prune(counts: Counter, texts: dict) -> None:
+    """Drop the keys seen once (bounded state; see _MAX_COUNTED)."""
+    for key in [k for k, n in counts.items() if n == 1]:
+        del counts[key]
+        texts.pop(key, None)
 
 
 def _prompt_text(sample: Sample) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from synthgate.schemas.chain_config import SetConfig
-from synthgate.schemas.verdict import SetFinding, Verdict
+from synthgate.schemas.verdict import SetFinding
 from synthgate.validators.codes import get as get_code
 
 
@@ -20,13 +20,13 @@ def _finding(code: str, message: str, count: int, share: float, details: dict) -
     )
 
 
-def duplicate_share(
-    verdicts: dict[int, list[Verdict]], dup_codes: Counter[str], total: int, config: SetConfig
-) -> list[SetFinding]:
-    """`set.near_duplicate_share`: too many records duplicate an earlier one."""
-    # Near-duplicate prompts alone don't count: RAG sets legitimately ask several questions
-    # about one chunk. What teaches a model to repeat itself is duplicated completions/records.
-    count = sum(1 for vs in verdicts.values() if any(v.code != "dup.near_prompt" for v in vs))
+def duplicate_share(count: int, dup_codes: Counter[str], total: int, config: SetConfig) -> list[SetFinding]:
+    """`set.near_duplicate_share`: too many records (`count`) duplicate an earlier one.
+
+    Near-duplicate prompts alone don't count in `count`: RAG sets legitimately ask several
+    questions about one chunk. What teaches a model to repeat itself is duplicated completions or
+    records.
+    """
     if not total or count / total <= config.max_near_duplicate_share:
         return []
     share = count / total

@@ -19,6 +19,7 @@ _BINS, ROWS, BANDS = 64, 3, 21
 EMPTY = np.uint64(2**64 - 1)
 _LOW58 = np.uint64((1 << 58) - 1)
 K1, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_MAX_RUN = 1 << 22  # keys in one sorted run of KeyIndex (48 MB)
 _PAD = b"\n" * 16  # keeps each text's 16-byte windows from reading into the next text
 
 
@@ -42,7 +43,13 @@ class KeyIndex:
         if not len(keys):
             return
         self._runs.append((keys, positions.astype(np.int32)))
-        while len(self._runs) > 1 and len(self._runs[-2][0]) < 2 * len(self._runs[-1][0]):
+        # A merge holds both runs and their union: runs stop growing at _MAX_RUN keys so that
+        # transient stays ~100 MB however large the set (1M records: ~45M keys, ~11 runs).
+        while (
+            len(self._runs) > 1
+            and len(self._runs[-2][0]) < 2 * len(self._runs[-1][0])
+            and len(self._runs[-2][0]) + len(self._runs[-1][0]) <= _MAX_RUN
+        ):
             newer = self._runs.pop()
             self._runs[-1] = _merge(self._runs[-1], newer)
 
