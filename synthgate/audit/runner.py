@@ -115,14 +115,22 @@ def audit(
             chain_config=options.chain.model_dump(mode="json"),
         )
         writer = DatasetWriter(store, dataset_id, options.chain)
+        done: list[tuple[list[SampleRow], list[tuple[int, Verdict]]]] = []
+
+        def store_done() -> None:
+            # The previous batch is stored while the tokenizer counts the next one (Chain.run_batch).
+            for rows, verdicts in done:
+                writer.add(rows, verdicts)
+                if progress:
+                    progress(len(rows))
+            done.clear()
+
         for batch in _batches(records_in, options.batch_size):
-            rows, verdicts = _audit_batch(batch, adapter, options, chain, pairs, caps)
+            done.append(_audit_batch(batch, adapter, options, chain, pairs, caps, meanwhile=store_done))
             for raw in batch:
                 shards[raw.shard]["records"] += 1
                 shards[raw.shard]["first_index"] = raw.first
-            writer.add(rows, verdicts)
-            if progress:
-                progress(len(rows))
+        store_done()
         if caps is not None:
             writer.add_verdicts([(i, _override(v, options)) for i, v in caps.finish()])
         summary: dict = {"shards": shards, "read_as": dict(adapter.shapes.most_common())}
@@ -142,6 +150,7 @@ def _audit_batch(
     chain: Chain,
     pairs: PairChecker,
     caps: CapObserver | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
     rows: list[SampleRow] = []
     verdicts: list[tuple[int, Verdict]] = []
@@ -158,7 +167,7 @@ def _audit_batch(
         good.append((raw, adapted))
     # Both sides of a pair go through the chain in the same batch as the single samples.
     flat = [s for _, a in good for s in (a if isinstance(a, tuple) else (a,))]
-    results = iter(chain.run_batch(flat))
+    results = iter(chain.run_batch(flat, meanwhile=meanwhile))
     for raw, adapted in good:
         if isinstance(adapted, tuple):
             original, (chosen, rejected) = adapted[0], (next(results), next(results))

@@ -8,7 +8,7 @@ imported lazily so a chain without `length` never loads a tokenizer.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from synthgate.errors import ConfigError
@@ -79,13 +79,28 @@ class Chain:
     def run(self, sample: Sample) -> Result:
         return self.run_batch([sample])[0]
 
-    def run_batch(self, samples: Sequence[Sample]) -> list[Result]:
+    def run_batch(
+        self, samples: Sequence[Sample], *, meanwhile: Callable[[], None] | None = None
+    ) -> list[Result]:
+        """Every validator over `samples`, in order. `meanwhile`: the caller's own work, done once the
+        tokenizer has started on this batch so the two overlap (the audit stores the previous batch)."""
         current = list(samples)
         found: list[list[Verdict]] = [[] for _ in current]
         completion_tokens: list[int | None] = [None] * len(current)
         tokens: list[tuple[int, int] | None] = [None] * len(current)
-        for validator in self.validators:
-            for i, result in enumerate(validator.check_batch(current)):
+        # A validator that can start early (length: its tokenizer runs in a thread, without the GIL)
+        # starts on the batch as it came in while the Python checks ahead of it run; it is handed
+        # the batch as they left it and recounts only the samples they replaced.
+        early = {
+            at: v.prefetch(current)  # type: ignore[attr-defined]
+            for at, v in enumerate(self.validators)
+            if hasattr(v, "prefetch") and (at > 0 or meanwhile is not None)
+        }
+        if meanwhile is not None:
+            meanwhile()
+        for at, validator in enumerate(self.validators):
+            checked = early[at](current) if at in early else validator.check_batch(current)
+            for i, result in enumerate(checked):
                 current[i] = result.sample
                 found[i].extend(result.verdicts)
                 tokens[i] = result.tokens if result.tokens is not None else tokens[i]

@@ -20,7 +20,8 @@ templates put before the answer: `<think>\n{reasoning}\n</think>\n\n{completion}
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache, lru_cache
 from typing import Any
@@ -62,6 +63,7 @@ class LengthValidator(Validator):
                 default_tokenizer() if config.tokenizer in DEFAULT_SPECS else load_tokenizer(config.tokenizer)
             )
         self.tokenizer = tokenizer
+        self._pool: ThreadPoolExecutor | None = None  # prefetch's tokenizing thread, made on first use
         self._backend = tokenizer.backend_tokenizer
         template = tokenizer.chat_template or PLAIN_CHAT_TEMPLATE
         if isinstance(template, dict):  # tokenizers with several named templates
@@ -80,7 +82,9 @@ class LengthValidator(Validator):
         return self.check_batch([sample])[0]
 
     def check_batch(self, samples: Sequence[Sample]) -> list[Result]:
-        counts = self.token_counts(samples)
+        return self._results(samples, self.token_counts(samples))
+
+    def _results(self, samples: Sequence[Sample], counts: list[tuple[int, int]]) -> list[Result]:
         return [
             replace(self._judge(s, p, c), tokens=(p, c), completion_tokens=c - self._skeleton_completion)
             for s, (p, c) in zip(samples, counts, strict=True)
@@ -89,6 +93,34 @@ class LengthValidator(Validator):
     def token_counts(self, samples: Sequence[Sample]) -> list[tuple[int, int]]:
         """(prompt tokens, completion tokens) per sample, chat skeleton included, batch-tokenized."""
         return self._count_parts([self._split(_prompt_messages(s), self._trained_text(s)) for s in samples])
+
+    def prefetch(self, samples: Sequence[Sample]) -> Callable[[Sequence[Sample]], list[Result]]:
+        """Start tokenizing `samples` in a background thread; returns `check_batch` for the same
+        batch as later validators leave it.
+
+        The chain calls it before the validators ahead of `length` run, so the tokenizer (Rust,
+        without the GIL) works while they do. A sample an earlier validator replaced (a repair)
+        is counted again on its new text; the others use the early count, which is the same count.
+        """
+        before = list(samples)
+        try:
+            parts = [self._split(_prompt_messages(s), self._trained_text(s)) for s in before]
+        except ModelError:  # the template refuses a sample: let the check proper say so, in turn
+            return self.check_batch
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthgate-length")
+        texts = _part_texts(parts)
+        future = self._pool.submit(self._backend.encode_batch_fast, texts, add_special_tokens=False)
+
+        def finish(after: Sequence[Sample]) -> list[Result]:
+            counts = _part_counts(parts, [len(e) for e in future.result()])
+            changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a is not b]
+            if changed:
+                for i, count in zip(changed, self.token_counts([after[i] for i in changed]), strict=True):
+                    counts[i] = count
+            return self._results(after, counts)
+
+        return finish
 
     def _trained_text(self, sample: Sample) -> str:
         """The assistant turn as trained: the completion, after its reasoning when that counts."""
@@ -199,19 +231,31 @@ class LengthValidator(Validator):
         return prompt_text, None, full  # template whose prompt is not a prefix of the full text
 
     def _count_parts(self, parts: list[tuple[str, str | None, str]]) -> list[tuple[int, int]]:
-        texts: list[str] = []
-        for prompt_text, completion_text, full in parts:
-            texts += [prompt_text, completion_text if completion_text is not None else full]
-        counts = self._count_texts(texts)
-        out = []
-        for i, (_, completion_text, _) in enumerate(parts):
-            p, c = counts[2 * i], counts[2 * i + 1]
-            out.append((p, c) if completion_text is not None else (p, max(0, c - p)))
-        return out
+        return _part_counts(parts, self._count_texts(_part_texts(parts)))
 
     def _count_texts(self, texts: list[str]) -> list[int]:
         # One Rust call for the whole batch (parallel across cores); no offsets needed for counting.
         return [len(e) for e in self._backend.encode_batch_fast(texts, add_special_tokens=False)]
+
+
+Parts = list[tuple[str, str | None, str]]  # (prompt text, completion text or None, full text)
+
+
+def _part_texts(parts: Parts) -> list[str]:
+    """The texts to tokenize for `_split` parts: the prompt, then the completion (or the full text)."""
+    texts: list[str] = []
+    for prompt_text, completion_text, full in parts:
+        texts += [prompt_text, completion_text if completion_text is not None else full]
+    return texts
+
+
+def _part_counts(parts: Parts, counts: list[int]) -> list[tuple[int, int]]:
+    """(prompt, completion) tokens from the counts of `_part_texts(parts)`."""
+    out = []
+    for i, (_, completion_text, _) in enumerate(parts):
+        p, c = counts[2 * i], counts[2 * i + 1]
+        out.append((p, c) if completion_text is not None else (p, max(0, c - p)))
+    return out
 
 
 def _prompt_messages(sample: Sample) -> Messages:

@@ -63,6 +63,7 @@ import binascii
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple
 
 from synthgate.schemas.chain_config import SecretsConfig
@@ -392,6 +393,23 @@ def find_secrets(
     >>> [f.code for f in find_secrets("Write to jane.doe@gmail.com or call 415-867-5309.")]
     ['pii.email', 'pii.phone']
     """
+    # An audit scans each text twice (the secrets check, then the store masking what it writes)
+    # and a shared system prompt once per record: the scan is pure, so repeats of a recent text
+    # (up to _CACHED_CHARS long: the cache stays a few MB) come from a cache.
+    if len(text) <= _CACHED_CHARS:
+        return list(_find_secrets_cached(text, emails, phones, generated))
+    return _find_secrets(text, emails, phones, generated)
+
+
+_CACHED_CHARS = 8_192
+
+
+@lru_cache(maxsize=4_096)  # > the texts of a default 512-record batch, scanned before it is stored
+def _find_secrets_cached(text: str, emails: bool, phones: bool, generated: bool) -> tuple[Finding, ...]:
+    return tuple(_find_secrets(text, emails, phones, generated))
+
+
+def _find_secrets(text: str, emails: bool, phones: bool, generated: bool) -> list[Finding]:
     found: list[Finding] = []
     if "-----BEGIN" in text:
         for m in _PRIVATE_KEY.finditer(text):
