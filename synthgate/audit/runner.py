@@ -134,6 +134,8 @@ def audit(
         if caps is not None:
             writer.add_verdicts([(i, _override(v, options)) for i, v in caps.finish()])
         summary: dict = {"shards": shards, "read_as": dict(adapter.shapes.most_common())}
+        if sizes := eval_set_sizes(chain):
+            summary["eval_sets"] = sizes
         if adapter.extra_fields:
             summary["extra_fields"] = dict(adapter.extra_fields.most_common())
         if adapter.pairs:
@@ -229,6 +231,16 @@ def build_chain(options: AuditOptions) -> Chain:
         other = [(raw.index, _chosen(adapt(raw))) for raw in read_records(against)]
         extra.append(SplitOverlapValidator(SplitIndex.build(other, against.source)))
     return Chain(options.chain, extra=extra)
+
+
+def eval_set_sizes(chain: Chain) -> dict[str, int]:
+    """Items per eval file the chain's contamination check looks for (the report's per-file table)."""
+    sizes: dict[str, int] = {}
+    for validator in chain.validators:
+        index = getattr(validator, "index", None) if validator.name == "contamination" else None
+        for item in getattr(index, "items", ()):
+            sizes[item.source] = sizes.get(item.source, 0) + 1
+    return sizes
 
 
 def _chosen(adapted: Adapted) -> Sample:

@@ -14,18 +14,25 @@ from synthgate.store import Store
 
 @handle_errors
 def report(
-    report_id: Annotated[str, typer.Argument(help="Audited dataset id (ds_...) or version id.")],
+    report_id: Annotated[
+        str, typer.Argument(help="Dataset id (ds_...), finished generation run id (run_...) or version id.")
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="HTML file to write [default: report-ID.html].")
     ] = None,
     compare: Annotated[
         str | None,
-        typer.Option("--compare", help="Baseline dataset or version id: show what changed since it."),
+        typer.Option(
+            "--compare",
+            help="Baseline dataset, run or version id: status and code deltas, records added, removed, "
+            "changed.",
+        ),
     ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Write an HTML report of an audit: gate verdict, codes chart, token-length histograms against
-    max_length, the worst examples with the offending span highlighted, set findings, diversity.
+    max_length, the worst examples with the offending span highlighted, set findings, diversity,
+    contamination hits per eval file, and for a generated set the persona x task grid and critic scores.
 
     One file with inline CSS and SVG that opens offline; secrets are masked. Prints the file's path
     on the last line.
@@ -33,6 +40,7 @@ def report(
     Example:
         synthgate report ds_0123456789ab --out audit.html
         synthgate report NEW_VERSION --compare OLD_VERSION --out diff.html
+        synthgate report run_0123456789ab --out generated.html
     """
     path = out or Path(f"report-{report_id}.html")
     with Store.open(db) as store:

@@ -51,9 +51,10 @@ def write_run_dataset(store: Store, run_id: str, chain: ChainConfig, run_counts:
         last = -1
         while page := store.generations.kept(run_id, after=last, limit=_BATCH):
             rows = [
-                SampleRow(index=job, input_id=None, sample=s, original=None, raw=None) for job, s, _ in page
+                SampleRow(index=job, input_id=None, sample=s, original=None, raw=None, tokens=tokens)
+                for job, s, _, tokens in page
             ]
-            writer.add(rows, [(job, v) for job, _, found in page for v in found])
+            writer.add(rows, [(job, v) for job, _, found, _ in page for v in found])
             last = page[-1][0]
         writer.finish(summary={"run": {"id": run_id, **run_counts}})
     return dataset_id

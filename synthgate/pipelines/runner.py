@@ -111,6 +111,8 @@ class JobRunner:
         with self._chain_lock:
             result = self._chain.run_batch([sample])[0]
         sample, verdicts = result.sample, result.verdicts
+        # The length check's counts, stored with the job and carried to the run's dataset.
+        base["tokens"] = result.tokens
         if record_status(verdicts) == "fail":
             code = next(v.code for v in verdicts if v.blocks)
             return JobRecord(job.index, "rejected", code, sample=sample, verdicts=verdicts, **base)

@@ -25,7 +25,7 @@ from synthgate.errors import InputError
 from synthgate.report.excerpts import excerpt, span_text
 from synthgate.schemas.chain_config import ChainConfig
 from synthgate.store import CodeCount, DatasetInfo, Store, VersionInfo
-from synthgate.store.stats import TOKEN_PARTS
+from synthgate.store.stats import TOKEN_PARTS, RefHits
 from synthgate.store.verdicts import STATUSES
 from synthgate.validators.secrets import mask_secrets, mask_strings
 
@@ -97,23 +97,27 @@ def effect_of(c: CodeCount) -> str:
 
 
 def resolve(store: Store, report_id: str) -> Subject:
-    """The dataset or version `report_id` names; a generation run id is refused with what to do."""
+    """The dataset or version `report_id` names; a generation run (or a version of one) reads as the
+    dataset of its kept samples, written when the run finished."""
     if report_id.startswith("ds_"):
         return Subject(store.datasets.get(report_id))
     if report_id.startswith("run_"):
-        raise InputError(
-            f"{report_id} is a generation run; the report covers audited datasets and versions",
-            hint=f"Freeze the run as a version (synthgate version create NAME --source {report_id}) "
-            "and report on that version's source once generated sets are stored as datasets.",
-        )
+        return Subject(store.datasets.get(_run_dataset(store, report_id)))
     version = store.versions.get(report_id)
-    if not version.source_id.startswith("ds_"):
+    source = version.source_id
+    dataset_id = _run_dataset(store, source) if source.startswith("run_") else source
+    return Subject(store.datasets.get(dataset_id), version)
+
+
+def _run_dataset(store: Store, run_id: str) -> str:
+    store.runs.get(run_id)  # an unknown id: NotFound, naming how to list runs
+    dataset_id = store.datasets.for_run(run_id)
+    if dataset_id is None:
         raise InputError(
-            f"version {report_id} was made from generation run {version.source_id}; the report covers "
-            "versions of audited datasets for now",
-            hint="Audit the run's export, then report on that dataset: synthgate audit FILE --html OUT.html",
+            f"generation run {run_id} has not finished: its kept samples become a dataset when it does",
+            hint="Resume it with the same config (synthgate generate CONFIG), then report on it.",
         )
-    return Subject(store.datasets.get(version.source_id), version)
+    return dataset_id
 
 
 def build_report(store: Store, report_id: str, compare: str | None = None) -> str:
@@ -170,6 +174,7 @@ def _context(store: Store, report_id: str, subject: Subject) -> dict[str, Any]:
         "preference": mask_strings(summary.get("preference")),
         "heatmap": _heatmap(store.stats.persona_task(ds)),
         "critic": _critic_chart(store.stats.critic_scores(ds)),
+        "contamination": _contamination(store.stats.ref_hits(ds), summary.get("eval_sets") or {}),
         "read_as": summary.get("read_as") or {},
         "compare": None,
     }
@@ -201,6 +206,10 @@ def reproduce_command(info: DatasetInfo) -> str:
 
     The chain config is named as a file when it differs from the defaults the flags give.
     """
+    if info.run_id is not None:
+        # A generated set is reproduced by its run's config (stored in the run's params).
+        run = info.run_id
+        return f"synthgate generate CONFIG.yaml  # the config of {run}: synthgate runs show {run}"
     o = info.options
     args = ["synthgate", "audit", info.source_path or "FILE"]
     if o.get("fmt") and o["fmt"] != "auto":
@@ -423,9 +432,46 @@ def _finding(f: Any) -> dict[str, Any]:
     }
 
 
+def _contamination(hits: list[RefHits], eval_sets: dict[str, int]) -> dict[str, Any] | None:
+    """One row per eval file (and validation split) the verdicts point into, plus the eval files that
+    were checked and hit nothing: records hit per code, distinct eval items hit, of how many."""
+    if not hits and not eval_sets:
+        return None
+    codes = sorted({c for h in hits for c in h.by_code})
+    rows = []
+    for h in hits:
+        total = eval_sets.get(h.source)
+        rows.append(
+            {
+                "file": mask_secrets(Path(h.source).name),
+                "path": mask_secrets(h.source),
+                "size": total,
+                "records": h.records,
+                "by_code": [h.by_code.get(c, 0) for c in codes],
+                "hit": h.items,
+                "share": h.items / total if total else None,
+            }
+        )
+    seen = {h.source for h in hits}
+    for source, total in eval_sets.items():
+        if source not in seen:
+            rows.append(
+                {
+                    "file": mask_secrets(Path(source).name),
+                    "path": mask_secrets(source),
+                    "size": total,
+                    "records": 0,
+                    "by_code": [0] * len(codes),
+                    "hit": 0,
+                    "share": 0.0,
+                }
+            )
+    return {"codes": codes, "rows": rows}
+
+
 def _compare(store: Store, a_id: str, a: Subject, b_id: str, b: Subject) -> dict[str, Any]:
     """Status and code deltas from `a` to `b`: members of a version (statuses, failing codes), records
-    of a dataset (statuses, every code)."""
+    of a dataset (statuses, every code); and records added, removed, changed and unchanged."""
     (sa, ca, what_a), (sb, cb, what_b) = _counts(store, a), _counts(store, b)
     out: dict[str, Any] = {
         "a": a_id,
@@ -435,16 +481,14 @@ def _compare(store: Store, a_id: str, a: Subject, b_id: str, b: Subject) -> dict
         "codes": [
             (c, ca.get(c, 0), cb.get(c, 0), cb.get(c, 0) - ca.get(c, 0)) for c in sorted(set(ca) | set(cb))
         ],
-        "members": None,
+        "diff": store.stats.record_diff(_set_id(a), _set_id(b)),
     }
-    if a.version is not None and b.version is not None:
-        diff = store.versions.diff(a.version.id, b.version.id)
-        out["members"] = {
-            "added": len(diff.added),
-            "removed": len(diff.removed),
-            "changed": len(diff.changed),
-        }
     return out
+
+
+def _set_id(subject: Subject) -> str:
+    """What a diff compares: a version's members, else the dataset's readable records."""
+    return subject.version.id if subject.version is not None else subject.dataset.id
 
 
 def _counts(store: Store, subject: Subject) -> tuple[dict[str, int], dict[str, int], str]:

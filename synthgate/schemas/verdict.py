@@ -21,6 +21,15 @@ class Span(BaseModel):
     field: SpanField = Field(default="completion", description="Which text the offsets index.")
 
 
+class Ref(BaseModel):
+    """A record of another file that a finding points to: an eval item, a validation-split record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(description="The file, as the audit read it (an eval set's path, a split's).")
+    index: int = Field(ge=0, description="The record's 0-based index in that file.")
+
+
 class Verdict(BaseModel):
     """One finding: which validator, what it decided, why (a closed reason code), and where."""
 
@@ -33,6 +42,10 @@ class Verdict(BaseModel):
     message: str = Field(description="What was found, in words a human can act on.")
     span: Span | None = Field(default=None, description="Where, when the finding has a place.")
     score: float | None = Field(default=None, description="Similarity or strength, when measured.")
+    ref: Ref | None = Field(
+        default=None,
+        description="The other file's record the finding is about (contamination: the eval item).",
+    )
 
     @property
     def blocks(self) -> bool:

@@ -67,6 +67,8 @@ class JobRecord:
     critic_scores: dict[str, float] = field(default_factory=dict)
     critic_rationale: str | None = None
     requests: list[RequestRecord] = field(default_factory=list)
+    # (prompt, completion) tokens as the chain's length check counted them; None without one.
+    tokens: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ class Generations:
                 sorted({v.code for v in record.verdicts}),
                 dumps(record.critic_scores) if record.critic_scores else None,
                 _masked(record.critic_rationale), now,
+                record.tokens[0] if record.tokens else None, record.tokens[1] if record.tokens else None,
             ])  # fmt: skip
         with self._con.transaction():
             if requests:
@@ -214,20 +217,26 @@ class Generations:
 
     def kept(
         self, run_id: str, after: int = -1, limit: int = 1000
-    ) -> list[tuple[int, Sample, list[Verdict]]]:
-        """(job, sample, chain verdicts) of up to `limit` kept jobs after job `after`, in job order.
+    ) -> list[tuple[int, Sample, list[Verdict], tuple[int, int] | None]]:
+        """(job, sample, chain verdicts, chain token counts) of up to `limit` kept jobs after job
+        `after`, in job order.
 
         A page, not a stream: the caller may write to the store between pages (in a transaction
         DuckDB allows one open result per connection).
         """
         rows = self._con.fetchall(
-            "SELECT job, sample, verdicts FROM gen_jobs WHERE run_id = ? AND status = 'kept' "
-            "AND sample IS NOT NULL AND job > ? ORDER BY job LIMIT ?",
+            "SELECT job, sample, verdicts, prompt_tokens, completion_tokens FROM gen_jobs "
+            "WHERE run_id = ? AND status = 'kept' AND sample IS NOT NULL AND job > ? ORDER BY job LIMIT ?",
             [run_id, after, limit],
         )
         return [
-            (job, Sample.model_validate_json(s), [Verdict.model_validate(v) for v in loads(vs)])
-            for job, s, vs in rows
+            (
+                job,
+                Sample.model_validate_json(s),
+                [Verdict.model_validate(v) for v in loads(vs)],
+                (int(p), int(c)) if p is not None and c is not None else None,
+            )
+            for job, s, vs, p, c in rows
         ]
 
     def verdicts(self, run_id: str, job: int) -> list[Verdict]:

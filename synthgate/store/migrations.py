@@ -219,6 +219,20 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE samples ADD COLUMN completion_tokens BIGINT",
         ],
     ),
+    Migration(
+        7,
+        "verdicts name the eval record they match; generated jobs keep their token counts",
+        [
+            # The record of another file a verdict is about (contamination: the eval item's file and
+            # index), so the report can count hits per eval file without parsing messages.
+            "ALTER TABLE verdicts ADD COLUMN ref_source VARCHAR",
+            "ALTER TABLE verdicts ADD COLUMN ref_index BIGINT",
+            # The chain's (prompt, completion) token counts of a job's sample, carried to the run's
+            # dataset (samples.prompt_tokens/completion_tokens) when the run finishes.
+            "ALTER TABLE gen_jobs ADD COLUMN prompt_tokens BIGINT",
+            "ALTER TABLE gen_jobs ADD COLUMN completion_tokens BIGINT",
+        ],
+    ),
 ]
 
 

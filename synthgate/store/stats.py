@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from synthgate.schemas.verdict import Verdict
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
-from synthgate.store.verdicts import verdict_from_row
+from synthgate.store.verdicts import VERDICT_COLUMNS, verdict_from_row
+from synthgate.store.version_sources import PROMPT_KEY_SQL
+from synthgate.store.versions import LIST_COMMAND as VERSIONS_LIST_COMMAND
 
 TOKEN_PARTS = ("prompt", "completion", "total")
 _TOKEN_SQL = {
@@ -30,6 +32,28 @@ class CodeCount:
     status: str
     severity: str
     records: int
+
+
+@dataclass(frozen=True)
+class RefHits:
+    """Verdicts pointing into one other file (an eval set, a validation split): records hit per code,
+    records hit by any code, and the distinct records of that file they hit."""
+
+    source: str
+    records: int
+    items: int
+    by_code: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RecordDiff:
+    """Records of `b` against `a` by sample id: `changed` pairs a removed and an added record with the
+    same prompt (system prompt and turns), as `Versions.diff` does; `same` are in both."""
+
+    added: int
+    removed: int
+    changed: int
+    same: int
 
 
 @dataclass(frozen=True)
@@ -63,8 +87,7 @@ class Stats:
         """Up to `per_code` verdicts per code, worst first: blocking ones, then by score, then index."""
         self._datasets.require(dataset_id)
         rows = self._con.fetchall(
-            "SELECT idx, validator, status, severity, code, message, span_field, span_start, span_end, "
-            "score FROM (SELECT *, row_number() OVER (PARTITION BY code ORDER BY "
+            f"SELECT idx, {VERDICT_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY code ORDER BY "
             "(status = 'fail' AND severity = 'block') DESC, score DESC NULLS LAST, idx, seq) AS rank "
             "FROM verdicts WHERE dataset_id = ?) WHERE rank <= ? ORDER BY code, rank",
             [dataset_id, int(per_code)],
@@ -101,6 +124,56 @@ class Stats:
         for b, n in rows:
             counts[int(b)] = int(n)
         return counts
+
+    def ref_hits(self, dataset_id: str) -> list[RefHits]:
+        """Per other file the verdicts point into (contamination's eval files), by file name."""
+        self._datasets.require(dataset_id)
+        rows = self._con.fetchall(
+            "SELECT ref_source, code, count(DISTINCT idx), count(DISTINCT ref_index) FROM verdicts "
+            "WHERE dataset_id = ? AND ref_source IS NOT NULL "
+            "GROUP BY GROUPING SETS ((ref_source, code), (ref_source)) ORDER BY ref_source, code NULLS FIRST",
+            [dataset_id],
+        )
+        out: dict[str, RefHits] = {}
+        for source, code, records, items in rows:
+            if code is None:
+                out[source] = RefHits(source, int(records), int(items), {})
+            else:
+                out[source].by_code[code] = int(records)
+        return list(out.values())
+
+    def record_diff(self, a: str, b: str) -> RecordDiff:
+        """Added / removed / changed / same records from `a` to `b`, each a dataset id (its readable
+        records) or a version id (its members)."""
+        sa, params_a = self._record_keys(a)
+        sb, params_b = self._record_keys(b)
+        row = self._con.fetchone(
+            f"""WITH a AS (SELECT DISTINCT sample_id, prompt_key FROM ({sa})),
+                     b AS (SELECT DISTINCT sample_id, prompt_key FROM ({sb})),
+                     oa AS (SELECT * FROM a WHERE sample_id NOT IN (SELECT sample_id FROM b)),
+                     ob AS (SELECT * FROM b WHERE sample_id NOT IN (SELECT sample_id FROM a)),
+                     ka AS (SELECT prompt_key, count(*) AS n FROM oa GROUP BY prompt_key),
+                     kb AS (SELECT prompt_key, count(*) AS n FROM ob GROUP BY prompt_key)
+                SELECT (SELECT count(*) FROM oa), (SELECT count(*) FROM ob),
+                       (SELECT coalesce(sum(least(ka.n, kb.n)), 0) FROM ka JOIN kb USING (prompt_key)),
+                       (SELECT count(*) FROM a WHERE sample_id IN (SELECT sample_id FROM b))""",
+            [*params_a, *params_b],
+        )
+        assert row is not None
+        only_a, only_b, changed, same = (int(x) for x in row)
+        return RecordDiff(added=only_b - changed, removed=only_a - changed, changed=changed, same=same)
+
+    def _record_keys(self, set_id: str) -> tuple[str, list[str]]:
+        """SQL giving (sample_id, prompt_key) of a dataset's readable records or a version's members."""
+        if set_id.startswith("ds_"):
+            self._datasets.require(set_id)
+            return (
+                f"SELECT s.sample_id AS sample_id, {PROMPT_KEY_SQL} AS prompt_key FROM samples s "
+                "WHERE s.dataset_id = ? AND s.sample_id IS NOT NULL",
+                [set_id],
+            )
+        self._con.require("versions", "version", set_id, VERSIONS_LIST_COMMAND)
+        return "SELECT sample_id, prompt_key FROM version_samples WHERE version_id = ?", [set_id]
 
     def persona_task(self, dataset_id: str) -> list[tuple[str, str, int]]:
         """(persona, task type, records) for records that name a persona; `(none)` for no task type."""

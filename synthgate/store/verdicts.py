@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from synthgate.schemas.verdict import DEFAULT_STATUS, STATUS_RULES, Span, Verdict
+from synthgate.schemas.verdict import DEFAULT_STATUS, STATUS_RULES, Ref, Span, Verdict
 from synthgate.store.connection import Connection
 from synthgate.store.datasets import Datasets
 from synthgate.validators.secrets import mask_secrets
@@ -95,10 +95,7 @@ class Verdicts:
         `code_prefix` keeps codes starting with it (`"leak."`); `limit` caps the number returned.
         """
         self._datasets.require(dataset_id)
-        sql = (
-            "SELECT idx, validator, status, severity, code, message, span_field, span_start, span_end, "
-            "score FROM verdicts WHERE dataset_id = ?"
-        )
+        sql = f"SELECT idx, {VERDICT_COLUMNS} FROM verdicts WHERE dataset_id = ?"
         params: list = [dataset_id]
         if code_prefix:
             # starts_with, not LIKE: codes contain `_`, a LIKE wildcard.
@@ -156,17 +153,27 @@ def verdicts_arrow(dataset_id: str, rows: list[tuple[int, Verdict]], start: int)
             "span_start": pa.array([s.start if s else None for s in spans], pa.int64()),
             "span_end": pa.array([s.end if s else None for s in spans], pa.int64()),
             "score": pa.array([v.score for _, v in rows], pa.float64()),
+            "ref_source": pa.array([v.ref.source if v.ref else None for _, v in rows], pa.string()),
+            "ref_index": pa.array([v.ref.index if v.ref else None for _, v in rows], pa.int64()),
         }
     )
 
 
+# The columns `verdict_from_row` reads, in its order.
+VERDICT_COLUMNS = (
+    "validator, status, severity, code, message, span_field, span_start, span_end, score, "
+    "ref_source, ref_index"
+)
+
+
 def verdict_from_row(row: tuple) -> Verdict:
-    """A Verdict from a row of (validator, status, severity, code, message, span_field, span_start,
-    span_end, score)."""
-    validator, status, severity, code, message, span_field, span_start, span_end, score = row
+    """A Verdict from a row of VERDICT_COLUMNS."""
+    validator, status, severity, code, message, span_field, span_start, span_end, score = row[:9]
+    ref_source, ref_index = row[9:]
     span = None
     if span_field is not None:
         span = Span(field=span_field, start=span_start, end=span_end)
+    ref = Ref(source=ref_source, index=ref_index) if ref_source is not None else None
     return Verdict(
         validator=validator,
         status=status,
@@ -175,4 +182,5 @@ def verdict_from_row(row: tuple) -> Verdict:
         message=message,
         span=span,
         score=score,
+        ref=ref,
     )

@@ -18,15 +18,18 @@ from synthgate.store.generations import KIND as GENERATE_KIND
 from synthgate.store.runs import Runs
 from synthgate.store.verdicts import Verdicts, records_sql
 
-# The prompt key: system prompt (NULL kept apart from "") and the prompt turns as stored (JSON
-# written by one json.dumps in samples.py, so equal turns give equal text).
-_PROMPT_KEY = "substr(sha256(coalesce('S' || s.system_prompt, 'N') || chr(10) || s.prompt::VARCHAR), 1, 16)"
+# The prompt key of a samples row `s` (report diffs pair records by it too): system prompt (NULL
+# kept apart from "") and the prompt turns as stored (JSON written by one json.dumps in samples.py,
+# so equal turns give equal text).
+PROMPT_KEY_SQL = (
+    "substr(sha256(coalesce('S' || s.system_prompt, 'N') || chr(10) || s.prompt::VARCHAR), 1, 16)"
+)
 
 # One row per record of a dataset, shaped like version_samples (the per-record query plus the
 # sample's columns). Unreadable records (no sample) can never be trained on, so they are never
 # members whatever `include` says (see members_where).
 _MEMBERS = records_sql(
-    f""", s.idx AS source_index, {_PROMPT_KEY} AS prompt_key, s.system_prompt AS system_prompt,
+    f""", s.idx AS source_index, {PROMPT_KEY_SQL} AS prompt_key, s.system_prompt AS system_prompt,
            s.prompt AS prompt, s.completion AS completion, s.reasoning AS reasoning,
            s.task_type AS task_type, s.metadata AS metadata"""
 )

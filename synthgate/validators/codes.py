@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from synthgate.schemas.verdict import Severity, Span, Status, Verdict
+from synthgate.schemas.verdict import Ref, Severity, Span, Status, Verdict
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,7 @@ def verdict(
     span: Span | None = None,
     score: float | None = None,
     severity: Severity | None = None,
+    ref: Ref | None = None,
 ) -> Verdict:
     """A Verdict with the status and default severity registered for `code`."""
     c = get(code)
@@ -216,4 +217,5 @@ def verdict(
         message=message,
         span=span,
         score=score,
+        ref=ref,
     )

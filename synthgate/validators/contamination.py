@@ -42,7 +42,7 @@ import numpy as np
 from synthgate.errors import ConfigError
 from synthgate.schemas.chain_config import ContaminationConfig
 from synthgate.schemas.sample import Sample
-from synthgate.schemas.verdict import Span, Verdict
+from synthgate.schemas.verdict import Ref, Span, Verdict
 from synthgate.validators.artifacts import CheckedText, texts_to_check
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
@@ -267,7 +267,9 @@ class ContaminationValidator(Validator):
             if (t.field, f.item) in seen or len(out) >= self.config.max_verdicts:
                 continue
             seen.add((t.field, f.item))
-            out.append(verdict(self.name, f.code, f.message, span=_span(t, f), score=f.score))
+            item = self.index.items[f.item]
+            ref = Ref(source=item.source, index=item.index)
+            out.append(verdict(self.name, f.code, f.message, span=_span(t, f), score=f.score, ref=ref))
         return Result(sample, out)
 
     def _scan(self, t: CheckedText) -> list[_Finding]:
@@ -406,4 +408,5 @@ class SplitOverlapValidator(Validator):
             return Result(sample, [])
         last = max((i for i, m in enumerate(sample.prompt) if m.role == "user"), default=None)
         span = None if last is None else Span(start=0, end=len(sample.prompt[last].content), field="prompt")
-        return Result(sample, [verdict(self.name, code, msg, span=span, score=1.0)])
+        ref = Ref(source=self.index.source, index=other)
+        return Result(sample, [verdict(self.name, code, msg, span=span, score=1.0, ref=ref)])

@@ -16,8 +16,12 @@ from report_data import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DEMO,
+    GSM8K,
+    MTBENCH,
     audited,
+    contaminated_records,
     generated_records,
+    generated_run,
     hostile_records,
     preference_records,
     write_jsonl,
@@ -39,8 +43,22 @@ def reports(tmp_path_factory):
             "preference": audited(
                 store, write_jsonl(tmp / "pairs.jsonl", preference_records()), fmt="preference"
             ),
+            "contaminated": audited(
+                store,
+                write_jsonl(tmp / "contaminated.jsonl", contaminated_records()),
+                eval_sets=(GSM8K, MTBENCH, unused_eval_file(tmp)),
+            ),
+            "run": generated_run(store, tmp),
         }
     return db, ids, tmp
+
+
+def unused_eval_file(tmp: Path) -> Path:
+    """An eval file no record copies: GSM8K questions 150-159."""
+    lines = GSM8K.read_text().splitlines()[150:160]
+    path = tmp / "gsm8k_150_159.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def _missing_browser() -> str | None:

@@ -6,11 +6,21 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from report_data import DEMO, PLANTED_KEY, SCRIPT, write_jsonl
+from report_data import (
+    CRITIC_HIGH,
+    DEMO,
+    GSM8K,
+    MTBENCH,
+    PLANTED_KEY,
+    SCRIPT,
+    audited,
+    hostile_records,
+    write_jsonl,
+)
 from typer.testing import CliRunner
 
 from synthgate.cli.app import app
-from synthgate.errors import InputError
+from synthgate.errors import InputError, NotFound
 from synthgate.report.html import build_report, reproduce_command
 from synthgate.schemas.chain_config import LengthConfig
 from synthgate.store import Store
@@ -167,9 +177,17 @@ def test_report_of_a_version_evaluates_the_gate_on_the_version(reports):
     assert "refuses" in html and "blocking_codes" in html
 
 
-def test_a_generation_run_id_is_refused_with_what_to_do(reports):
+def test_an_unfinished_generation_run_is_refused_with_what_to_do(reports):
     db, _, _ = reports
-    with Store.open(db) as store, pytest.raises(InputError, match=r"run_0123456789ab is a generation run"):
+    with Store.open(db) as store:
+        run_id, _ = store.generations.start("identity-of-an-unfinished-run", {"name": "half"})
+        with pytest.raises(InputError, match=rf"generation run {run_id} has not finished"):
+            build_report(store, run_id)
+
+
+def test_an_unknown_run_id_is_not_found(reports):
+    db, _, _ = reports
+    with Store.open(db) as store, pytest.raises(NotFound, match=r"run_0123456789ab"):
         build_report(store, "run_0123456789ab")
 
 
@@ -263,3 +281,108 @@ def test_a_chain_without_the_length_check_stores_no_counts_and_draws_no_histogra
         assert [r.tokens for r in store.samples.iter(ds)] == [None]
         html = build_report(store, ds)
     assert 'id="tokens"' not in html and "hist-total" not in html
+
+
+def contamination_rows(html: str) -> dict[str, list[str]]:
+    start = html.index('id="contamination-files"')
+    table = html[start : html.index("</table>", start)]
+    rows = re.findall(r'<tr data-file="([^"]+)">(.*?)</tr>', table, re.S)
+    return {name: re.findall(r'<td class="n">([^<]*)</td>', cells) for name, cells in rows}
+
+
+def test_contamination_hits_are_counted_per_eval_file_with_the_files_that_hit_nothing(reports):
+    db, ids, _ = reports
+    with Store.open(db) as store:
+        html = build_report(store, ids["contaminated"])
+    assert 'id="contamination"' in html
+    # items, records hit, contam.exact_match records, items hit (share of the file's items)
+    assert contamination_rows(html) == {
+        "gsm8k_test_200.jsonl": ["200", "4", "4", "3 (1.5%)"],
+        "mtbench_questions.jsonl": ["80", "1", "1", "1 (1.2%)"],
+        "gsm8k_150_159.jsonl": ["10", "0", "0", "0 (0.0%)"],
+    }
+    assert 'id="contamination"' not in build_report_of(db, ids["demo"])  # no eval set: no table
+
+
+def test_contamination_verdicts_name_the_eval_file_and_record_they_match(reports):
+    db, ids, _ = reports
+    with Store.open(db) as store:
+        found = store.verdicts.for_dataset(ids["contaminated"], code_prefix="contam.")
+        summary = store.datasets.get(ids["contaminated"]).summary
+    refs = sorted((i, v.ref.source, v.ref.index) for i, v in found)
+    assert refs == [
+        (10, str(GSM8K), 5), (11, str(GSM8K), 6), (12, str(GSM8K), 7), (13, str(GSM8K), 6),
+        (14, str(MTBENCH), 3),
+    ]  # fmt: skip
+    assert summary["eval_sets"][str(GSM8K)] == 200 and summary["eval_sets"][str(MTBENCH)] == 80
+
+
+def test_compare_of_two_datasets_counts_added_removed_and_changed_records(reports, tmp_path):
+    db, _, _ = reports
+    old = hostile_records()
+    new = [dict(r) for r in old]
+    new[1]["completion"] = "A different answer to the same question."  # changed
+    del new[7]  # removed
+    new.append({"prompt": "Name a prime number.", "completion": "Seven is prime."})  # added
+    with Store.open(db) as store:
+        a = audited(store, write_jsonl(tmp_path / "old.jsonl", old))
+        b = audited(store, write_jsonl(tmp_path / "new.jsonl", new))
+        html = build_report(store, b, compare=a)
+        diff = store.stats.record_diff(a, b)
+    assert (diff.added, diff.removed, diff.changed, diff.same) == (1, 1, 1, 10)
+    records = html[html.index('id="compare-records"') :]
+    assert '<td class="n">1</td><td class="n">1</td><td class="n">1</td><td class="n">10</td>' in records
+    assert "records: 1 added, 1 removed, 1 changed" in html
+
+
+def test_compare_of_a_dataset_and_its_version_counts_the_records_the_version_left_out(reports):
+    db, ids, _ = reports
+    with Store.open(db) as store:
+        version = store.versions.create("demo-passing", ids["demo"], include=["pass"])
+        rows = list(store.samples.iter(ids["demo"]))
+        html = build_report(store, version.id, compare=ids["demo"])
+        diff = store.stats.record_diff(ids["demo"], version.id)
+        members = {sid for (sid,) in store._con.fetchall(
+            "SELECT sample_id FROM version_samples WHERE version_id = ?", [version.id]
+        )}  # fmt: skip
+    records = {r.sample.id for r in rows if r.sample is not None}
+    assert members < records
+    assert (diff.added, diff.removed, diff.same) == (0, len(records - members), len(members))
+    assert diff.changed == 0
+    assert "records / members" in html
+    assert f"{diff.removed} removed" in html
+
+
+def test_record_diff_of_two_versions_agrees_with_the_version_diff(reports):
+    db, ids, _ = reports
+    with Store.open(db) as store:
+        a = store.versions.create("demo-pass-2", ids["demo"], include=["pass"])
+        b = store.versions.create("demo-fixed", ids["demo"], include=["pass", "fixed"])
+        diff, expected = store.stats.record_diff(a.id, b.id), store.versions.diff(a.id, b.id)
+    assert (diff.added, diff.removed, diff.changed) == (
+        len(expected.added),
+        len(expected.removed),
+        len(expected.changed),
+    )
+    assert diff.added > 0
+
+
+def test_a_generation_run_reports_as_the_dataset_of_its_kept_samples(reports, gemma_tokenizer):
+    db, ids, _ = reports
+    run_id = ids["run"]
+    with Store.open(db) as store:
+        dataset = store.datasets.for_run(run_id)
+        rows = list(store.samples.iter(dataset))
+        scores = [r.sample.metadata.critic_scores for r in rows]
+        html = build_report(store, run_id)
+    assert f"dataset {dataset}" in html and f"synthgate runs show {run_id}" in html
+    length = LengthValidator(LengthConfig(max_length=2048), tokenizer=gemma_tokenizer)
+    assert len(rows) == 12
+    # Token counts stored for generated records, as the chain's length check counted them.
+    assert [r.tokens for r in rows] == [tuple(t) for t in length.token_counts([r.sample for r in rows])]
+    grid = html[html.index('id="persona-task"') : html.index("</table>", html.index('id="persona-task"'))]
+    assert sum(int(v) for v in re.findall(r'data-value="(\d+)"', grid)) == 12
+    chart = html[html.index('id="critic-chart"') : html.index("</svg>", html.index('id="critic-chart"'))]
+    assert [int(v) for v in re.findall(r'data-value="(\d+)"', chart)] == [12 - CRITIC_HIGH, CRITIC_HIGH]
+    assert sorted({sum(s.values()) / len(s) for s in scores}) == [4.0, 5.0]
+    assert 'id="hist-total"' in html

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from report_data import PLANTED_KEY, SCRIPT
+from report_data import CRITIC_HIGH, PLANTED_KEY, SCRIPT
 
 from synthgate.report.html import HISTOGRAM_BINS, write_report
 from synthgate.store import Store
@@ -130,6 +130,7 @@ def test_compare_report_renders_both_sides(open_report):
     opened, path = open_report("hostile", compare="demo")
     page = opened.page
     assert page.locator("#compare-status tr").count() == 4  # header + pass, fixed, fail
+    assert page.locator("#compare-records td.n").count() == 4  # added, removed, changed, unchanged
     assert page.locator("#compare-codes tr").count() > 10
     assert_clean(opened, path)
 
@@ -139,4 +140,33 @@ def test_labelled_set_report_draws_its_grid_and_critic_bars(open_report):
     page = opened.page
     assert page.locator("#persona-task td.cell").count() == 6
     assert page.locator("#critic-chart rect.bar").count() == 3
+    assert_clean(opened, path)
+
+
+def test_generated_run_report_draws_its_heatmap_critic_scores_and_token_histograms(open_report, reports):
+    db, ids, _ = reports
+    opened, path = open_report("run")
+    page = opened.page
+    with Store.open(db) as store:
+        dataset = store.datasets.for_run(ids["run"])
+        personas = {r.sample.metadata.persona for r in store.samples.iter(dataset)}
+        tasks = {r.sample.task_type for r in store.samples.iter(dataset)}
+    cells = page.eval_on_selector_all("#persona-task td.cell", "els => els.map(e => +e.dataset.value)")
+    assert len(cells) == len(personas) * len(tasks) and sum(cells) == 12
+    critic = page.eval_on_selector_all("#critic-chart rect.bar", "els => els.map(e => +e.dataset.value)")
+    assert critic == [12 - CRITIC_HIGH, CRITIC_HIGH]
+    assert page.locator("#critic-chart rect.bar").first.bounding_box()["height"] > 0
+    for part in ("prompt", "completion", "total"):
+        values = page.eval_on_selector_all(f"#hist-{part} rect.bar", "els => els.map(e => +e.dataset.value)")
+        assert len(values) == HISTOGRAM_BINS and sum(values) == 12
+    assert_clean(opened, path)
+
+
+def test_contamination_table_lists_every_eval_file(open_report):
+    opened, path = open_report("contaminated")
+    page = opened.page
+    rows = "#contamination-files tr[data-file]"
+    files = page.eval_on_selector_all(rows, "els => els.map(e => e.dataset.file)")
+    assert files == ["gsm8k_test_200.jsonl", "mtbench_questions.jsonl", "gsm8k_150_159.jsonl"]
+    assert page.locator("#contamination-files").is_visible()
     assert_clean(opened, path)
