@@ -210,7 +210,9 @@ def audit(
     # An InputSet: the command resolved the paths already (to size its progress bar).
     inputs = data if isinstance(data, InputSet) else memory_input(data, split) or resolve_inputs(data, split)
     fail_spec = files.parse_fail_on(fail_on) if isinstance(fail_on, str) else list(fail_on)
-    with using_store(IN_MEMORY if db is None else db) as store:
+    target = IN_MEMORY if db is None else db
+    in_memory = not isinstance(target, Store) and str(target) == IN_MEMORY
+    with using_store(target) as store:
         ds = run_audit(inputs, store, options, progress=progress).dataset_id
         if report is not None:
             files.write_report(store, ds, report)
@@ -220,15 +222,17 @@ def audit(
             from synthgate.report.html import write_report as write_html_report
 
             written = write_html_report(store, ds, html)
+        # A file is named absolutely: the records may be asked for after a chdir.
+        source = store if in_memory or isinstance(target, Store) else Path(target).resolve()
         result = AuditResult(
             ds,
             data_summary,
             store.datasets.findings(ds),
             files.should_fail(store, ds, fail_spec),
             written,
-            lambda: _read_records(store if db is None or isinstance(db, Store) else db, ds),
+            lambda: _read_records(source, ds),
         )
-        if db is None:
+        if in_memory:
             result.records  # noqa: B018 - read now: the in-memory store ends with this block
     return result
 
