@@ -246,6 +246,8 @@ def _read_records(db: Store | PathLike, dataset_id: str) -> list[RecordReport]:
 
 def load_records(store: Store, dataset_id: str) -> list[RecordReport]:
     """The per-record report of a stored dataset, in input order."""
+    from synthgate.audit.report import shard_path
+
     info = store.datasets.get(dataset_id)
     shards = [s["path"] for s in (info.summary or {}).get("shards", [])]
     samples = {row.index: row.sample for row in store.samples.iter(dataset_id)}
@@ -260,7 +262,7 @@ def load_records(store: Store, dataset_id: str) -> list[RecordReport]:
             codes=row.codes,
             verdicts=verdicts.get(row.index, []),
             sample=samples.get(row.index),
-            shard=shards[row.shard] if row.shard is not None and row.shard < len(shards) else None,
+            shard=shard_path(shards, row.shard),
             line=row.line,
         )
         for row in store.report_rows(dataset_id)
