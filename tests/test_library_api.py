@@ -41,6 +41,7 @@ def test_a_list_of_dicts_is_audited_in_memory_with_statuses_codes_and_spans(alpa
     result = synthgate.audit(records, skip_invalid=True)
 
     assert list(tmp_path.iterdir()) == []  # no store file: the default store lives in memory
+    assert outcome(synthgate.audit(records, skip_invalid=True, db=":memory:")) == outcome(result)
     assert result.dataset_id.startswith("ds_") and result.summary["records"] == 8
     assert result.status_counts == {"pass": 5, "fixed": 0, "fail": 3}
     webinar = result.records[3]

@@ -210,7 +210,9 @@ def audit(
     # An InputSet: the command resolved the paths already (to size its progress bar).
     inputs = data if isinstance(data, InputSet) else memory_input(data, split) or resolve_inputs(data, split)
     fail_spec = files.parse_fail_on(fail_on) if isinstance(fail_on, str) else list(fail_on)
-    with using_store(IN_MEMORY if db is None else db) as store:
+    target = IN_MEMORY if db is None else db
+    in_memory = not isinstance(target, Store) and str(target) == IN_MEMORY
+    with using_store(target) as store:
         ds = run_audit(inputs, store, options, progress=progress).dataset_id
         if report is not None:
             files.write_report(store, ds, report)
@@ -220,15 +222,17 @@ def audit(
             from synthgate.report.html import write_report as write_html_report
 
             written = write_html_report(store, ds, html)
+        # A file is named absolutely: the records may be asked for after a chdir.
+        source = store if in_memory or isinstance(target, Store) else Path(target).resolve()
         result = AuditResult(
             ds,
             data_summary,
             store.datasets.findings(ds),
             files.should_fail(store, ds, fail_spec),
             written,
-            lambda: _read_records(store if db is None or isinstance(db, Store) else db, ds),
+            lambda: _read_records(source, ds),
         )
-        if db is None:
+        if in_memory:
             result.records  # noqa: B018 - read now: the in-memory store ends with this block
     return result
 
@@ -242,6 +246,8 @@ def _read_records(db: Store | PathLike, dataset_id: str) -> list[RecordReport]:
 
 def load_records(store: Store, dataset_id: str) -> list[RecordReport]:
     """The per-record report of a stored dataset, in input order."""
+    from synthgate.audit.report import shard_path
+
     info = store.datasets.get(dataset_id)
     shards = [s["path"] for s in (info.summary or {}).get("shards", [])]
     samples = {row.index: row.sample for row in store.samples.iter(dataset_id)}
@@ -256,7 +262,7 @@ def load_records(store: Store, dataset_id: str) -> list[RecordReport]:
             codes=row.codes,
             verdicts=verdicts.get(row.index, []),
             sample=samples.get(row.index),
-            shard=shards[row.shard] if row.shard is not None and row.shard < len(shards) else None,
+            shard=shard_path(shards, row.shard),
             line=row.line,
         )
         for row in store.report_rows(dataset_id)

@@ -28,7 +28,7 @@ def write_report(store: Store, dataset_id: str, path: str | Path) -> int:
                 "id": row.id,
                 "status": row.status,
                 "codes": row.codes,
-                "shard": shards[row.shard] if row.shard is not None and row.shard < len(shards) else None,
+                "shard": shard_path(shards, row.shard),
                 "line": row.line,
             }
             if sides is not None and row.id is not None:  # unreadable records are not pairs
@@ -37,6 +37,11 @@ def write_report(store: Store, dataset_id: str, path: str | Path) -> int:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+def shard_path(shards: list[str], shard: int | None) -> str | None:
+    """The file a record was read from, by its number in the summary's `shards`; None when unknown."""
+    return shards[shard] if shard is not None and shard < len(shards) else None
 
 
 def _side_codes(store: Store, dataset_id: str) -> dict[int, dict[str, set[str]]]:
