@@ -91,3 +91,27 @@ def test_text_normalisation_has_one_home():
     # definition of "the same text" that drifts from the first.
     found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in normalising_functions(path)]
     assert found and all(hit.startswith("validators/normalize.py:") for hit in found), found
+
+
+def path_literals(path: Path, needle: str = "synthgate.duckdb") -> list[str]:
+    """String constants (docstrings and help examples aside) naming the default store file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and node.value.strip() == needle
+    ]
+
+
+def test_the_default_store_path_is_written_once():
+    # store.connection.DEFAULT_PATH is the one default; the CLI and configs import it.
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in path_literals(path)]
+    assert [hit.split(":")[0] for hit in found] == ["store/connection.py"], found

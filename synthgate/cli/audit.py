@@ -15,7 +15,6 @@ from synthgate.audit.readers import count_hint
 from synthgate.audit.runner import FORMAT_CHOICES, AuditOptions
 from synthgate.audit.runner import audit as run_audit
 from synthgate.cli.common import (
-    DEFAULT_DB,
     DbOption,
     console,
     err_console,
@@ -30,6 +29,7 @@ from synthgate.report.html import write_report as write_html_report
 from synthgate.schemas.chain_config import ChainConfig
 from synthgate.schemas.field_map import FieldNames
 from synthgate.store import Store
+from synthgate.store.connection import DEFAULT_PATH
 
 
 @handle_errors
@@ -125,7 +125,7 @@ def audit(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON document (dataset_id inside).")
     ] = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Audit a fine-tuning dataset: every record through the validator chain, plus set-level checks.
 

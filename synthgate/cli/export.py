@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id, print_json
+from synthgate.cli.common import DbOption, console, handle_errors, print_id, print_json
 from synthgate.store import Store
+from synthgate.store.connection import DEFAULT_PATH
 from synthgate.training.export import DEFAULT_SEED, FORMATS
 from synthgate.training.export import export as run_export
 from synthgate.training.gate import load_policy
@@ -27,7 +28,7 @@ def export(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the manifest as one JSON document, plus `out_dir`.")
     ] = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Export a version for training, only if it passes the gate.
 

@@ -129,25 +129,25 @@ def load_policy(path: str | Path | None = None) -> GatePolicy:
     return _parse(load_mapping(path), path)
 
 
-def evaluate(store: Store, version_id: str, policy: GatePolicy | None = None) -> GateResult:
+def check_gate(store: Store, version_id: str, policy: GatePolicy | None = None) -> GateResult:
     """Run every check of `policy` (default: the shipped policy) on a stored version."""
     policy = policy or load_policy()
     info = store.versions.get(version_id)
     shared_prompt = any(f.get("code") == SHARED_SYSTEM_PROMPT for f in info.source_findings)
     members = store.versions.iter_members(version_id)
-    return _evaluate(members, policy, version_id, info.source_id, shared_prompt)
+    return _run_checks(members, policy, version_id, info.source_id, shared_prompt)
 
 
-def preview(store: Store, dataset_id: str, policy: GatePolicy | None = None) -> GateResult:
+def preview_gate(store: Store, dataset_id: str, policy: GatePolicy | None = None) -> GateResult:
     """The gate's verdict on the version `synthgate version create NAME --source DATASET` would make
     (default include), without making it; `version_id` names the dataset."""
     policy = policy or load_policy()
     shared_prompt = any(f.code == SHARED_SYSTEM_PROMPT for f in store.datasets.findings(dataset_id))
     members = store.versions.preview_members(dataset_id)
-    return _evaluate(members, policy, dataset_id, dataset_id, shared_prompt)
+    return _run_checks(members, policy, dataset_id, dataset_id, shared_prompt)
 
 
-def _evaluate(
+def _run_checks(
     members: Iterable[VersionMember], policy: GatePolicy, subject: str, source_id: str, shared_prompt: bool
 ) -> GateResult:
     scan = _Scan(policy)
