@@ -16,12 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthgate.config import load_mapping, validation_message
 from synthgate.errors import ConfigError
 from synthgate.store import Store, VersionMember
 from synthgate.training.manifest import GateCheck
+from synthgate.validators.codes import check_prefixes
 from synthgate.validators.refusal import is_refusal
 
 DEFAULT_POLICY_FILE = "default_gate.yaml"
@@ -79,6 +80,12 @@ class GatePolicy(BaseModel):
         description="The trainer must compute the loss on completions only. Setting it false is refused "
         "when the source has a set.shared_system_prompt finding (the student would learn the prompt).",
     )
+
+    @field_validator("block_codes")
+    @classmethod
+    def _known_codes(cls, block_codes: list[str]) -> list[str]:
+        check_prefixes(block_codes)
+        return block_codes
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> GatePolicy:
