@@ -44,8 +44,7 @@ from synthgate.errors import ConfigError
 from synthgate.schemas.chain_config import ContaminationConfig
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
-from synthgate.validators.artifacts import CheckedText, texts_to_check
-from synthgate.validators.base import Result, Validator
+from synthgate.validators.base import CheckedText, Result, Validator, texts_to_check
 from synthgate.validators.codes import verdict
 from synthgate.validators.normalize import strip_enumeration, token_offsets, tokens
 
