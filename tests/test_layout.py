@@ -1,5 +1,6 @@
 """The package layout keeps its promises: no module reaches into another module's private names (a
-helper used by two files has a public name and a home), and text normalisation has one home."""
+helper used by two files has a public name and a home), text normalisation and the default store
+path have one home each, and validators/schemas never import the layers above them."""
 
 from __future__ import annotations
 
