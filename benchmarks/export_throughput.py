@@ -65,7 +65,7 @@ def main() -> None:
     from synthgate.schemas.chain_config import ChainConfig
     from synthgate.store import Store
     from synthgate.training.export import export
-    from synthgate.training.gate import evaluate
+    from synthgate.training.gate import check_gate
     from synthgate.training.manifest import verify_export
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,7 +78,7 @@ def main() -> None:
             print(f"set-up: audit (minimal chain) {seconds:.1f}s", end="")
             info, seconds = timed(lambda: store.versions.create("bench", result.dataset_id))
             print(f", version create {seconds:.1f}s ({info.samples} samples)")
-            gate, seconds = timed(lambda: evaluate(store, info.id))
+            gate, seconds = timed(lambda: check_gate(store, info.id))
             assert gate.passed, gate.explain()
             print(f"gate alone:  {seconds:.2f}s ({info.samples / seconds:,.0f} samples/s)")
             for fmt in args.formats.split(","):

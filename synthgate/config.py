@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from synthgate.errors import ConfigError, InputError
 from synthgate.schemas.chain_config import ChainConfig
+from synthgate.validators.codes import check_prefixes
 
 
 def load_mapping(path: Path) -> dict[str, Any]:
@@ -55,10 +56,17 @@ def load_chain_config(
         length["max_length"] = max_length
     if length:
         data["length"] = length
+    where = path or Path("<options>")
     try:
-        return ChainConfig.model_validate(data)
+        config = ChainConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(validation_message(path or Path("<options>"), err)) from None
+        raise ConfigError(validation_message(where, err)) from None
+    try:
+        # Codes live in validators/codes.py, which schemas/ may not import: checked here, at load.
+        check_prefixes(config.severity_overrides)
+    except ValueError as err:
+        raise ConfigError(f"{where}: severity_overrides: {err}") from None
+    return config
 
 
 def read_text_option(value: str | None, option: str) -> str | None:

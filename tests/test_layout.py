@@ -1,10 +1,13 @@
 """The package layout keeps its promises: no module reaches into another module's private names (a
-helper used by two files has a public name and a home), and text normalisation has one home."""
+helper used by two files has a public name and a home), text normalisation and the default store
+path have one home each, and validators/schemas never import the layers above them."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 import synthgate
 
@@ -91,3 +94,60 @@ def test_text_normalisation_has_one_home():
     # definition of "the same text" that drifts from the first.
     found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in normalising_functions(path)]
     assert found and all(hit.startswith("validators/normalize.py:") for hit in found), found
+
+
+def path_literals(path: Path, needle: str = "synthgate.duckdb") -> list[str]:
+    """String constants (docstrings and help examples aside) naming the default store file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and node.value.strip() == needle
+    ]
+
+
+def test_the_default_store_path_is_written_once():
+    # store.connection.DEFAULT_PATH is the one default; the CLI and configs import it.
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) for hit in path_literals(path)]
+    assert [hit.split(":")[0] for hit in found] == ["store/connection.py"], found
+
+
+UPPER_LAYERS = ("synthgate.store", "synthgate.audit", "synthgate.pipelines", "synthgate.training")
+UPPER_LAYERS += ("synthgate.cli", "synthgate.report")
+
+
+def imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    found += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    return found
+
+
+@pytest.mark.parametrize("layer", ["validators", "schemas"])
+def test_validators_and_schemas_never_import_the_layers_above_them(layer):
+    # Even under TYPE_CHECKING: a validator's types come from schemas/ or its own module.
+    found = [
+        f"{path.relative_to(PACKAGE)}: {module}"
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for module in imported_modules(path)
+        if module.startswith(UPPER_LAYERS)
+    ]
+    assert found == []
+
+
+def test_schemas_never_import_validators():
+    found = [
+        f"{path.relative_to(PACKAGE)}: {module}"
+        for path in sorted((PACKAGE / "schemas").rglob("*.py"))
+        for module in imported_modules(path)
+        if module.startswith("synthgate.validators")
+    ]
+    assert found == []

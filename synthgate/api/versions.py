@@ -52,8 +52,8 @@ def check_gate(
     policy = _policy(gate)
     with using_store(db) as store:
         if subject.startswith("v_"):
-            return gates.evaluate(store, subject, policy)
-        return gates.preview(store, subject, policy)
+            return gates.check_gate(store, subject, policy)
+        return gates.preview_gate(store, subject, policy)
 
 
 def export(

@@ -12,7 +12,7 @@ as the adapters join them into one user turn.
 >>> import json, tempfile
 >>> path = Path(tempfile.mkdtemp()) / "mt.jsonl"
 >>> _ = path.write_text(json.dumps({"question_id": 81, "turns": ["Write a haiku.", "Now a limerick."]}))
->>> load_eval_items(path)[0].text
+>>> load_contamination_items(path)[0].text
 'Write a haiku.\\nNow a limerick.'
 """
 
@@ -20,29 +20,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synthgate.audit.inputs import resolve_inputs
 from synthgate.audit.readers import read_records
 from synthgate.errors import InputError
+from synthgate.validators.contamination import ContaminationItem
 
 QUESTION_FIELDS = ("question", "prompt", "input", "instruction", "query", "problem", "text")
 _TURN_FIELDS = ("turns", "messages", "conversations")
 _USER_ROLES = frozenset({"user", "human"})
 
 
-@dataclass(frozen=True)
-class EvalItem:
-    """One benchmark question: its record `index` (0-based) in `source` (its file), and its text."""
-
-    index: int
-    text: str
-    source: str
-
-
-def load_eval_items(path: str | Path, field: str | None = None) -> list[EvalItem]:
+def load_contamination_items(path: str | Path, field: str | None = None) -> list[ContaminationItem]:
     """The question of every record in `path`; `field` names the question field, else it is detected.
 
     Raises InputError naming the file, the record and its keys when a record has no question, or
@@ -57,7 +48,7 @@ def load_eval_items(path: str | Path, field: str | None = None) -> list[EvalItem
         assert raw.data is not None
         shard = str(inputs.shards[raw.shard])
         text = _question(raw.data, field, shard, raw.index)
-        items.append(EvalItem(raw.row, text, shard))
+        items.append(ContaminationItem(raw.row, text, shard))
     return items
 
 
@@ -80,7 +71,7 @@ def _question(record: dict[str, Any], field: str | None, path: str, index: int) 
         f"no question field found among the keys {_keys(record)}; expected one of "
         f"{', '.join(QUESTION_FIELDS + _TURN_FIELDS)}"
     )
-    hint = "Name the field that holds the question (load_eval_items(path, field=...))."
+    hint = "Name the field that holds the question (load_contamination_items(path, field=...))."
     raise InputError(msg, path=path, record=index, code="input.missing_field", hint=hint)
 
 

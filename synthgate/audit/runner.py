@@ -216,10 +216,10 @@ def build_chain(options: AuditOptions) -> Chain:
     """The configured chain plus the index-holding checks the options ask for (eval sets, split)."""
     extra = []
     if options.eval_sets:
-        from synthgate.audit.contamination_items import load_eval_items
+        from synthgate.audit.contamination_items import load_contamination_items
         from synthgate.validators.contamination import ContaminationIndex, ContaminationValidator
 
-        items = [it for p in options.eval_sets for it in load_eval_items(p, options.eval_field)]
+        items = [it for p in options.eval_sets for it in load_contamination_items(p, options.eval_field)]
         index = ContaminationIndex.from_config(items, options.chain.contamination)
         extra.append(ContaminationValidator(index, options.chain.contamination))
     if options.against is not None:

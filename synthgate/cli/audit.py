@@ -13,7 +13,6 @@ from synthgate.audit.inputs import resolve_inputs
 from synthgate.audit.readers import count_hint
 from synthgate.audit.runner import FORMAT_CHOICES
 from synthgate.cli.common import (
-    DEFAULT_DB,
     DbOption,
     console,
     err_console,
@@ -24,6 +23,7 @@ from synthgate.cli.common import (
 from synthgate.cli.render import render_audit
 from synthgate.config import read_text_option
 from synthgate.store import Store
+from synthgate.store.connection import DEFAULT_PATH
 
 
 @handle_errors
@@ -119,7 +119,7 @@ def audit(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON document (dataset_id inside).")
     ] = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Audit a fine-tuning dataset: every record through the validator chain, plus set-level checks.
 

@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from synthgate.errors import SynthgateError
-from synthgate.store.connection import DEFAULT_PATH as DEFAULT_DB  # noqa: F401 - the commands import it here
 from synthgate.validators.secrets import mask_secrets, mask_strings
 
 # Reports are often piped to files or CI logs: don't squeeze tables into 80 columns there.

@@ -9,9 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from synthgate.audit import report
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_json
+from synthgate.cli.common import DbOption, console, handle_errors, print_json
 from synthgate.cli.render import render_audit
 from synthgate.store import Store
+from synthgate.store.connection import DEFAULT_PATH
 
 app = typer.Typer(help="List and inspect audited datasets.", no_args_is_help=True)
 
@@ -20,7 +21,7 @@ app = typer.Typer(help="List and inspect audited datasets.", no_args_is_help=Tru
 @handle_errors
 def list_datasets(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """List audited datasets, newest first.
 
@@ -63,7 +64,7 @@ def show(
     dataset_id: Annotated[str, typer.Argument(help="Dataset id (ds_...).")],
     examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Show an audited dataset's summary and worst examples.
 

@@ -8,16 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id
+from synthgate.cli.common import DbOption, console, handle_errors, print_id
 from synthgate.errors import ConfigError
 from synthgate.store import Store
+from synthgate.store.connection import DEFAULT_PATH
 from synthgate.training.eval import (
     DEFAULT_K,
     DEFAULT_MAX_NEW_TOKENS,
     METRIC_NAMES,
     EvalReport,
     evaluate_arms,
-    load_eval_items,
+    load_eval_questions,
     shots_from_export,
     shots_from_version,
     write_report,
@@ -67,7 +68,7 @@ def eval_cmd(
     ] = DEFAULT_MAX_NEW_TOKENS,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts generated together.")] = 8,
     out: Annotated[Path | None, typer.Option("--out", help="Write metrics and every answer as JSON.")] = None,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Compare base zero-shot, base few-shot and base + adapter on held-out questions.
 
@@ -83,7 +84,7 @@ def eval_cmd(
         raise ConfigError(
             "pass --train-export or --version, not both (both are sources of few-shot examples)"
         )
-    items = load_eval_items(eval_file)
+    items = load_eval_questions(eval_file)
     shots = []
     if k and train_export is not None:
         shots = shots_from_export(train_export, k, seed)

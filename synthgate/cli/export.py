@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from synthgate import api
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id, print_json
+from synthgate.cli.common import DbOption, console, handle_errors, print_id, print_json
+from synthgate.store.connection import DEFAULT_PATH
 from synthgate.training.export import DEFAULT_SEED, FORMATS
 
 
@@ -25,7 +26,7 @@ def export(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the manifest as one JSON document, plus `out_dir`.")
     ] = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Export a version for training, only if it passes the gate.
 

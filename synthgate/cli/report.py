@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from synthgate.cli.common import DEFAULT_DB, DbOption, handle_errors, print_id
+from synthgate.cli.common import DbOption, handle_errors, print_id
 from synthgate.report.html import write_report
 from synthgate.store import Store
+from synthgate.store.connection import DEFAULT_PATH
 
 
 @handle_errors
@@ -28,7 +29,7 @@ def report(
             "changed.",
         ),
     ] = None,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Write an HTML report of an audit: gate verdict, codes chart, token-length histograms against
     max_length, the worst examples with the offending span highlighted, set findings, diversity,

@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_json
+from synthgate.cli.common import DbOption, console, handle_errors, print_json
 from synthgate.store import Store
+from synthgate.store.connection import DEFAULT_PATH
 from synthgate.store.generations import KIND
 
 app = typer.Typer(help="List runs and show their summaries.", no_args_is_help=True)
@@ -20,7 +21,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 
 @app.command("list")
 @handle_errors
-def list_runs(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> None:
+def list_runs(as_json: JsonOption = False, db: DbOption = DEFAULT_PATH) -> None:
     """List runs (generation and others), newest first.
 
     Example:
@@ -58,7 +59,7 @@ def list_runs(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> None:
 def show(
     run_id: Annotated[str, typer.Argument(help="Run id (run_...).")],
     as_json: JsonOption = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Show a generation run: requested, attempts, samples by status and code, persona x task
     coverage, critic score distribution and errors by kind.

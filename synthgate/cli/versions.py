@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from synthgate import api
-from synthgate.cli.common import DEFAULT_DB, DbOption, console, handle_errors, print_id, print_json
+from synthgate.cli.common import DbOption, console, handle_errors, print_id, print_json
 from synthgate.store import Store, VersionDiff, VersionInfo
+from synthgate.store.connection import DEFAULT_PATH
 
 app = typer.Typer(
     help="Create, list, inspect and compare immutable dataset versions.\n\nExample:\n\n"
@@ -37,7 +38,7 @@ def create(
         str | None, typer.Option(help="Parent version id (default: the newest version with this name).")
     ] = None,
     as_json: JsonOption = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Freeze an audited dataset's samples (after repairs), or a generation run's kept samples, with the
     given statuses as a version.
@@ -63,7 +64,7 @@ def create(
 
 @app.command("list")
 @handle_errors
-def list_versions(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> None:
+def list_versions(as_json: JsonOption = False, db: DbOption = DEFAULT_PATH) -> None:
     """List versions, newest first.
 
     Example:
@@ -91,7 +92,7 @@ def list_versions(as_json: JsonOption = False, db: DbOption = DEFAULT_DB) -> Non
 def show(
     version_id: Annotated[str, typer.Argument(help="Version id (v_...).")],
     as_json: JsonOption = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Show a version's lineage, settings and counts.
 
@@ -119,7 +120,7 @@ def diff(
     a: Annotated[str, typer.Argument(help="Older version id.")],
     b: Annotated[str, typer.Argument(help="Newer version id.")],
     as_json: JsonOption = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = DEFAULT_PATH,
 ) -> None:
     """Compare two versions: samples added, removed and changed, pass rate and code count deltas.
 

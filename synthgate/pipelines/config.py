@@ -24,6 +24,7 @@ from synthgate.pipelines.embedded_teacher import TEACHER_NAME
 from synthgate.schemas.chain_config import ChainConfig, ToolsConfig
 from synthgate.store.connection import DEFAULT_PATH
 from synthgate.validators.chain import REGISTRY
+from synthgate.validators.codes import check_prefixes
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer the user's question using only the provided context. "
@@ -331,6 +332,14 @@ class GenerateConfig(_Strict):
                 "`tasks` does not apply to `sources.prompts`: every job answers one of the dataset's "
                 "prompts (task `answer`); remove `tasks`"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _known_override_codes(self) -> GenerateConfig:
+        try:
+            check_prefixes(self.validators.severity_overrides)
+        except ValueError as err:
+            raise ValueError(f"validators.severity_overrides: {err}") from None
         return self
 
     @model_validator(mode="after")

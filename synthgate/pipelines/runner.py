@@ -181,7 +181,7 @@ class JobRunner:
                     RequestRecord(
                         role=role,
                         attempt=attempt,
-                        try_=t.attempt,
+                        retry=t.retry,
                         model=backend.model,
                         messages=messages,
                         params=params,

@@ -184,10 +184,10 @@ def _gate(store: Store, subject: Subject) -> dict[str, Any]:
     from synthgate.training import gate
 
     if subject.version is not None:
-        result = gate.evaluate(store, subject.version.id)
+        result = gate.check_gate(store, subject.version.id)
         scope = f"version {subject.version.id} under the default policy"
     else:
-        result = gate.preview(store, subject.dataset.id)
+        result = gate.preview_gate(store, subject.dataset.id)
         scope = (
             "the version `synthgate version create NAME --source "
             f"{subject.dataset.id}` would make (include pass,fixed), under the default policy"

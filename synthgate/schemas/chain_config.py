@@ -6,11 +6,13 @@ Every threshold has a description, so the generated JSON Schema documents itself
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEFAULT_ORDER = [
+# The per-sample validators a chain can name; validators/chain.py REGISTRY maps each to its class
+# (a test keeps the two equal). A Literal, so a misspelled name in `order` fails at parse time.
+ValidatorName = Literal[
     "thinking",
     "leakage",
     "looping",
@@ -22,6 +24,10 @@ DEFAULT_ORDER = [
     "tools",
     "length",
 ]
+VALIDATOR_NAMES: tuple[str, ...] = get_args(ValidatorName)
+
+# The default chain runs every validator, in the order above.
+DEFAULT_ORDER: list[ValidatorName] = list(VALIDATOR_NAMES)
 
 
 class _Strict(BaseModel):
@@ -338,7 +344,7 @@ class ContaminationConfig(_Strict):
 class ChainConfig(_Strict):
     """The whole chain: which validators run, in which order, with which settings."""
 
-    order: list[str] = Field(
+    order: list[ValidatorName] = Field(
         default_factory=lambda: list(DEFAULT_ORDER),
         description="Per-sample validators in the order they run; each sees the previous "
         "one's repaired sample.",
@@ -367,3 +373,11 @@ class ChainConfig(_Strict):
         default_factory=ContaminationConfig,
         description="Eval-set overlap settings; the check runs when eval sets are given.",
     )
+
+    @field_validator("order")
+    @classmethod
+    def _each_once(cls, order: list[str]) -> list[str]:
+        twice = sorted({name for name in order if order.count(name) > 1})
+        if twice:
+            raise ValueError(f"names {', '.join(twice)} more than once; each validator runs at most once")
+        return order

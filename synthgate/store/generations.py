@@ -38,7 +38,7 @@ class RequestRecord:
 
     role: str  # teacher | critic
     attempt: int  # output attempt (a new generation after invalid JSON)
-    try_: int  # transport try within the attempt (after 429/5xx/timeout)
+    retry: int  # transport retry within the attempt (after 429/5xx/timeout); column `try`
     model: str
     messages: list[dict[str, str]]
     params: dict[str, Any]
@@ -149,7 +149,7 @@ class Generations:
                 # Masked like every other row: a teacher may echo a key from its documents. The
                 # job keeps the unmasked sample id, so resume and duplicate checks see one identity.
                 requests.append([
-                    run_id, record.job, seq, r.role, r.attempt, r.try_, r.model,
+                    run_id, record.job, seq, r.role, r.attempt, r.retry, r.model,
                     dumps(mask_strings(r.messages)), dumps(r.params), _masked(r.text),
                     _masked(r.reasoning), r.finish_reason, r.prompt_tokens, r.completion_tokens,
                     r.latency_s, r.error_kind, _masked(r.error), now,

@@ -12,12 +12,12 @@ metrics, the audit's own validators applied to the answers:
   refusal items and the false-refusal rate on the rest;
 - mean words per answer, mean latency per answer (batch time / batch size), truncated share.
 
-This module loads the model and runs the arms; items and shots come from eval_items, the
+This module loads the model and runs the arms; questions and shots come from eval_questions, the
 metrics from eval_metrics (all re-exported here).
 
 An eval item (one JSONL line) and the user turn it becomes:
 
->>> item = EvalItem(question="What does QLoRA train?", context="QLoRA trains adapters.",
+>>> item = EvalQuestion(question="What does QLoRA train?", context="QLoRA trains adapters.",
 ...                 expected_keywords=["adapters"], task_type="grounded")
 >>> item.user_message()
 'Context:\\nQLoRA trains adapters.\\n\\nQuestion: What does QLoRA train?'
@@ -50,10 +50,10 @@ from synthgate.training.eval_metrics import (
 )
 from synthgate.training.eval_questions import (
     DEFAULT_K,
-    EvalItem,
+    EvalQuestion,
     Shot,
     build_messages,
-    load_eval_items,
+    load_eval_questions,
     pick_shots,
     shots_from_export,
     shots_from_version,
@@ -67,7 +67,7 @@ __all__ = [
     "REFUSAL_TASK",
     "ArmMetrics",
     "ArmResult",
-    "EvalItem",
+    "EvalQuestion",
     "EvalReport",
     "Generation",
     "ItemScore",
@@ -77,7 +77,7 @@ __all__ = [
     "evaluate_arms",
     "generate",
     "keyword_coverage",
-    "load_eval_items",
+    "load_eval_questions",
     "pick_shots",
     "score_arm",
     "shots_from_export",
@@ -127,7 +127,7 @@ class EvalReport:
 
 
 def evaluate_arms(
-    items: Sequence[EvalItem],
+    items: Sequence[EvalQuestion],
     base_model: str | None = None,
     adapter: str | os.PathLike[str] | None = None,
     shots: Sequence[Shot] = (),
@@ -248,7 +248,7 @@ def _check_adapter(adapter: str | os.PathLike[str]) -> Path:
     return folder
 
 
-def _arm(name: str, items: Sequence[EvalItem], gens: list[Generation], scorer: OutputScorer) -> ArmResult:
+def _arm(name: str, items: Sequence[EvalQuestion], gens: list[Generation], scorer: OutputScorer) -> ArmResult:
     scores = [scorer.score(i, g.text) for i, g in zip(items, gens, strict=True)]
     outputs = [
         {

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 
 from synthgate.schemas.chain_config import FormatConfig
 from synthgate.schemas.sample import Message, Sample
-from synthgate.training.eval_questions import EvalItem
+from synthgate.training.eval_questions import EvalQuestion
 from synthgate.validators.format import FormatValidator
 from synthgate.validators.leakage import LeakageValidator
 from synthgate.validators.looping import LoopingValidator
@@ -83,7 +83,7 @@ class OutputScorer:
         self._leakage = LeakageValidator()
         self._looping = LoopingValidator()
 
-    def score(self, item: EvalItem, text: str) -> ItemScore:
+    def score(self, item: EvalQuestion, text: str) -> ItemScore:
         sample = Sample(
             system_prompt=item.system_prompt,
             prompt=[Message(role="user", content=item.user_message())],
@@ -104,7 +104,7 @@ class OutputScorer:
         )
 
 
-def score_arm(items: Sequence[EvalItem], generations: Sequence[Generation]) -> ArmMetrics:
+def score_arm(items: Sequence[EvalQuestion], generations: Sequence[Generation]) -> ArmMetrics:
     """One arm's metrics from its answers (one Generation per item, in item order)."""
     if len(items) != len(generations):
         raise ValueError(f"{len(generations)} answers for {len(items)} eval items")
@@ -115,7 +115,7 @@ def score_arm(items: Sequence[EvalItem], generations: Sequence[Generation]) -> A
 
 
 def aggregate_arm(
-    items: Sequence[EvalItem], gens: Sequence[Generation], scores: Sequence[ItemScore]
+    items: Sequence[EvalQuestion], gens: Sequence[Generation], scores: Sequence[ItemScore]
 ) -> ArmMetrics:
     """One arm's metrics from its items, answers and the per-item scores already computed."""
     refusal_items = [s.refused for i, s in zip(items, scores, strict=True) if i.task_type == REFUSAL_TASK]

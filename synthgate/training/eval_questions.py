@@ -21,7 +21,7 @@ from synthgate.store import Store
 DEFAULT_K = 3
 
 
-class EvalItem(BaseModel):
+class EvalQuestion(BaseModel):
     """One held-out question; `context` and `system_prompt` are optional."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,7 +50,7 @@ class Shot:
     assistant: str
 
 
-def load_eval_items(path: str | os.PathLike[str]) -> list[EvalItem]:
+def load_eval_questions(path: str | os.PathLike[str]) -> list[EvalQuestion]:
     """The items of a JSONL eval file; InputError naming the line and field of a bad one."""
     file = Path(path)
     if not file.is_file():
@@ -61,7 +61,7 @@ def load_eval_items(path: str | os.PathLike[str]) -> list[EvalItem]:
             if not line.strip():
                 continue
             try:
-                items.append(EvalItem.model_validate_json(line))
+                items.append(EvalQuestion.model_validate_json(line))
             except ValidationError as err:
                 first = err.errors()[0]
                 raise InputError(
@@ -116,7 +116,7 @@ def shots_from_version(store: Store, version_id: str, k: int = DEFAULT_K, seed: 
     return pick_shots(shots, k, seed)
 
 
-def build_messages(item: EvalItem, shots: Sequence[Shot] = ()) -> list[dict[str, str]]:
+def build_messages(item: EvalQuestion, shots: Sequence[Shot] = ()) -> list[dict[str, str]]:
     """The conversation for one item: its system prompt, the shots as prior turns, its question."""
     messages = [{"role": "system", "content": item.system_prompt}] if item.system_prompt else []
     for shot in shots:

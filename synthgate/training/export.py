@@ -34,7 +34,7 @@ from synthgate.schemas.adapters import from_sample
 from synthgate.schemas.chain_config import LengthConfig
 from synthgate.schemas.sample import Sample
 from synthgate.store import Store, VersionInfo
-from synthgate.training.gate import GatePolicy, GateResult, evaluate
+from synthgate.training.gate import GatePolicy, GateResult, check_gate
 from synthgate.training.manifest import (
     EVAL_FILE,
     TRAIN_FILE,
@@ -89,7 +89,7 @@ def export(
     out = Path(out_dir)
     _check_target(out)
     info = store.versions.get(version_id)
-    result = evaluate(store, version_id, policy)
+    result = check_gate(store, version_id, policy)
     if not result.passed:
         raise GateRefused(
             result.explain(),

@@ -16,12 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthgate.config import load_mapping, validation_message
 from synthgate.errors import ConfigError
 from synthgate.store import Store, VersionMember
 from synthgate.training.manifest import GateCheck
+from synthgate.validators.codes import check_prefixes
 from synthgate.validators.refusal import is_refusal
 
 DEFAULT_POLICY_FILE = "default_gate.yaml"
@@ -80,6 +81,12 @@ class GatePolicy(BaseModel):
         "when the source has a set.shared_system_prompt finding (the student would learn the prompt).",
     )
 
+    @field_validator("block_codes")
+    @classmethod
+    def _known_codes(cls, block_codes: list[str]) -> list[str]:
+        check_prefixes(block_codes)
+        return block_codes
+
     @model_validator(mode="after")
     def _ranges_ordered(self) -> GatePolicy:
         for task, (low, high) in self.refusal_share.items():
@@ -129,25 +136,25 @@ def load_policy(path: str | Path | None = None) -> GatePolicy:
     return _parse(load_mapping(path), path)
 
 
-def evaluate(store: Store, version_id: str, policy: GatePolicy | None = None) -> GateResult:
+def check_gate(store: Store, version_id: str, policy: GatePolicy | None = None) -> GateResult:
     """Run every check of `policy` (default: the shipped policy) on a stored version."""
     policy = policy or load_policy()
     info = store.versions.get(version_id)
     shared_prompt = any(f.get("code") == SHARED_SYSTEM_PROMPT for f in info.source_findings)
     members = store.versions.iter_members(version_id)
-    return _evaluate(members, policy, version_id, info.source_id, shared_prompt)
+    return _run_checks(members, policy, version_id, info.source_id, shared_prompt)
 
 
-def preview(store: Store, dataset_id: str, policy: GatePolicy | None = None) -> GateResult:
+def preview_gate(store: Store, dataset_id: str, policy: GatePolicy | None = None) -> GateResult:
     """The gate's verdict on the version `synthgate version create NAME --source DATASET` would make
     (default include), without making it; `version_id` names the dataset."""
     policy = policy or load_policy()
     shared_prompt = any(f.code == SHARED_SYSTEM_PROMPT for f in store.datasets.findings(dataset_id))
     members = store.versions.preview_members(dataset_id)
-    return _evaluate(members, policy, dataset_id, dataset_id, shared_prompt)
+    return _run_checks(members, policy, dataset_id, dataset_id, shared_prompt)
 
 
-def _evaluate(
+def _run_checks(
     members: Iterable[VersionMember], policy: GatePolicy, subject: str, source_id: str, shared_prompt: bool
 ) -> GateResult:
     scan = _Scan(policy)

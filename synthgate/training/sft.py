@@ -247,8 +247,8 @@ def _check_policy(
     if allow_self_distill:
         return
     names = _EMBEDDED_ALIASES if base_model in DEFAULT_SPECS else (str(base_model),)
-    ours = {_name_key(n) for n in names}
-    same = [t for t in manifest.teacher_models if _name_key(t) in ours]
+    ours = {model_key(n) for n in names}
+    same = [t for t in manifest.teacher_models if model_key(t) in ours]
     if same:
         raise GateRefused(
             f"base model {base_model or 'default (' + EMBEDDED_NAME + ')'!r} is a teacher that generated "
@@ -274,10 +274,6 @@ def split_files(manifest: Manifest, export: Path) -> tuple[str, str]:
             hint="Export the version again with --format trl-jsonl.",
         )
     return files
-
-
-def _name_key(name: str) -> str:
-    return model_key(name)
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -9,6 +9,7 @@ module emits a code missing here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from synthgate.schemas.verdict import Ref, Severity, Span, Status, Verdict
@@ -195,6 +196,27 @@ def registered(code: str) -> str:
     'gen.invalid_json'
     """
     return get(code).code
+
+
+def unknown_prefixes(prefixes: Iterable[str]) -> list[str]:
+    """The entries of `prefixes` that neither are a registered code nor begin one: a config's
+    `severity_overrides` keys and a gate's `block_codes` match codes by prefix, so a typo there
+    would silently match nothing.
+
+    >>> unknown_prefixes(["dup.", "leak.system_prompt_verbatim", "dupe."])
+    ['dupe.']
+    """
+    return [p for p in prefixes if not any(code.startswith(p) for code in CODES)]
+
+
+def check_prefixes(prefixes: Iterable[str]) -> None:
+    """ValueError naming every unknown entry of `prefixes` (see `unknown_prefixes`) and the families."""
+    unknown = unknown_prefixes(prefixes)
+    if unknown:
+        names = ", ".join(repr(p) for p in unknown)
+        raise ValueError(
+            f"unknown reason code or code prefix {names}; codes begin with one of {', '.join(FAMILIES)}"
+        )
 
 
 def verdict(

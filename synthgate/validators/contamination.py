@@ -1,6 +1,7 @@
 """Eval contamination: records that contain benchmark items, or that their validation split holds too.
 
-`ContaminationIndex` is built once from the eval items (see synthgate.audit.contamination_items); the
+`ContaminationIndex` is built once from `ContaminationItem`s (benchmark questions, loaded by
+synthgate.audit.contamination_items); the
 `ContaminationValidator` then checks each record's user turns and completion against it:
 
 - `contam.exact_match`: a user turn equals an eval item after normalization, or contains a whole
@@ -35,7 +36,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -43,18 +44,23 @@ from synthgate.errors import ConfigError
 from synthgate.schemas.chain_config import ContaminationConfig
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Ref, Span, Verdict
-from synthgate.validators.artifacts import CheckedText, texts_to_check
-from synthgate.validators.base import Result, Validator
+from synthgate.validators.base import CheckedText, Result, Validator, texts_to_check
 from synthgate.validators.codes import verdict
 from synthgate.validators.normalize import strip_enumeration, token_offsets, tokens
-
-if TYPE_CHECKING:  # validators never import audit at run time; items only need .index/.text/.source
-    from synthgate.audit.contamination_items import EvalItem
 
 _USER = frozenset({"user"})
 _OPERATOR = re.compile(r"[=<>+*/%^&|~#@$\\\u2212\u00d7\u00f7\u2264\u2265\u2260]|(?<=[\d\s])-(?=[\d\s(])")
 _MIN_LINE_ITEM_WORDS = 3  # a line equal to a shorter eval item ("Write a haiku.") is a match
 _MAX_LINE_CHARS = 200  # lines longer than this hold 8+ words: containment finds those items
+
+
+@dataclass(frozen=True)
+class ContaminationItem:
+    """One benchmark question to look for: its record `index` (0-based) in `source` (its file), its text."""
+
+    index: int
+    text: str
+    source: str
 
 
 def exact_key(toks: Sequence[bytes], text: str) -> bytes:
@@ -81,7 +87,7 @@ def _preview(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[:width] + "…"
 
 
-def describe(item: EvalItem) -> str:
+def describe(item: ContaminationItem) -> str:
     """How messages name an eval item: file name, record index, the start of its text."""
     return f'{Path(item.source).name} record {item.index} ("{_preview(item.text)}")'
 
@@ -89,7 +95,9 @@ def describe(item: EvalItem) -> str:
 class ContaminationIndex:
     """Normalized eval items, their non-boilerplate n-grams and a sparse probe set, built once."""
 
-    def __init__(self, items: Sequence[EvalItem], n: int, min_contained_words: int, boilerplate_df: int):
+    def __init__(
+        self, items: Sequence[ContaminationItem], n: int, min_contained_words: int, boilerplate_df: int
+    ):
         self.items = list(items)
         self.n = n
         self.min_contained_words = min_contained_words
@@ -109,7 +117,7 @@ class ContaminationIndex:
     @classmethod
     def build(
         cls,
-        items: Iterable[EvalItem],
+        items: Iterable[ContaminationItem],
         n: int = 13,
         boilerplate_df: int | None = None,
         min_contained_words: int = 8,
@@ -145,7 +153,9 @@ class ContaminationIndex:
         return index
 
     @classmethod
-    def from_config(cls, items: Iterable[EvalItem], config: ContaminationConfig) -> ContaminationIndex:
+    def from_config(
+        cls, items: Iterable[ContaminationItem], config: ContaminationConfig
+    ) -> ContaminationIndex:
         """`build` with the thresholds of a ContaminationConfig."""
         return cls.build(
             items,

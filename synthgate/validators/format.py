@@ -20,13 +20,11 @@ from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.base import Result, Validator
 from synthgate.validators.codes import verdict
+from synthgate.validators.text import fenced_ranges
 
 # Every line pattern starts with a literal "\n" and runs on "\n" + text: the regex engine then
 # jumps from newline to newline instead of trying each position (re.M "^" is ~30x slower here),
 # and a match's start is exactly the line's start offset in the original text.
-# CommonMark: a fence is 3+ backticks or tildes, indented at most 3 spaces; it closes on a line
-# with the same character, at least as long, and nothing after it. Unclosed runs to the end.
-_FENCE = re.compile(r"\n {0,3}(`{3,}|~{3,})([^\n]*)")
 # ATX header: 1-6 '#' then a space or end of line, so "#hashtag" and "C# code" stay prose.
 _ATX = re.compile(r"\n {0,3}#{1,6}(?:[ \t][^\n]*)?(?=\n|\Z)")
 # Setext underline (=== or ---) under a paragraph line; the paragraph line is checked in code.
@@ -126,31 +124,6 @@ class FormatValidator(Validator):
             )
             for err in sorted(schema.iter_errors(data), key=lambda e: (e.json_path, e.message))
         ]
-
-
-def fenced_ranges(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each fenced code block (fence lines included); unclosed fences run to the end.
-
-    >>> fenced_ranges("a\\n```py\\n# x\\n```\\nb")
-    [(2, 15)]
-    """
-    if not (("`" in text and "```" in text) or ("~" in text and "~~~" in text)):
-        return []
-    ranges: list[tuple[int, int]] = []
-    opening: re.Match[str] | None = None
-    for m in _FENCE.finditer("\n" + text):
-        if opening is None:
-            opening = m
-        elif (
-            m.group(1)[0] == opening.group(1)[0]
-            and len(m.group(1)) >= len(opening.group(1))
-            and not m.group(2).strip()
-        ):
-            ranges.append((opening.start(), m.end() - 1))
-            opening = None
-    if opening is not None:
-        ranges.append((opening.start(), len(text)))
-    return ranges
 
 
 def _outside(pos: int, fences: list[tuple[int, int]]) -> bool:

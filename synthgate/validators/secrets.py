@@ -69,8 +69,7 @@ from typing import Any, ClassVar, NamedTuple
 from synthgate.schemas.chain_config import SecretsConfig
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Span, Verdict
-from synthgate.validators.artifacts import CheckedText, texts_to_check
-from synthgate.validators.base import Result, Validator
+from synthgate.validators.base import CheckedText, Result, Validator, texts_to_check
 from synthgate.validators.codes import verdict
 
 _ALL_ROLES = frozenset({"user", "assistant", "tool"})

@@ -1,5 +1,5 @@
-"""Shared text helpers for validators: word and sentence segmentation with character spans.
-(Comparison keys, exact or fuzzy, come from `normalize`.)
+"""Shared text helpers for validators: word and sentence segmentation with character spans, and
+where fenced code blocks are. (Comparison keys, exact or fuzzy, come from `normalize`.)
 
 Hand-written rather than nltk/spaCy: validators run on every record of large datasets and
 need only a cheap, deterministic, offset-preserving split; a regex does that in microseconds.
@@ -15,6 +15,9 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # or at a newline. Abbreviation handling is deliberately absent: over-splitting only makes
 # sentence-level checks stricter on shorter pieces, never silently skips text.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
+# CommonMark: a fence is 3+ backticks or tildes, indented at most 3 spaces; it closes on a line
+# with the same character, at least as long, and nothing after it. Unclosed runs to the end.
+_FENCE = re.compile(r"\n {0,3}(`{3,}|~{3,})([^\n]*)")
 
 
 def words(text: str) -> list[str]:
@@ -77,3 +80,28 @@ def lower_same_length(text: str) -> str:
     if len(low) == len(text):
         return low
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def fenced_ranges(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each fenced code block (fence lines included); unclosed fences run to the end.
+
+    >>> fenced_ranges("a\\n```py\\n# x\\n```\\nb")
+    [(2, 15)]
+    """
+    if not (("`" in text and "```" in text) or ("~" in text and "~~~" in text)):
+        return []
+    ranges: list[tuple[int, int]] = []
+    opening: re.Match[str] | None = None
+    for m in _FENCE.finditer("\n" + text):
+        if opening is None:
+            opening = m
+        elif (
+            m.group(1)[0] == opening.group(1)[0]
+            and len(m.group(1)) >= len(opening.group(1))
+            and not m.group(2).strip()
+        ):
+            ranges.append((opening.start(), m.end() - 1))
+            opening = None
+    if opening is not None:
+        ranges.append((opening.start(), len(text)))
+    return ranges

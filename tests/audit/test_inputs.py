@@ -15,7 +15,7 @@ import pytest
 import zstandard
 from datasets import Dataset
 
-from synthgate.audit.contamination_items import load_eval_items
+from synthgate.audit.contamination_items import load_contamination_items
 from synthgate.audit.inputs import (
     InputSet,
     compression_of,
@@ -361,14 +361,14 @@ def test_compressed_sharded_eval_set_names_each_items_file_and_row(tmp_path):
     lines = GSM8K.read_bytes().splitlines(keepends=True)
     write(tmp_path / "ev" / "test-00000-of-00002.jsonl.gz", gzip.compress(b"".join(lines[:100])))
     write(tmp_path / "ev" / "test-00001-of-00002.jsonl.zst", COMPRESS[".zst"](b"".join(lines[100:])))
-    items = load_eval_items(tmp_path / "ev")
-    assert [i.text for i in items] == [i.text for i in load_eval_items(GSM8K)]
+    items = load_contamination_items(tmp_path / "ev")
+    assert [i.text for i in items] == [i.text for i in load_contamination_items(GSM8K)]
     assert (Path(items[103].source).name, items[103].index) == ("test-00001-of-00002.jsonl.zst", 3)
 
 
 def test_eval_set_hub_folder_with_several_splits_is_refused_not_defaulted_to_train(tmp_path):
     with pytest.raises(InputError, match="holds the splits test, train; pick one"):
-        load_eval_items(hub(tmp_path))
+        load_contamination_items(hub(tmp_path))
 
 
 def test_input_set_source_names_specs_and_split(tmp_path):

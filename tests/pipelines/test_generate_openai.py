@@ -127,7 +127,7 @@ def test_transient_server_faults_are_retried_and_every_try_is_stored(
     summary, _, requests, _ = jobs(tmp_path / "synthgate.duckdb", state.run_id)
     assert summary["errors_by_kind"] == {"server_error": 2, "connection": 1, "rate_limit": 1, "timeout": 1}
     assert summary["attempts"] == 5 + 5
-    retried = [r for r in requests if r.try_ > 0]
+    retried = [r for r in requests if r.retry > 0]
     assert len(retried) == 5 and all(r.error_kind is None or r.error_kind == "server_error" for r in retried)
 
 

@@ -12,7 +12,7 @@ from synthgate.cli.app import app
 from synthgate.pipelines.config import load_generate_config
 from synthgate.pipelines.runner import generate
 from synthgate.store import Store
-from synthgate.training.gate import GatePolicy, evaluate
+from synthgate.training.gate import GatePolicy, check_gate
 
 # Answers of the scripted teacher all open "According to the context, ...": with four opening
 # words and a group size this run reaches, that is a collapsed template.
@@ -81,8 +81,8 @@ def test_a_generated_version_sharing_one_system_prompt_is_refused_full_sequence_
     with Store.open(tmp_path / "s.duckdb") as store:
         state = generate(config, store, base=tmp_path)
         version = store.versions.create("gen", state.run_id)
-        full_sequence = evaluate(store, version.id, GatePolicy(require_completion_only=False))
-        masked = evaluate(store, version.id, GatePolicy())
+        full_sequence = check_gate(store, version.id, GatePolicy(require_completion_only=False))
+        masked = check_gate(store, version.id, GatePolicy())
     assert [f["code"] for f in version.source_findings].count("set.shared_system_prompt") == 1
     check = next(c for c in full_sequence.checks if c.name == "completion_only")
     assert not full_sequence.passed and not check.passed and check.limit is True

@@ -19,14 +19,14 @@ from synthgate.errors import InputError, ManifestMismatch  # noqa: E402
 from synthgate.training.config import TrainConfig  # noqa: E402
 from synthgate.training.eval import (  # noqa: E402
     METRIC_NAMES,
-    EvalItem,
+    EvalQuestion,
     Generation,
     OutputScorer,
     Shot,
     build_messages,
     evaluate_arms,
     keyword_coverage,
-    load_eval_items,
+    load_eval_questions,
     pick_shots,
     score_arm,
     shots_from_export,
@@ -38,14 +38,14 @@ SYSTEM = (
     "You are a research assistant. Answer only from the provided context and cite the paper title. "
     "If the context does not contain enough information, say so."
 )
-GROUNDED = EvalItem(
+GROUNDED = EvalQuestion(
     question="What does QLoRA quantize?",
     context="QLoRA quantizes the frozen base model to 4-bit NormalFloat.",
     expected_keywords=["4-bit", "NormalFloat", "frozen"],
     task_type="grounded",
     system_prompt=SYSTEM,
 )
-REFUSAL = EvalItem(
+REFUSAL = EvalQuestion(
     question="What did QLoRA cost?",
     context="QLoRA quantizes the frozen base model to 4-bit NormalFloat.",
     task_type="refusal",
@@ -55,7 +55,7 @@ ANSWER = "QLoRA: Efficient Finetuning keeps the FROZEN base model in 4-bit preci
 DECLINE = "The provided context does not contain enough information to say what QLoRA cost."
 
 
-def scored(item: EvalItem, text: str):
+def scored(item: EvalQuestion, text: str):
     return OutputScorer().score(item, text)
 
 
@@ -144,16 +144,16 @@ def test_a_bad_eval_line_names_the_line_and_field(tmp_path):
     path = tmp_path / "eval.jsonl"
     path.write_text(json.dumps({"question": "Q?", "task_type": "grounded"}) + "\n" + '{"context": "c"}\n')
     with pytest.raises(InputError, match=r"eval\.jsonl, record 2, field 'question': Field required"):
-        load_eval_items(path)
+        load_eval_questions(path)
     path.write_text(json.dumps({"question": "Q?", "keywords": ["x"]}) + "\n")
     with pytest.raises(InputError, match=r"record 1, field 'keywords': Extra inputs are not permitted"):
-        load_eval_items(path)
+        load_eval_questions(path)
 
 
 def test_the_shipped_eval_set_loads_with_two_refusal_items():
     ref = resources.files("synthgate.training") / "examples" / "rag_eval.jsonl"
     with resources.as_file(ref) as path:
-        items = load_eval_items(path)
+        items = load_eval_questions(path)
     assert 6 <= len(items) <= 8
     assert sum(i.task_type == "refusal" for i in items) == 2
     assert all(i.expected_keywords for i in items if i.task_type != "refusal")

@@ -10,7 +10,7 @@ from synthgate.audit.runner import AuditOptions, audit
 from synthgate.errors import ConfigError
 from synthgate.schemas.chain_config import ChainConfig
 from synthgate.store import Store
-from synthgate.training.gate import DEFAULT_BLOCK_CODES, GatePolicy, evaluate, load_policy
+from synthgate.training.gate import DEFAULT_BLOCK_CODES, GatePolicy, check_gate, load_policy
 
 FAST = ChainConfig(order=["thinking", "looping", "artifacts", "format"])
 
@@ -55,7 +55,7 @@ def check(result, name):
 
 
 def test_a_clean_version_passes_every_default_check(store, version):
-    result = evaluate(store, version([rec(*a) for a in ANSWERS]))
+    result = check_gate(store, version([rec(*a) for a in ANSWERS]))
     assert result.passed
     assert [c.name for c in result.checks] == [
         "blocking_codes",
@@ -73,7 +73,7 @@ def test_members_with_blocking_codes_fail_with_counts_per_code(store, version):
         rec("Greet the admin.", "Hi [INSERT NAME], your account is ready."),
         rec("Plan the answer.", "<think>unfinished reasoning and then the answer is forty-two."),
     ]
-    result = evaluate(store, version(records))
+    result = check_gate(store, version(records))
     blocking = check(result, "blocking_codes")
     assert not result.passed and not blocking.passed
     assert (blocking.value, blocking.limit) == (3, 0)
@@ -87,20 +87,20 @@ def test_members_with_blocking_codes_fail_with_counts_per_code(store, version):
 
 def test_repairs_never_block(store, version):
     records = [rec("How long is warmup?", "<think>recall</think>A few hundred steps is common.")]
-    result = evaluate(store, version(records))
+    result = check_gate(store, version(records))
     assert check(result, "blocking_codes").passed
     assert check(result, "blocking_codes").message.startswith("no member carries a blocking code (leak., ")
 
 
 def test_block_codes_are_prefixes_chosen_by_the_policy(store, version):
     vid = version([rec("Greet the user.", "Hello {user_name}, welcome aboard.")])
-    assert not evaluate(store, vid, GatePolicy(block_codes=["artifact."])).passed
-    assert not evaluate(store, vid, GatePolicy(block_codes=["artifact.unfilled_placeholder"])).passed
-    assert evaluate(store, vid, GatePolicy(block_codes=["leak.", "artifact.citation_marker"])).passed
+    assert not check_gate(store, vid, GatePolicy(block_codes=["artifact."])).passed
+    assert not check_gate(store, vid, GatePolicy(block_codes=["artifact.unfilled_placeholder"])).passed
+    assert check_gate(store, vid, GatePolicy(block_codes=["leak.", "artifact.citation_marker"])).passed
 
 
 def test_too_few_samples_fail_with_the_count(store, version):
-    result = evaluate(store, version([rec(*a) for a in ANSWERS[:3]]), GatePolicy(min_samples=5))
+    result = check_gate(store, version([rec(*a) for a in ANSWERS[:3]]), GatePolicy(min_samples=5))
     small = check(result, "min_samples")
     assert not small.passed
     assert (small.value, small.limit) == (3, 5)
@@ -109,7 +109,7 @@ def test_too_few_samples_fail_with_the_count(store, version):
 
 def test_an_empty_version_fails_the_default_policy(store, version):
     vid = version([rec("Greet the user.", "Hello {user_name}, welcome aboard.")], include=("pass",))
-    small = check(evaluate(store, vid), "min_samples")
+    small = check(check_gate(store, vid), "min_samples")
     assert not small.passed and (small.value, small.limit) == (0, 1)
 
 
@@ -120,12 +120,12 @@ def test_duplicate_share_above_the_limit_fails(store, version):
         rec(ANSWERS[0][0], "Adapters of low rank are trained; weights stay."),
     ]
     vid = version(records)
-    dup = check(evaluate(store, vid), "near_duplicate_share")
+    dup = check(check_gate(store, vid), "near_duplicate_share")
     assert not dup.passed
     assert (dup.value, dup.limit) == (0.2, 0.1)
     assert dup.message.startswith("1 of 5 members (20.0%) are exact or near duplicates")
     assert check(
-        evaluate(store, vid, GatePolicy(max_near_duplicate_share=0.25)), "near_duplicate_share"
+        check_gate(store, vid, GatePolicy(max_near_duplicate_share=0.25)), "near_duplicate_share"
     ).passed
 
 
@@ -138,7 +138,7 @@ def test_refusal_share_is_checked_per_task_type(store, version):
     policy = GatePolicy(
         refusal_share={"grounded": (0.0, 0.2), "refusal": (0.9, 1.0), "*": (0.0, 0.5), "synthesis": (0, 1)}
     )
-    result = evaluate(store, version(records), policy)
+    result = check_gate(store, version(records), policy)
     grounded = check(result, "refusal_share[grounded]")
     assert not grounded.passed
     assert (grounded.value, grounded.limit) == (0.25, [0.0, 0.2])
@@ -158,17 +158,17 @@ def test_low_mean_critic_scores_fail(store, version):
         rec(*ANSWERS[2]),
     ]
     vid = version(records)
-    critic = check(evaluate(store, vid, GatePolicy(min_critic_score=0.7)), "min_critic_score")
+    critic = check(check_gate(store, vid, GatePolicy(min_critic_score=0.7)), "min_critic_score")
     assert not critic.passed
     assert (critic.value, critic.limit) == (pytest.approx(0.5), 0.7)
     assert critic.message == "1 of 2 scored members have a mean critic score below 0.7 (lowest 0.5)"
-    assert check(evaluate(store, vid, GatePolicy(min_critic_score=0.5)), "min_critic_score").passed
-    assert "min_critic_score" not in [c.name for c in evaluate(store, vid).checks]
+    assert check(check_gate(store, vid, GatePolicy(min_critic_score=0.5)), "min_critic_score").passed
+    assert "min_critic_score" not in [c.name for c in check_gate(store, vid).checks]
 
 
 def test_critic_check_passes_when_no_member_is_scored(store, version):
     critic = check(
-        evaluate(store, version([rec(*ANSWERS[0])]), GatePolicy(min_critic_score=0.7)), "min_critic_score"
+        check_gate(store, version([rec(*ANSWERS[0])]), GatePolicy(min_critic_score=0.7)), "min_critic_score"
     )
     assert critic.passed and critic.value is None
     assert critic.message == "no member carries critic scores; nothing to check"
@@ -178,15 +178,15 @@ def test_full_sequence_training_is_refused_when_the_source_shares_one_system_pro
     system = {"role": "system", "content": "Answer only from the provided context, in two sentences."}
     records = [{"messages": [system, *rec(*a)["messages"]]} for a in ANSWERS]
     vid = version(records)
-    assert check(evaluate(store, vid), "completion_only").passed
-    refused = check(evaluate(store, vid, GatePolicy(require_completion_only=False)), "completion_only")
+    assert check(check_gate(store, vid), "completion_only").passed
+    refused = check(check_gate(store, vid, GatePolicy(require_completion_only=False)), "completion_only")
     assert not refused.passed
     assert (refused.value, refused.limit) == (False, True)
     assert "set.shared_system_prompt finding" in refused.message
 
 
 def test_full_sequence_training_is_allowed_without_a_shared_system_prompt(store, version):
-    result = evaluate(store, version([rec(*a) for a in ANSWERS]), GatePolicy(require_completion_only=False))
+    result = check_gate(store, version([rec(*a) for a in ANSWERS]), GatePolicy(require_completion_only=False))
     assert check(result, "completion_only").passed
 
 

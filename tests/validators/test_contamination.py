@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from synthgate.audit.contamination_items import EvalItem, load_eval_items
+from synthgate.audit.contamination_items import load_contamination_items
 from synthgate.errors import ConfigError
 from synthgate.schemas.adapters import to_sample
 from synthgate.schemas.chain_config import ContaminationConfig
 from synthgate.schemas.sample import Message, Sample
 from synthgate.validators.contamination import (
     ContaminationIndex,
+    ContaminationItem,
     ContaminationValidator,
     SplitIndex,
     SplitOverlapValidator,
@@ -27,7 +28,7 @@ from synthgate.validators.contamination import (
 from synthgate.validators.normalize import token_offsets, tokens
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-GSM8K = load_eval_items(DATA / "gsm8k_test_200.jsonl")
+GSM8K = load_contamination_items(DATA / "gsm8k_test_200.jsonl")
 JANET = GSM8K[0].text  # "Janet’s ducks lay 16 eggs per day. She eats three for breakfast ..."
 JANET_LABEL = (
     'gsm8k_test_200.jsonl record 0 ("Janet’s ducks lay 16 eggs per day. She eats three for breakf…")'
@@ -128,7 +129,7 @@ def test_run_in_an_earlier_user_turn_is_reported_with_offsets_into_that_turn(gsm
 
 
 def test_mt_bench_first_turn_in_a_prompt_overlaps_the_joined_item():
-    items = load_eval_items(DATA / "mtbench_questions.jsonl")
+    items = load_contamination_items(DATA / "mtbench_questions.jsonl")
     config = ContaminationConfig()
     validator = ContaminationValidator(ContaminationIndex.from_config(items, config), config)
     first_turn = json.loads((DATA / "mtbench_questions.jsonl").read_text().splitlines()[0])["turns"][0]
@@ -150,8 +151,8 @@ def test_one_verdict_per_field_and_item_and_at_most_three_per_record(gsm8k):
 
 def test_short_eval_item_is_found_inside_a_user_turn_from_8_words_on():
     items = [
-        EvalItem(0, "Name three primary colors used in painting today.", "short.jsonl"),  # 8 words
-        EvalItem(1, "Which planet is the largest?", "short.jsonl"),  # 5 words
+        ContaminationItem(0, "Name three primary colors used in painting today.", "short.jsonl"),  # 8 words
+        ContaminationItem(1, "Which planet is the largest?", "short.jsonl"),  # 5 words
     ]
     validator = ContaminationValidator(ContaminationIndex.build(items), ContaminationConfig())
     turn = "Quick quiz: name three primary colors used in painting today! Then stop."
@@ -184,10 +185,11 @@ def test_index_pickled_into_another_process_still_finds_ngram_runs(tmp_path, gsm
 # --- boilerplate and clean records ------------------------------------------------------------
 
 
-def instructed_items() -> list[EvalItem]:
+def instructed_items() -> list[ContaminationItem]:
     """GSM8K questions that all end with the same 15-word answer-format instruction."""
     return [
-        EvalItem(i, f"{it.text} {INSTRUCTION}", "gsm8k_instructed.jsonl") for i, it in enumerate(GSM8K[:20])
+        ContaminationItem(i, f"{it.text} {INSTRUCTION}", "gsm8k_instructed.jsonl")
+        for i, it in enumerate(GSM8K[:20])
     ]
 
 
@@ -231,7 +233,7 @@ def test_index_built_with_another_n_than_the_config_is_refused():
 def test_span_offsets_stay_right_when_lowercasing_lengthens_a_character():
     text = "İstanbul ferries carry two million riders across the Bosphorus every single working day"
     validator = ContaminationValidator(
-        ContaminationIndex.build([EvalItem(0, text, "cities.jsonl")]), ContaminationConfig()
+        ContaminationIndex.build([ContaminationItem(0, text, "cities.jsonl")]), ContaminationConfig()
     )
     completion = f"Fun fact: {text}!"
     (v,) = validator.check(sample("Tell me about ferries.", completion=completion)).verdicts
@@ -272,11 +274,11 @@ def test_split_overlap_on_the_prompt_alone_says_the_completion_differs():
 # --- short and renumbered eval items ------------------------------------------------------------
 
 
-def short_alpaca_items() -> list[EvalItem]:
+def short_alpaca_items() -> list[ContaminationItem]:
     """Real short instructions (< 8 words) from the Alpaca slice, numbered as a quiz file numbers them."""
     records = json.loads((DATA / "alpaca_en_demo_50.json").read_text())
     short = [r["instruction"] for r in records if not r["input"] and len(r["instruction"].split()) < 8]
-    return [EvalItem(i, f"{i + 1}. {text}", "quiz.jsonl") for i, text in enumerate(short)]
+    return [ContaminationItem(i, f"{i + 1}. {text}", "quiz.jsonl") for i, text in enumerate(short)]
 
 
 @pytest.fixture(scope="module")
@@ -321,8 +323,8 @@ def test_questions_that_only_share_words_with_short_items_are_not_matches(quiz, 
 
 def test_numbers_that_are_part_of_the_question_are_kept():
     items = [
-        EvalItem(0, "2 + 2 = ?", "math.jsonl"),
-        EvalItem(1, "10 + 5 = ?", "math.jsonl"),
+        ContaminationItem(0, "2 + 2 = ?", "math.jsonl"),
+        ContaminationItem(1, "10 + 5 = ?", "math.jsonl"),
     ]
     validator = ContaminationValidator(ContaminationIndex.build(items), ContaminationConfig())
     assert validator.check(sample("2 + 3 = ?")).verdicts == []

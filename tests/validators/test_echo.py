@@ -158,3 +158,12 @@ def test_a_question_repeated_from_its_question_word_is_still_an_echo():
     )
     completion = f"{prompt}\n\nThe fade curve keeps the first and second derivatives continuous."
     assert echoed(prompt, completion) == [("echo.prompt_repeated", prompt[:-1])]
+
+
+def test_an_echo_with_typographic_quotes_straightened_is_still_an_echo_at_its_span():
+    # Echo compares the words of `normalize.tokens`: curly and straight apostrophes split a word
+    # alike, so "model’s" in the prompt and "model's" in the completion are the same words.
+    prompt = LONG.replace("a transformer language model uses", "a transformer language model’s layer uses")
+    repeated = prompt.replace("’", "'")
+    completion = f"{repeated}\n\nSelf-attention scores every pair of tokens at once."
+    assert echoed(prompt, completion) == [("echo.prompt_repeated", repeated[:-1])]

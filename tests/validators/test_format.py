@@ -8,7 +8,8 @@ import pytest
 from synthgate.errors import ConfigError
 from synthgate.schemas.chain_config import FormatConfig
 from synthgate.schemas.sample import Message, Sample
-from synthgate.validators.format import FormatValidator, fenced_ranges
+from synthgate.validators.format import FormatValidator
+from synthgate.validators.text import fenced_ranges
 
 PERSON_SCHEMA = {
     "type": "object",

@@ -70,9 +70,12 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class Try:
-    """One request as sent, and what came back (a Generation, or an error kind and message)."""
+    """One request as sent, and what came back (a Generation, or an error kind and message).
 
-    attempt: int
+    `retry` counts transport retries of one request (0 = first send; 429/5xx/timeout send it again).
+    """
+
+    retry: int
     generation: Generation | None
     error_kind: str | None
     error: str | None
@@ -107,22 +110,22 @@ def call_with_retries(
     `record` is called once per try (success or failure) before the next one starts.
     """
     rng = random.Random()
-    for attempt in range(policy.max_retries + 1):
+    for retry in range(policy.max_retries + 1):
         start = time.perf_counter()
         try:
             gen = backend.generate(messages, params)
         except TransientError as err:
-            record(Try(attempt, None, err.kind, str(err), time.perf_counter() - start))
-            if attempt == policy.max_retries:
+            record(Try(retry, None, err.kind, str(err), time.perf_counter() - start))
+            if retry == policy.max_retries:
                 raise BackendError(
-                    f"{backend.model}: {err.kind} after {attempt + 1} tries: {err}",
+                    f"{backend.model}: {err.kind} after {retry + 1} tries: {err}",
                     hint="Check that the server is up and not overloaded; raise max_retries or timeout_s.",
                 ) from None
-            sleep(policy.delay(attempt, rng, err.retry_after))
+            sleep(policy.delay(retry, rng, err.retry_after))
             continue
         except PermanentError as err:
-            record(Try(attempt, None, err.kind, str(err), time.perf_counter() - start))
+            record(Try(retry, None, err.kind, str(err), time.perf_counter() - start))
             raise BackendError(f"{backend.model}: {err.kind}: {err}") from None
-        record(Try(attempt, gen, None, None, gen.latency_s))
+        record(Try(retry, gen, None, None, gen.latency_s))
         return gen
     raise AssertionError("unreachable")

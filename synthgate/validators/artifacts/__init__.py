@@ -53,54 +53,19 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
 from typing import ClassVar
 
 from synthgate.schemas.chain_config import ArtifactsConfig
 from synthgate.schemas.sample import Sample
-from synthgate.schemas.verdict import Span, SpanField, Verdict
+from synthgate.schemas.verdict import Span, Verdict
 from synthgate.validators.artifacts.boilerplate import find_boilerplate, is_ai_fiction_prompt
-from synthgate.validators.base import Result, Validator
+from synthgate.validators.base import CheckedText, Result, Validator, texts_to_check
 from synthgate.validators.codes import verdict
-from synthgate.validators.format import fenced_ranges
+from synthgate.validators.text import fenced_ranges
 
 _PLACEHOLDER = "artifact.unfilled_placeholder"
 _CITATION = "artifact.citation_marker"
 _SPECIAL = "artifact.special_token"
-
-
-@dataclass(frozen=True)
-class CheckedText:
-    """One text of a sample a validator scans: its span field, its content and where it is."""
-
-    field: SpanField
-    text: str
-    where: str  # "the completion", "the prompt" (last user turn), "prompt turn 1 of 3 (user)", ...
-
-
-def texts_to_check(
-    sample: Sample,
-    *,
-    prompts: bool = True,
-    roles: frozenset[str] = frozenset({"user"}),
-    system: bool = False,
-) -> list[CheckedText]:
-    """The completion, then (when `prompts`) the prompt turns of `roles`, then the system prompt.
-
-    The last user turn is "the prompt"; any other turn is named by its position, because a
-    "prompt" span only says which characters, not which turn.
-    """
-    out = [CheckedText("completion", sample.completion, "the completion")]
-    if prompts:
-        turns = sample.prompt
-        last_user = max((i for i, m in enumerate(turns) if m.role == "user"), default=-1)
-        for i, m in enumerate(turns):
-            if m.role in roles and m.content:
-                where = "the prompt" if i == last_user else f"prompt turn {i + 1} of {len(turns)} ({m.role})"
-                out.append(CheckedText("prompt", m.content, where))
-        if system and sample.system_prompt:
-            out.append(CheckedText("system_prompt", sample.system_prompt, "the system prompt"))
-    return out
 
 
 # ---- code / math regions: text inside them is never an artifact --------------------------------
