@@ -30,6 +30,11 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=50)
     ap.add_argument("--head", type=int, default=1200, help="chars shown from the start of a long completion")
     ap.add_argument("--tail", type=int, default=700, help="chars shown from its end")
+    ap.add_argument(
+        "--full",
+        action="store_true",
+        help="print whole completions (long sets hide lines in the elided middle)",
+    )
     ap.add_argument("--mirror", type=Path, default=common.DEFAULT_MIRROR)
     args = ap.parse_args()
     src = common.load_source(args.name)
@@ -68,7 +73,7 @@ def main() -> None:
         cut = args.head + args.tail + 100
         shown = (
             c
-            if len(c) <= cut
+            if args.full or len(c) <= cut
             else c[: args.head] + f"\n[... {len(c) - cut + 100} chars elided ...]\n" + c[-args.tail :]
         )
         print("COMPLETION:", repr(shown) if len(c) < 80 else shown)

@@ -16,7 +16,8 @@ Pair verdicts (validator `pref`):
   line breaks, or by a small word edit (rapidfuzz ratio of the `symbols`-normalized texts >=
   `identical_threshold`) that changes no number, operator, symbol or name. A one-character code
   repair (`i <= n` -> `i < n`), a changed figure or a dropped name ("AS Company in Gorazde" -> "AS
-  Company") is the preference signal itself and is not reported.
+  Company") is the preference signal itself and is not reported; so is a case difference when the
+  prompt asks to change letter case (capitalize, upper/lower case).
 - `pref.chosen_refusal`: the chosen side is a refusal (an answer whose first line is one of the
   options the prompt lists, "-- it is not possible to tell", is not). `PairChecker.finish` raises
   the set finding `pref.chosen_refusal_share` when more than `max_chosen_refusal_share` of the
@@ -44,6 +45,17 @@ _SIGNS = re.compile(r"[^\w\s]|\d+")  # numbers and symbols: an edit touching the
 
 
 _NAME = re.compile(r"\b[A-Z][a-z]\w*")
+_CASE_TASK = re.compile(
+    r"\b(?:capitali[sz]\w*|upper ?case|lower ?case|title case|camel ?case|(?:letter )?case of)\b",
+    re.IGNORECASE,
+)
+
+
+def _case_is_the_task(prompt: str) -> bool:
+    """The prompt asks to change letter case: sides differing only in case differ in the answer."""
+    return _CASE_TASK.search(prompt) is not None
+
+
 _WORDS = re.compile(r"\w+")
 _OPTION_LEAD = re.compile(r"^[\s\-*•>(]*")
 _OPTION_MAX_WORDS = 12
@@ -143,12 +155,14 @@ class PairChecker:
                         ),
                     )
                 )
+        prompt = "\n".join(m.content for m in chosen.sample.prompt if m.role == "user")
         same = self._sameness(chosen.sample.completion, rejected.sample.completion)
+        if same is not None and same.code == "pref.near_identical_pair" and _case_is_the_task(prompt):
+            same = None  # "alternate the case of every letter": the case difference is the signal
         if same is not None:
             pair.append(same)
             key = "identical_pairs" if same.code == "pref.identical_pair" else "near_identical_pairs"
             self._counts[key] += 1
-        prompt = "\n".join(m.content for m in chosen.sample.prompt if m.role == "user")
         if is_refusal(chosen.sample.completion) and not picks_prompt_option(prompt, chosen.sample.completion):
             self._counts["chosen_refusals"] += 1
             also = " (so is the rejected side)" if is_refusal(rejected.sample.completion) else ""

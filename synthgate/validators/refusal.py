@@ -1,5 +1,11 @@
 """Refusal detection: does a completion open by declining to answer?
 
+A declining opening followed by "However, ..." and 40+ words of answer is a hedge, not a refusal
+("As an AI, I cannot say for certain. However, it is a common belief that ..."), unless the
+"however" sends the user elsewhere ("However, you can try searching online"). "Sorry, but" declines
+only with a first-person or refusal subject after it ("I'm sorry, but there has been no news"
+answers).
+
 Shared by the set-level refusal share, preference pairs (a refused chosen side) and the eval's
 refusal accuracy, so one definition of "refusal" serves the audit, the gate and the eval.
 """
@@ -41,7 +47,11 @@ _REFUSALS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
             r" (?:answer|provide|determine|find|help|say|tell|confirm)"
         ),
     ),
-    (("sorry",), re.compile(r"sorry,? but")),
+    # "Sorry, but I can't ..." declines; "I'm sorry, but there has been no news" answers.
+    (
+        ("sorry",),
+        re.compile(r"sorry,? but (?:i\b|i['’]m\b|as an?\b|we\b|that\b|this\b|it(?:['’]s| is) not\b)"),
+    ),
     # Llama-2 chat's formula: "However, I must inform you that implementing X is not a feasible or
     # safe task", "... that it is not possible to create ...": the task declined as impossible.
     (
@@ -77,7 +87,31 @@ def is_refusal(text: str) -> bool:
     for gates, pattern in _REFUSALS:
         for gate in gates:
             if gate in low:
-                if pattern.search(low):
-                    return True
+                m = pattern.search(low)
+                if m:
+                    return not _hedged(text, m.end())
                 break
     return False
+
+
+# "As an AI, I cannot say for certain. However, it is a common belief that ... [the answer]": a
+# hedge before the answer. "However, you can try searching online" sends the user elsewhere.
+_TURN = re.compile(r"\s*(?:however|but|that said|that being said),?\s+", re.IGNORECASE)
+_REDIRECT = re.compile(
+    r"(?:you\b|please\b|try\b|consider\b|i (?:would |can )?(?:suggest|recommend|encourage|advise)\b"
+    r"|i['’]d (?:suggest|recommend)\b|i (?:am|['’]m) (?:available|happy|here) to\b"
+    r"|i can (?:help|assist) (?:you )?with (?:any )?other|it (?:is|['’]s) (?:best|advisable|recommended)\b)",
+    re.IGNORECASE,
+)
+_HEDGED_ANSWER_WORDS = 40
+
+
+def _hedged(text: str, pos: int) -> bool:
+    """The declining sentence is followed by "However, ..." and an answer of 40+ words."""
+    end = pos
+    while end < len(text) and not (text[end] in ".!?" and (end + 1 == len(text) or text[end + 1].isspace())):
+        end += 1
+    turn = _TURN.match(text, end + 1)
+    if turn is None or _REDIRECT.match(text, turn.end()):
+        return False
+    return len(text[turn.end() :].split()) >= _HEDGED_ANSWER_WORDS

@@ -357,3 +357,10 @@ def test_brace_slots_left_by_a_templating_script_are_flagged_even_when_echoed():
         ("artifact.unfilled_placeholder", "completion", "{topic}"),
         ("artifact.unfilled_placeholder", "prompt", "{topic}"),
     ]
+
+
+def test_the_readers_own_value_on_a_code_line_is_not_a_placeholder_but_in_prose_it_is():
+    code = "const bot = new Discord.Client();\nbot.login('<YOUR_TOKEN>');"
+    assert found(code) == []
+    prose = "Thanks for your order, <CUSTOMER_NAME>. It ships tomorrow."
+    assert found(prose) == [("artifact.unfilled_placeholder", "completion", "<CUSTOMER_NAME>")]

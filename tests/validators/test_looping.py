@@ -774,3 +774,19 @@ def test_an_answer_using_the_prompts_own_question_numbers_invents_no_pair():
     )
     assert codes(LoopingValidator().check(sample(text, user=user))) == []
     assert "loop.extra_qa_pair" in codes(check(text))  # with an unlabelled prompt, the labels are invented
+
+
+def test_an_interview_or_questionnaire_the_user_asked_for_holds_its_own_q_labels():
+    text = "Here it is.\n\nQ: Why so few women directors?\nA: Funding.\n\nQ: What would help?\nA: Mentoring."
+    for user in (
+        "Write an interview with a film director; include many questions and answers.",
+        "Design a skill assessment questioner for R.",
+    ):
+        assert codes(LoopingValidator().check(sample(text, user=user))) == []
+    assert "loop.extra_qa_pair" in codes(check(text))
+
+
+def test_an_empty_template_table_row_is_not_a_fragment_loop():
+    head = "Name | Cost | Method | Renewal | Cancellation\n-----|------|------|------|------\n"
+    text = head + "  |  |  |  |  |  |  |  |"
+    assert codes(check(text)) == []

@@ -196,3 +196,14 @@ def test_a_chosen_side_pointing_out_a_risk_and_then_answering_is_no_refusal():
         "I must point out that the question contains some assumptions that are not accurate. " + ANSWER,
     ):
         assert PairChecker().check(side(answer), side("Unplug it.")) == []
+
+
+def test_sides_differing_only_in_case_are_the_signal_when_the_prompt_asks_to_change_case():
+    def asked(prompt: str, completion: str) -> Result:
+        return Result(Sample(prompt=[Message(role="user", content=prompt)], completion=completion), [])
+
+    task = "Capitalize the sentence: every other letter alternates between lower case and upper case."
+    chosen, rejected = "aGiaNt SpIdEr BlOcKs YoUr PaTh.", "A GIANT SPIDER BLOCKS YOUR PATH."
+    assert PairChecker().check(asked(task, chosen), asked(task, rejected)) == []
+    found = PairChecker().check(asked("Describe the scene.", chosen), asked("Describe the scene.", rejected))
+    assert codes(found) == [("pref", "pref.near_identical_pair")]

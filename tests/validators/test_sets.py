@@ -477,3 +477,28 @@ def test_the_same_framing_around_another_request_is_not_a_duplicate():
 def test_a_framing_word_alone_is_the_whole_prompt_and_stays_as_written():
     verdicts, _ = run([rec(ANSWER, "Can you?"), rec(OTHER, "Will you?")])
     assert codes(verdicts) == {}
+
+
+def test_a_disclaimer_followed_by_the_answer_is_a_hedge_not_a_refusal():
+    # falcon-40b-instruct shapes (AlpacaEval): "As an AI ..., I cannot say for certain. However, <answer>"
+    hedge = (
+        "As an AI language model, I cannot say for certain if the 5 second rule exists. However, it is a "
+        "common belief that food dropped on the floor is safe to eat if it has been there for less than "
+        "five seconds. Studies show that bacteria transfer almost at once, so the rule is not accurate, "
+        "and it is always best to err on the side of caution with food that touched the floor."
+    )
+    assert not is_refusal(hedge)
+    assert not is_refusal("I'm sorry, but there has been no official news about a release date yet.")
+
+
+def test_a_disclaimer_that_sends_the_user_elsewhere_or_stops_short_is_still_a_refusal():
+    redirect = (
+        "I'm sorry, but I cannot provide that information. However, you can try searching online for the "
+        "latest news, or check the studio's official website and social media channels, where updates "
+        "about the game and its release date are usually published first, along with trailers and other "
+        "announcements for players."
+    )
+    assert is_refusal(redirect)
+    assert is_refusal(
+        "I'm sorry, but as an AI, I cannot answer that. However, I can help with other queries."
+    )

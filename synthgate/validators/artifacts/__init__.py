@@ -15,7 +15,8 @@ Unfilled placeholders (`artifact.unfilled_placeholder`):
   (`{1, 2}`) and code blocks (`{ x++; }`) never have the `{identifier}` shape.
 - `<PLACEHOLDER>`, `<INSERT_NAME>`: all caps (3+ characters) in angle brackets; also
   `<insert ...>`, `<your ...>` and Alpaca's `<noinput>`. Not flagged: HTML tags (any case),
-  tokens ML prose talks about (`<EOS>`, `<UNK>`, ...), key names (`<ENTER>`), generics (`List<T>`).
+  tokens ML prose talks about (`<EOS>`, `<UNK>`, ...), key names (`<ENTER>`), generics (`List<T>`),
+  and the reader's own value on a code line (`bot.login('<YOUR_TOKEN>');`).
 - `[INSERT ...]`, `[Your Name]`, `[FIRST_NAME]`, `[Customer's Name]`, `[date and time]`: square
   brackets whose text starts with insert/your/enter your/fill in, is upper-case joined by `_`,
   or is a short phrase (no sentence punctuation, not opening with an article or pronoun, as
@@ -199,8 +200,12 @@ def _placeholders(text: str, protected: _Protected) -> list[tuple[int, int, str]
             a, b = m.span()
             if (a and (text[a - 1] == "<" or _is_word(text[a - 1]))) or text.startswith(">", b):
                 continue  # List<T>, <<SYS>>
-            if m.group(1).strip().upper() not in _ANGLE_OK and not protected.covers(a):
-                found.append((m.start(), m.end(), _PLACEHOLDER))
+            if m.group(1).strip().upper() in _ANGLE_OK or protected.covers(a):
+                continue
+            line_start = text.rfind("\n", 0, a) + 1
+            if _CODE_LINE.search(text[line_start : _line_end(text, b)]):
+                continue  # `bot.login('<YOUR_TOKEN>');`: the reader's own value in code
+            found.append((m.start(), m.end(), _PLACEHOLDER))
         found += [(m.start(), m.end(), _PLACEHOLDER) for m in _NOINPUT.finditer(text)]
     if "[" in text:
         for m in _SQUARE.finditer(text):

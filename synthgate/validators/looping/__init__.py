@@ -7,7 +7,8 @@ One verdict per code, each with the FIRST place it occurs:
   holding the last Q/A label. Not invented: a label opening the completion (it restates the
   question), a label whose question quotes the user's turn, the word "question" in prose, a bare
   "q:" / "q." asking nothing before the line ends (a variable named q), and every label when the
-  user asked for Q/A-shaped text (jokes, riddles, a quiz, an FAQ, questions) or the prompt is itself
+  user asked for Q/A-shaped text (jokes, riddles, a quiz, an FAQ, an interview, a questionnaire or
+  survey, questions) or the prompt is itself
   a labelled dialogue ("M: ..."). A completion starting with "Answer:" has no question label at
   all. `allow_qa_pairs` turns this off.
 - `loop.repeated_sentence` / `loop.repeated_line`: a sentence (or line) of 3+ words appears more
@@ -31,7 +32,8 @@ One verdict per code, each with the FIRST place it occurs:
 - `loop.fragment_loop`: the text ends in a unit of 1-12 words repeated at least
   `fragment_min_repeats` times in a row (a one-word unit, "ha ha ha ...", needs twice that), or in
   a 1-4 character unit repeated 8+ times ("!!!!!!!!", "hahahaha"; not digits), or holds anywhere a
-  run of 200+ of one letter or digit ("0000...", then an invented new turn). Span: the loop.
+  run of 200+ of one letter or digit ("0000...", then an invented new turn). Table cells and
+  borders (`|  |  |  |`, `-----`) are not fragments. Span: the loop.
 - `loop.finish_reason_length`: generation stopped at the token limit (no span).
 
 Code is left out of the Q/A, sentence, line and n-gram checks: fenced blocks and unfenced lines
@@ -92,6 +94,7 @@ _MIN_CHAR_REPEATS = 8
 _MIN_CHAR_RUN = 200
 _CHAR_RUN = re.compile(rf"([^\W_])\1{{{_MIN_CHAR_RUN - 1},}}")
 _LENGTH_REASONS = frozenset({"length", "max_tokens"})
+_TABLE_CHARS = set("|-:+=")  # an empty table row or border ("|  |  |  |") ends a template, not a loop
 
 
 def _merged(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
@@ -272,7 +275,7 @@ class LoopingValidator(Validator):
             while i >= unit and tokens[i] == tokens[i - unit]:
                 i -= 1
             run = n - 1 - i + unit  # tokens in the periodic tail
-            if run // unit >= needed:
+            if run // unit >= needed and not set("".join(tokens[n - unit :])) <= _TABLE_CHARS:
                 start = [m.start() for m in TOKEN.finditer(coarse)][n - run]
                 end = len(text.rstrip())
                 return self._v(
@@ -307,6 +310,8 @@ class LoopingValidator(Validator):
             unit = tail[-size:]
             if not tail.endswith(unit * _MIN_CHAR_REPEATS) or unit.strip().isdigit():
                 continue
+            if set(unit.strip()) <= _TABLE_CHARS:
+                continue  # table cells and borders ("  |  |  |", "------"), not noise
             if size == 1 and unit.isalnum():
                 continue  # "zzzzzzzz" or "0000000000" is a word or a number, not punctuation noise
             start = len(tail) - size * _MIN_CHAR_REPEATS
@@ -484,8 +489,9 @@ def _in_varied_context(spans: list[tuple[int, int]], text: str, seq: list[tuple[
 # "answer these questions"), or the prompt is itself a labelled dialogue ("M: Neither. ...") the
 # answer continues: labels are content.
 _QA_REQUEST = re.compile(
-    r"\b(?:jokes?|riddles?|quiz(?:zes)?|faqs?|q ?& ?a|trivia|flash ?cards?)\b"
-    r"|\b(?:write|generate|create|list|give|make|suggest|compose|prepare|draft|come up with)\b"
+    r"\b(?:jokes?|riddles?|quiz(?:zes)?|faqs?|q ?& ?a|trivia|flash ?cards?|interviews?|questionn?aires?"
+    r"|questioner|surveys?)\b"
+    r"|\b(?:write|generate|create|list|give|make|suggest|compose|prepare|draft|come up with|include)\b"
     r"[^.?!\n]{0,40}\bquestions\b"
     r"|(?:^|\n)[ \t]*[a-z]:[ \t]"
     r"|(?:^|\n)[ \t]*question[ \t]*#?\d{1,3}[ \t]*[:.)]"  # the prompt numbers its own questions
