@@ -9,8 +9,10 @@ between consecutive sizes; the goal is a flat line: peak RSS at 1M within 1.5x o
 
 `--checkpoints` also prints, every tenth of the run, the process RSS and what DuckDB holds
 (`duckdb_memory()`: buffer-managed memory by tag), which is how the figures in
-docs/incoming/mem.md were found. `--phase version-export` measures `version create` and a
-trl-jsonl `export` of the audited set instead of the audit (the audit is set-up there).
+docs/incoming/mem.md were found. `--phase generate` measures `synthgate generate` of N samples against
+a loopback scripted server instead. `--phase version-export` measures `version create` and a
+trl-jsonl `export` of the set instead, each in its own process (set up by an audit without
+validators; the table shows the larger peak of the two and their summed time, each is printed).
 
 Usage: .venv/bin/python benchmarks/audit_memory.py [--sizes 10000,100000,1000000] [--checkpoints]
 """
@@ -21,6 +23,7 @@ import argparse
 import json
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,31 +124,55 @@ def _audit(path: str, db: str, n: int, checkpoints: bool) -> None:
     print(json.dumps(out))
 
 
-def _version_export(path: str, db: str) -> None:
-    from synthgate.audit.runner import audit
+def _version_export(step: str, path: str, db: str) -> None:
+    """One step in its own process, so each peak RSS is that step's alone: `audit` (set-up, no
+    validators, no set checks), `version` (version create) or `export` (trl-jsonl, a gate that
+    lets everything through)."""
+    from synthgate.audit.runner import AuditOptions, audit
+    from synthgate.schemas.chain_config import ChainConfig
     from synthgate.store import Store
     from synthgate.training.export import export
     from synthgate.training.gate import GatePolicy
 
+    t0 = time.perf_counter()
     with Store.open(db) as store:
-        result = audit(path, store)
-        base = _peak_mb()
+        if step == "audit":
+            result = audit(path, store, AuditOptions(chain=ChainConfig(order=[], set_checks=False)))
+            Path(f"{db}.ids").write_text(result.dataset_id)
+        elif step == "version":
+            info = store.versions.create("bench", Path(f"{db}.ids").read_text())
+            Path(f"{db}.ids").write_text(info.id)
+        else:
+            policy = GatePolicy(block_codes=[], max_near_duplicate_share=1.0)
+            export(store, Path(f"{db}.ids").read_text(), "trl-jsonl", Path(db).parent / "export", policy)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_mb()}))
+
+
+def _generate(n: int, tmp: str) -> None:
+    """`generate` of n samples against the loopback scripted server (generate_throughput.py's set-up:
+    one document per sample, the fast chain, no critic, concurrency 8, 0 ms latency)."""
+    import multiprocessing as mp
+
+    from generate_throughput import _serve, config_for, write_docs
+
+    from synthgate.pipelines.runner import generate
+    from synthgate.store import Store
+
+    base = Path(tmp)
+    write_docs(base / "docs", n)
+    parent, child = mp.Pipe()
+    server = mp.Process(target=_serve, args=(0.0, child), daemon=True)
+    server.start()
+    try:
+        config = config_for(parent.recv(), n, 8, "fast")
         t0 = time.perf_counter()
-        info = store.versions.create("bench", result.dataset_id)
-        t_version, peak_version = time.perf_counter() - t0, _peak_mb()
-        t0 = time.perf_counter()
-        policy = GatePolicy(block_codes=[], max_near_duplicate_share=1.0)
-        export(store, info.id, "trl-jsonl", Path(db).parent / "export", policy)
-        t_export = time.perf_counter() - t0
-    out = {
-        "records": result.records,
-        "audit_peak_rss_mb": base,
-        "version_seconds": t_version,
-        "version_peak_rss_mb": peak_version,
-        "export_seconds": t_export,
-        "peak_rss_mb": _peak_mb(),
-    }
-    print(json.dumps(out))
+        with Store.open(base / "gen.duckdb") as store:
+            state = generate(config, store, base=base)
+        seconds = time.perf_counter() - t0
+    finally:
+        parent.send("stop")
+        server.join(timeout=5)
+    print(json.dumps({"seconds": seconds, "records": state.kept, "peak_rss_mb": _peak_mb()}))
 
 
 def _child(*args: str, checkpoints: bool = False) -> dict:
@@ -164,18 +191,22 @@ def _child(*args: str, checkpoints: bool = False) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--phase", choices=("audit", "version-export"), default="audit")
+    ap.add_argument("--phase", choices=("audit", "version-export", "generate"), default="audit")
     ap.add_argument("--checkpoints", action="store_true", help="Print RSS and DuckDB memory as it runs.")
     ap.add_argument("--tmp", help="Folder for the generated files and stores (default: a temp folder).")
     ap.add_argument("--_audit")
     ap.add_argument("--_version_export")
+    ap.add_argument("--_generate")
+    ap.add_argument("--_step", choices=("audit", "version", "export"))
     ap.add_argument("--_db")
     ap.add_argument("--_n", type=int, default=0)
     args = ap.parse_args()
     if args._audit:
         return _audit(args._audit, args._db, args._n, args.checkpoints)
     if args._version_export:
-        return _version_export(args._version_export, args._db)
+        return _version_export(args._step, args._version_export, args._db)
+    if args._generate:
+        return _generate(args._n, args._generate)
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
@@ -183,6 +214,11 @@ def main() -> None:
             data = Path(tmp) / f"records-{n}.jsonl"
             db = Path(tmp) / f"store-{n}" / "bench.duckdb"
             db.parent.mkdir()
+            if args.phase == "generate":
+                rows.append((n, _child("--_generate", str(db.parent), "--_n", str(n))))
+                print(f"{n}: {json.dumps(rows[-1][1])}", flush=True)
+                shutil.rmtree(db.parent)
+                continue
             make_records(data, n)
             print(f"{n} records generated ({data.stat().st_size / 1e6:.0f} MB)", flush=True)
             if args.phase == "audit":
@@ -191,19 +227,23 @@ def main() -> None:
                 res = _child(*cmd, checkpoints=bool(flags))
                 res["records/s"] = n / res["seconds"]
             else:
-                res = _child("--_version_export", str(data), "--_db", str(db))
+                steps = {
+                    step: _child("--_version_export", str(data), "--_db", str(db), "--_step", step)
+                    for step in ("audit", "version", "export")
+                }
+                res = {f"{k}_{m}": v[m] for k, v in steps.items() for m in ("seconds", "peak_rss_mb")}
+                res["seconds"] = steps["version"]["seconds"] + steps["export"]["seconds"]
+                res["peak_rss_mb"] = max(steps["version"]["peak_rss_mb"], steps["export"]["peak_rss_mb"])
             rows.append((n, res))
             print(f"{n}: {json.dumps(res)}", flush=True)
             data.unlink()
-            for f in db.parent.iterdir():
-                if f.is_file():
-                    f.unlink()
+            shutil.rmtree(db.parent)
     print()
     print(f"| records | wall s | peak RSS MB | slope bytes/record ({args.phase}) |")
     print("|---:|---:|---:|---:|")
     prev = None
     for n, res in rows:
-        secs = res.get("seconds") or res.get("version_seconds", 0) + res.get("export_seconds", 0)
+        secs = res["seconds"]
         slope = "" if prev is None else f"{(res['peak_rss_mb'] - prev[1]) * 1e6 / (n - prev[0]):.0f}"
         print(f"| {n:,} | {secs:.0f} | {res['peak_rss_mb']:.0f} | {slope} |")
         prev = (n, res["peak_rss_mb"])

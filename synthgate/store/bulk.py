@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -44,10 +45,11 @@ class BulkLoad:
         self._con = con
         self._dataset_id = dataset_id
         spill = con.temp_directory
+        made = not spill.exists()  # then removed again when empty: no stray `<store>.tmp` folder
         spill.mkdir(parents=True, exist_ok=True)
         _remove_orphans(spill)
         self.folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=spill))
-        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.folder), ignore_errors=True)
+        self._cleanup = weakref.finalize(self, _remove, self.folder, spill if made else None)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._pending: dict[str, list[pa.Table]] = {"samples": [], "verdicts": []}
         self._rows = {"samples": 0, "verdicts": 0}
@@ -105,6 +107,13 @@ class BulkLoad:
         writer.write_table(data.cast(writer.schema), row_group_size=len(data))
         pending.clear()
         self._rows[table] = 0
+
+
+def _remove(folder: Path, spill: Path | None) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    if spill is not None:
+        with suppress(OSError):  # DuckDB spills there too now: leave it
+            spill.rmdir()
 
 
 def _remove_orphans(spill: Path) -> None:
