@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from planted_secrets import ALNUM, AZURE_KEY, KEYS, all_planted, rand
+from planted_secrets import ALNUM, AZURE_KEY, EMAIL, KEYS, all_planted, rand
 
 from synthgate.schemas.chain_config import ChainConfig, SecretsConfig
 from synthgate.schemas.sample import Message, Sample
@@ -368,3 +368,19 @@ def test_a_password_the_user_pastes_into_a_generator_conversation_is_still_flagg
     assert [(v.code, v.span.field) for v in verdicts] == [("secret.api_key", "prompt")]
     assert s.prompt[0].content[verdicts[0].span.start : verdicts[0].span.end] == "Qw7#zR2!pL9x"
     assert "Qw7#zR2!pL9x" not in verdicts[0].message
+
+
+def test_a_text_scanned_again_gives_the_same_findings_in_a_fresh_list():
+    # Scans of recent texts are cached (the audit scans each text, then masks it for the store).
+    text = f"Mail {EMAIL} or use {KEYS['openai']} today."
+    first = find_secrets(text)
+    first.clear()  # a caller's list is its own
+
+    again = find_secrets(text)
+    longer = find_secrets(text + " More prose follows here." * 400)  # too long to be cached
+
+    assert [(f.code, text[f.start : f.end]) for f in again] == [
+        ("pii.email", EMAIL),
+        ("secret.api_key", KEYS["openai"]),
+    ]
+    assert longer == again
