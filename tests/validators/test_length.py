@@ -173,3 +173,39 @@ def test_tokenizer_without_chat_template_uses_the_plain_layout():
     assert counts == [(n_tokens(tok, prompt), n_tokens(tok, "Hello.<eos>"))]
     long = sample.replace(completion=text_of(tok, 80, seed=11))
     assert [v.code for v in validator.check(long).verdicts] == ["length.completion_over_budget"]
+
+
+def test_chain_counts_a_sample_repaired_before_length_on_its_repaired_text(gemma_tokenizer):
+    # The chain starts tokenizing a batch before the checks ahead of `length` run (prefetch); a
+    # sample they repair (a reasoning block stripped) must be counted as it leaves them.
+    from synthgate.schemas.chain_config import ChainConfig
+    from synthgate.validators.chain import Chain
+
+    thinking = rag_sample("Short.", "<think>" + text_of(gemma_tokenizer, 300, seed=12) + "</think>\n\nFine.")
+    plain = rag_sample("Short.", "Fine too.")
+    chain = Chain(ChainConfig(order=["thinking", "length"]), tokenizer=gemma_tokenizer)
+    length = LengthValidator(LengthConfig(), tokenizer=gemma_tokenizer)
+
+    results = chain.run_batch([thinking, plain])
+
+    assert [[v.code for v in r.verdicts] for r in results] == [["think.stripped"], []]
+    assert results[0].sample.completion == "Fine."
+    assert [r.tokens for r in results] == length.token_counts([results[0].sample, plain])
+    assert results[0].tokens != length.token_counts([thinking])[0]
+
+
+def test_chain_with_work_meanwhile_gives_the_results_of_a_plain_run(gemma_tokenizer):
+    from synthgate.schemas.chain_config import ChainConfig
+    from synthgate.validators.chain import Chain
+
+    samples = [rag_sample("Short.", "Fine."), rag_sample(text_of(gemma_tokenizer, 2000, seed=13), "Fine.")]
+    chain = Chain(
+        ChainConfig(order=["length"], length=LengthConfig(max_length=1024)), tokenizer=gemma_tokenizer
+    )
+    calls: list[int] = []
+
+    results = chain.run_batch(samples, meanwhile=lambda: calls.append(1))
+
+    assert calls == [1]
+    assert [[v.code for v in r.verdicts] for r in results] == [[], ["length.prompt_truncated"]]
+    assert results == [chain.run(s) for s in samples]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from planted_secrets import ALNUM, AZURE_KEY, KEYS, all_planted, rand
+from planted_secrets import ALNUM, AZURE_KEY, EMAIL, KEYS, all_planted, rand
 
 from synthgate.schemas.chain_config import ChainConfig, SecretsConfig
 from synthgate.schemas.sample import Message, Sample
@@ -375,3 +375,19 @@ def test_a_businesss_published_line_is_not_personal_data_but_a_persons_number_is
     assert found("This shop fits tires. Call us at 650-636-4884 or visit our website for a quote.") == []
     assert found("For help, our customer service line is (415) 867-5309.") == []
     assert found("You can reach me on my cell at 650-636-4884 tonight.") == [("pii.phone", "650-636-4884")]
+
+
+def test_a_text_scanned_again_gives_the_same_findings_in_a_fresh_list():
+    # Scans of recent texts are cached (the audit scans each text, then masks it for the store).
+    text = f"Mail {EMAIL} or use {KEYS['openai']} today."
+    first = find_secrets(text)
+    first.clear()  # a caller's list is its own
+
+    again = find_secrets(text)
+    longer = find_secrets(text + " More prose follows here." * 400)  # too long to be cached
+
+    assert [(f.code, text[f.start : f.end]) for f in again] == [
+        ("pii.email", EMAIL),
+        ("secret.api_key", KEYS["openai"]),
+    ]
+    assert longer == again

@@ -391,7 +391,7 @@ class SetChecker:
     def _near(self, p: int, fi: int, band_heads: np.ndarray) -> tuple[int, float | None, bool] | None:
         """The best earlier near duplicate: (position, ratio or None, whether it is only a template
         filled with other slot values). Prompts must also ask nearly the same (see _ASK_THRESHOLD)."""
-        candidates = Counter(int(h) for h in band_heads if 0 <= h < p)
+        candidates = Counter(h for h in band_heads.tolist() if 0 <= h < p)  # Python ints: no numpy scalars
         if not candidates:
             return None
         mine = self._cache[p]
