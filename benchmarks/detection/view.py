@@ -76,7 +76,12 @@ def main() -> None:
             if args.full or len(c) <= cut
             else c[: args.head] + f"\n[... {len(c) - cut + 100} chars elided ...]\n" + c[-args.tail :]
         )
-        print("COMPLETION:", repr(shown) if len(c) < 80 else shown)
+        # A short completion is shown as a Python literal (so empty or whitespace-only text is visible);
+        # the label says so, because its quotes and \n escapes are the viewer's, not the data's.
+        if len(c) < 80:
+            print("COMPLETION (python repr, quotes not in the data):", repr(shown))
+        else:
+            print("COMPLETION:", shown)
         if "rejected" in rec:
             rj = rec["rejected"][-1]["content"]
             print("REJECTED:", rj[:150] + (" [...] " + rj[-100:] if len(rj) > 250 else rj[150:]))
