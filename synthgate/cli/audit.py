@@ -122,6 +122,19 @@ def audit(
         Path | None, typer.Option("--html", help="Also write the HTML report here (see synthgate report).")
     ] = None,
     examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
+    engine: Annotated[
+        str, typer.Option(help="local (one process) or ray (Ray actors; needs the `ray` extra).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine ray: auto (the cluster started here) or ray://HOST:PORT [default: a local Ray]."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="--engine ray: actors, one CPU each [default: the cluster's CPUs]."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON document (dataset_id inside).")
     ] = False,
@@ -143,8 +156,13 @@ def audit(
         synthgate audit raw.jsonl --prompt-field problem --completion-field solution --task-field kind
         synthgate audit 'shards/*.jsonl.gz' --report report.jsonl
         synthgate audit hub-snapshot/ --split test
+        synthgate audit 'shards/*.parquet' --engine ray --address auto --report report.jsonl
     """
     del allow_extra_fields  # the old opt-in, now the default: accepted so old commands still run
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine {engine!r} is not an engine", hint="Use local or ray.")
+    if engine == "local" and (address is not None or workers is not None):
+        raise ConfigError("--address and --workers need --engine ray", hint="Add --engine ray.")
     chain = load_chain_config(config, tokenizer=tokenizer, max_length=max_length)
     if thinking is not None:
         chain = _with_thinking_mode(chain, thinking)
@@ -176,7 +194,17 @@ def audit(
             disable=as_json or not err_console.is_terminal,
         ) as bar:
             task = bar.add_task("audit", total=count_hint(inputs), rate="")
-            result = run_audit(inputs, store, options, progress=lambda n: bar.advance(task, n))
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+
+            if engine == "ray":
+                from synthgate.audit.ray_engine import RayOptions, audit_on_ray
+
+                ray_options = RayOptions(address=address, workers=workers)
+                result = audit_on_ray(inputs, store, options, ray_options, progress=advance)
+            else:
+                result = run_audit(inputs, store, options, progress=advance)
         ds = result.dataset_id
         if report_path:
             report.write_report(store, ds, report_path)
