@@ -26,12 +26,13 @@ actors' work, since the driver takes each block as soon as every block before it
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,11 @@ def audit_on_ray(
         blocks = plan_blocks(inputs, ray_options.block_bytes, ray_options.block_rows)
         count = ray.remote(count_block)
         sha = ray.remote(file_sha256)
-        hash_refs = [sha.remote(p) for p in inputs.shards]
-        blocks = number_blocks(blocks, ray.get([count.remote(inputs, b) for b in blocks]))
+        # Tasks run in another folder: they get absolute paths (actors move to the driver's folder,
+        # so that the paths in their messages read as the local engine's do).
+        anywhere = replace(inputs, shards=tuple(p.absolute() for p in inputs.shards))
+        hash_refs = [sha.remote(p) for p in anywhere.shards]
+        blocks = number_blocks(blocks, ray.get([count.remote(anywhere, b) for b in blocks]))
         hashes = ray.get(hash_refs)
         shards = _shard_summary(inputs, blocks, hashes)
         work = Path(tempfile.mkdtemp(prefix="synthgate-ray-", dir=ray_options.work_dir))
@@ -120,8 +124,12 @@ def audit_on_ray(
 class BlockAuditor:
     """A Ray Data actor: builds the chain once, then audits whole blocks into Parquet shards."""
 
-    def __init__(self, inputs: InputSet, options: AuditOptions, pairs: bool | None, work: str) -> None:
+    def __init__(
+        self, inputs: InputSet, options: AuditOptions, pairs: bool | None, work: str, cwd: str
+    ) -> None:
         os.environ.update(_ONE_THREAD)  # before the tokenizer's first use starts its thread pool
+        if Path(cwd).is_dir():  # relative paths (inputs, eval sets, tokenizer) mean the driver's
+            os.chdir(cwd)
         self.inputs, self.options, self.pairs, self.work = inputs, options, pairs, Path(work)
         self.chain = build_chain(options)
         self.caps = cap_observer(options.chain) is not None
@@ -211,11 +219,18 @@ def _phase_one(
     from ray.data import ActorPoolStrategy, DataContext
 
     ctx = DataContext.get_current()
-    ctx.enable_progress_bars = False
+    ctx.enable_progress_bars = False  # the CLI draws its own bar
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     items = [{"block": pickle.dumps(b)} for b in blocks]
     return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
         BlockAuditor,
-        fn_constructor_kwargs={"inputs": inputs, "options": options, "pairs": pairs, "work": str(work)},
+        fn_constructor_kwargs={
+            "inputs": inputs,
+            "options": options,
+            "pairs": pairs,
+            "work": str(work.resolve()),
+            "cwd": os.getcwd(),
+        },
         batch_size=1,
         compute=ActorPoolStrategy(size=min(workers, len(blocks))),
         num_cpus=1,
@@ -304,11 +319,12 @@ def _connect(ray: Any, ray_options: RayOptions) -> bool:
     if ray.is_initialized():
         return False
     if ray_options.address is not None:
-        ray.init(address=ray_options.address, log_to_driver=False)
+        ray.init(address=ray_options.address, log_to_driver=False, logging_level=logging.WARNING)
     else:
         ray.init(
             num_cpus=ray_options.workers or os.cpu_count() or 1,
             include_dashboard=False,
             log_to_driver=False,
+            logging_level=logging.WARNING,
         )
     return True

@@ -1,0 +1,125 @@
+"""The audit on Ray vs. the single-process audit: records/s, startup cost, peak driver memory.
+
+Generates N synthetic RAG records (the records of benchmarks/audit_throughput.py: ~400 tokens each,
+a few percent planted failures) and audits them, each run in a fresh child process:
+  local     : `synthgate.audit.runner.audit` (one process)
+  ray Ww    : `synthgate.audit.ray_engine.audit_on_ray` with W actors on a local Ray started with
+              W CPUs for the actors; its time is split into startup (`ray.init`), a fixed cost per
+              audit (a 20-record audit: actor start, chain and tokenizer load) and the audit itself
+and prints records/s (over the audit with its fixed cost, and with startup too), each run's peak
+driver RSS, and the speed-up per added worker. Every Ray run's status and code counts must equal
+the local run's (the script exits 1 otherwise).
+
+Usage: .venv/bin/python benchmarks/audit_ray.py [--n 200000] [--workers 1 2] [--block-mb 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from audit_throughput import make_records  # noqa: E402
+
+
+def _local(path: str, db: str) -> dict:
+    t0 = time.perf_counter()
+    from synthgate.audit.runner import AuditOptions, audit
+    from synthgate.store import Store
+
+    with Store.open(db) as store:
+        result = audit(path, store, AuditOptions())
+    return {"seconds": time.perf_counter() - t0, "counts": [result.status_counts, result.code_counts]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--block-mb", type=float, default=4.0, help="JSONL block size (default 4 MB).")
+    ap.add_argument("--_run", help=argparse.SUPPRESS)
+    ap.add_argument("--_data", help=argparse.SUPPRESS)
+    ap.add_argument("--_db", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._run:
+        out = _local(args._data, args._db) if args._run == "local" else _ray_run(args)
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(out))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "records.jsonl"
+        make_records(data, args.n)
+        print(f"{args.n} records ({data.stat().st_size / 1e6:.0f} MB); each run in a fresh process")
+        runs = {"local": _child(args, "local", data, tmp)}
+        for w in args.workers:
+            runs[f"ray {w}w"] = _child(args, str(w), data, tmp)
+    local = runs["local"]
+    print(f"{'run':<9}{'records/s':>11}{'incl. startup':>15}{'startup s':>11}{'fixed s':>9}{'driver MB':>11}")
+    for name, r in runs.items():
+        audit_s = r["seconds"]
+        total = audit_s + r.get("startup", 0.0)
+        print(
+            f"{name:<9}{args.n / audit_s:>11.0f}{args.n / total:>15.0f}{r.get('startup', 0.0):>11.1f}"
+            f"{r.get('fixed', 0.0):>9.1f}{r['peak_rss_mb']:>11.0f}"
+        )
+    ones = [r for name, r in runs.items() if name == "ray 1w"]
+    for w in args.workers:
+        r = runs[f"ray {w}w"]
+        line = f"ray {w}w vs local: {local['seconds'] / r['seconds']:.2f}x"
+        if ones and w > 1:
+            line += f"; vs ray 1w: {ones[0]['seconds'] / r['seconds']:.2f}x ({w} workers)"
+        print(line)
+    same = all(r["counts"] == local["counts"] for r in runs.values())
+    print(f"status and code counts equal to the local engine's: {same}")
+    if not same:
+        raise SystemExit(1)
+
+
+def _ray_run(args: argparse.Namespace) -> dict:
+    """One Ray run: startup, a 20-record audit (the fixed cost of an audit), then the audit."""
+    workers = int(args._run)
+    t0 = time.perf_counter()
+    import ray
+
+    from synthgate.audit.ray_engine import RayOptions, audit_on_ray
+    from synthgate.audit.runner import AuditOptions
+    from synthgate.store import Store
+
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    startup = time.perf_counter() - t0
+    options = RayOptions(workers=workers, block_bytes=int(args.block_mb * (1 << 20)))
+    small = Path(args._data).with_name(f"small-{workers}.jsonl")
+    with open(args._data) as f, small.open("w") as out:
+        out.writelines(line for _, line in zip(range(20), f, strict=False))
+    t1 = time.perf_counter()
+    with Store.open(args._db + ".small") as store:
+        audit_on_ray(small, store, AuditOptions(), options)
+    fixed = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    with Store.open(args._db) as store:
+        result = audit_on_ray(args._data, store, AuditOptions(), options)
+    seconds = time.perf_counter() - t2
+    ray.shutdown()
+    return {
+        "seconds": seconds,
+        "startup": startup,
+        "fixed": fixed,
+        "counts": [result.status_counts, result.code_counts],
+    }
+
+
+def _child(args: argparse.Namespace, run: str, data: Path, tmp: str) -> dict:
+    cmd = [sys.executable, __file__, "--_run", run, "--_data", str(data), "--_db", f"{tmp}/{run}.duckdb"]
+    cmd += ["--block-mb", str(args.block_mb)]
+    out = subprocess.run(cmd, check=True, text=True, stdout=subprocess.PIPE).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
