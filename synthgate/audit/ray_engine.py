@@ -99,7 +99,13 @@ def audit_on_ray(
     ray = _import_ray()
     started = _connect(ray, ray_options)
     try:
-        workers = ray_options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        workers = ray_options.workers or max(1, cpus)
+        if workers > cpus:  # the actor pool would wait for CPUs that never come
+            raise ConfigError(
+                f"--workers {workers} but the Ray cluster has {cpus} CPUs",
+                hint="Pass --workers at most the cluster's CPUs, or add nodes (ray start --address ...).",
+            )
         blocks = plan_blocks(inputs, ray_options.block_bytes, ray_options.block_rows)
         count = ray.remote(count_block)
         sha = ray.remote(file_sha256)

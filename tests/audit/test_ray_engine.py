@@ -24,7 +24,7 @@ from synthgate.audit import report  # noqa: E402
 from synthgate.audit.ray_engine import RayOptions, audit_on_ray  # noqa: E402
 from synthgate.audit.runner import AuditOptions, AuditResult, audit  # noqa: E402
 from synthgate.cli.app import app  # noqa: E402
-from synthgate.errors import InputError  # noqa: E402
+from synthgate.errors import ConfigError, InputError  # noqa: E402
 from synthgate.store import Store  # noqa: E402
 from tests.real_shapes import ALPACA, GSM8K, write_jsonl  # noqa: E402
 
@@ -203,9 +203,17 @@ def test_cli_engine_ray_prints_and_writes_what_the_local_engine_does(tmp_path):
 
 
 def test_address_without_engine_ray_is_refused(tmp_path):
-    data = write_jsonl(tmp_path / "sft.jsonl", _sft_with_copies(3))
+    data = write_jsonl(tmp_path / "sft.jsonl", _sft_with_copies(8))
     result = CliRunner().invoke(
         app, ["audit", str(data), "--db", str(tmp_path / "s.duckdb"), "--workers", "2"]
     )
     assert result.exit_code == 2
     assert "--address and --workers need --engine ray" in result.output
+
+
+def test_more_workers_than_the_cluster_has_cpus_is_refused_before_any_work(tmp_path):
+    data = write_jsonl(tmp_path / "sft.jsonl", _sft_with_copies(8))
+    with Store.open(tmp_path / "s.duckdb") as store:
+        with pytest.raises(ConfigError, match=r"--workers 3 but the Ray cluster has 2 CPUs"):
+            audit_on_ray(data, store, AuditOptions(), RayOptions(workers=3))
+        assert store.datasets.list() == []
