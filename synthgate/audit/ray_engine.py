@@ -224,9 +224,9 @@ def _phase_one(
 ) -> Any:
     from ray.data import ActorPoolStrategy, DataContext
 
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False  # the CLI draws its own bar
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     items = [{"block": pickle.dumps(b)} for b in blocks]
     return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
         BlockAuditor,

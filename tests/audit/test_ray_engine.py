@@ -96,6 +96,8 @@ def _sft_with_copies(n: int = 40) -> list[dict]:
 
 def test_duplicates_across_blocks_and_bad_lines_with_skip_invalid_audit_identically(tmp_path):
     records = _sft_with_copies()
+    for i in (0, 9, 18, 27, 36):  # the teacher's count at a round cap, in five blocks
+        records[i]["completion_tokens"] = 256
     lines = [json.dumps(r) for r in records]
     lines[4] = "{not json"
     lines[11] = json.dumps(["a list, not a record"])
@@ -117,6 +119,8 @@ def test_duplicates_across_blocks_and_bad_lines_with_skip_invalid_audit_identica
         (43, "dup.exact_completion"),
         (44, "input.not_utf8"),
     ]
+    capped = [i for i, v in on_ray["verdicts"] if v["code"] == "length.truncated_completion"]
+    assert capped == [0, 9, 18, 27, 36]
 
 
 def test_first_bad_record_stops_both_engines_alike_and_leaves_the_store_as_it_was(tmp_path):
