@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import subprocess
 import sys
@@ -85,6 +86,20 @@ def main() -> None:
         f"driver CPU share: {driver / local['cpu_s']:.0%} of the local engine's CPU, so at most "
         f"~{local['cpu_s'] / driver:.1f}x the local engine whatever the workers (the driver is serial)"
     )
+    # A projection, not a measurement: N cores of actors give N x the records/s one fully used
+    # core gives (the actors' CPU per record measured above), capped by the driver's serial share.
+    best = min((r for name, r in runs.items() if name != "local"), key=lambda r: r["actors_cpu_s"])
+    per_core, ceiling = args.n / best["actors_cpu_s"], args.n / best["driver_cpu_s"]
+    local_rate = args.n / local["cpu_s"]  # the local engine on one full core (its CPU, load aside)
+    print(
+        f"per actor core: {per_core:.0f} records/s of actor CPU; driver ceiling: {ceiling:.0f} records/s "
+        f"(driver CPU {best['driver_cpu_s']:.1f} s for {args.n} records)"
+    )
+    print("PROJECTION (not measured): records/s with N actor cores, each a full core, driver on its own core")
+    for cores in (1, 2, 4, 8, 16, 32, 64):
+        rate = min(cores * per_core, ceiling)
+        ratio = rate / local_rate
+        print(f"  {cores:>3} cores: {rate:>7.0f} records/s  ({ratio:.1f}x the local engine on one core)")
     same = all(r["counts"] == local["counts"] for r in runs.values())
     print(f"status and code counts equal to the local engine's: {same}")
     if not same:
@@ -111,16 +126,25 @@ def _ray_run(args: argparse.Namespace) -> dict:
     with Store.open(args._db + ".small") as store:
         audit_on_ray(small, store, AuditOptions(), options)
     fixed = time.perf_counter() - t1
+    logged: list[tuple] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: logged.append(record.args)  # type: ignore[method-assign]
+    engine_log = logging.getLogger("synthgate.audit.ray_engine")
+    engine_log.setLevel(logging.INFO)
+    engine_log.addHandler(handler)
     t2, cpu = time.perf_counter(), _cpu()
     with Store.open(args._db) as store:
         result = audit_on_ray(args._data, store, AuditOptions(), options)
     seconds, cpu = time.perf_counter() - t2, _cpu() - cpu
+    _, _, actors_cpu, driver_cpu = logged[-1]
     ray.shutdown()
     return {
         "seconds": seconds,
         "startup": startup,
         "fixed": fixed,
         "cpu_s": cpu,
+        "actors_cpu_s": actors_cpu,
+        "driver_cpu_s": driver_cpu,
         "counts": [result.status_counts, result.code_counts],
     }
 

@@ -31,6 +31,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -58,6 +59,7 @@ from synthgate.validators.preference import PairChecker
 
 # Each actor holds one CPU: the tokenizer's own thread pool would otherwise take every core.
 _ONE_THREAD = {"TOKENIZERS_PARALLELISM": "false", "RAYON_NUM_THREADS": "1", "RAYON_RS_NUM_CPUS": "1"}
+_log = logging.getLogger(__name__)
 _COLUMNS = ("idx", "row", "verdicts", "shape", "extra", "tokens")
 
 
@@ -141,10 +143,12 @@ class BlockAuditor:
         self.caps = cap_observer(options.chain) is not None
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        out: dict[str, list] = {"number": [], "path": [], "records": [], "error": [], "pairs": []}
+        out: dict[str, list] = {"number": [], "path": [], "records": [], "error": [], "pairs": [], "cpu": []}
         for spec in batch["block"]:
             block: Block = pickle.loads(spec)
+            cpu = time.process_time()
             path, records, error, pairs = self.audit_block(block)
+            out["cpu"].append(time.process_time() - cpu)
             out["number"].append(block.number)
             out["path"].append(path)
             out["records"].append(records)
@@ -258,6 +262,7 @@ def _set_level(
 
     pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)
     caps = cap_observer(options.chain)
+    actors_cpu, driver_cpu = 0.0, time.process_time()
     with store.transaction():
         writer = open_dataset(store, inputs, hashes, options)
         done: dict[int, dict] = {}
@@ -285,9 +290,20 @@ def _set_level(
                         progress(len(rows))
                 pairs.merge(json.loads(block["pairs"]))
                 following += 1
+                actors_cpu += float(block["cpu"])
         if following != len(blocks):
             raise RuntimeError(f"Ray returned {following} of {len(blocks)} blocks in order")
-        return finish_audit(writer, options, adapter, pairs, caps, shards)
+        result = finish_audit(writer, options, adapter, pairs, caps, shards)
+    # What a user sizing a cluster needs: the actors' CPU per record (chain build excluded) and the
+    # driver's own (serial) CPU, which bounds the speed-up any number of actors can give.
+    _log.info(
+        "ray audit: %d records in %d blocks; actors' CPU %.2f s; driver's CPU %.2f s",
+        result.records,
+        len(blocks),
+        actors_cpu,
+        time.process_time() - driver_cpu,
+    )
+    return result
 
 
 def _shard_summary(inputs: InputSet, blocks: list[Block], hashes: list[str | None]) -> list[dict]:
