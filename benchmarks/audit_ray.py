@@ -4,10 +4,13 @@ Generates N synthetic RAG records (the records of benchmarks/audit_throughput.py
 a few percent planted failures) and audits them, each run in a fresh child process:
   local     : `synthgate.audit.runner.audit` (one process)
   ray Ww    : `synthgate.audit.ray_engine.audit_on_ray` with W actors on a local Ray started with
-              W CPUs for the actors; its time is split into startup (`ray.init`), a fixed cost per
-              audit (a 20-record audit: actor start, chain and tokenizer load) and the audit itself
-and prints records/s (over the audit with its fixed cost, and with startup too), each run's peak
-driver RSS, and the speed-up per added worker. Every Ray run's status and code counts must equal
+              W CPUs for the actors
+Each run's time is split into startup (`ray.init`), a fixed cost per audit (a 20-record audit
+first: imports, actor start, chain and tokenizer load) and the audit itself; it prints records/s
+(over the audit, and with startup too), peak driver RSS, the speed-up per added worker, and the
+CPU seconds of the local engine, of the Ray actors and of the Ray driver. From the last two it
+projects records/s for N cores (labelled a projection): N x the records one actor core audits per
+CPU second, capped by the driver's serial share. Every Ray run's status and code counts must equal
 the local run's (the script exits 1 otherwise).
 
 Usage: .venv/bin/python benchmarks/audit_ray.py [--n 200000] [--workers 1 2] [--block-mb 4]
@@ -30,13 +33,30 @@ from audit_throughput import make_records  # noqa: E402
 
 
 def _local(path: str, db: str) -> dict:
+    """The local engine: a 20-record audit (its fixed cost: imports, tokenizer), then the audit."""
     t0 = time.perf_counter()
     from synthgate.audit.runner import AuditOptions, audit
     from synthgate.store import Store
 
+    with Store.open(db + ".small") as store:
+        audit(_head(path, "local"), store, AuditOptions())
+    fixed = time.perf_counter() - t0
+    t1, cpu = time.perf_counter(), _cpu()
     with Store.open(db) as store:
         result = audit(path, store, AuditOptions())
-    return {"seconds": time.perf_counter() - t0, "counts": [result.status_counts, result.code_counts]}
+    return {
+        "seconds": time.perf_counter() - t1,
+        "fixed": fixed,
+        "cpu_s": _cpu() - cpu,
+        "counts": [result.status_counts, result.code_counts],
+    }
+
+
+def _head(path: str, name: str, n: int = 20) -> Path:
+    small = Path(path).with_name(f"small-{name}.jsonl")
+    with open(path) as f, small.open("w") as out:
+        out.writelines(line for _, line in zip(range(n), f, strict=False))
+    return small
 
 
 def main() -> None:
@@ -81,7 +101,7 @@ def main() -> None:
         if ones and w > 1:
             line += f"; vs ray 1w: {ones[0]['seconds'] / r['seconds']:.2f}x ({w} workers)"
         print(line)
-    driver = max(r["cpu_s"] for name, r in runs.items() if name != "local")
+    driver = max(r["driver_cpu_s"] for name, r in runs.items() if name != "local")
     print(
         f"driver CPU share: {driver / local['cpu_s']:.0%} of the local engine's CPU, so at most "
         f"~{local['cpu_s'] / driver:.1f}x the local engine whatever the workers (the driver is serial)"
@@ -90,7 +110,7 @@ def main() -> None:
     # core gives (the actors' CPU per record measured above), capped by the driver's serial share.
     best = min((r for name, r in runs.items() if name != "local"), key=lambda r: r["actors_cpu_s"])
     per_core, ceiling = args.n / best["actors_cpu_s"], args.n / best["driver_cpu_s"]
-    local_rate = args.n / local["cpu_s"]  # the local engine on one full core (its CPU, load aside)
+    local_rate = args.n / local["cpu_s"]  # the local engine on one full core (its CPU, startup aside)
     print(
         f"per actor core: {per_core:.0f} records/s of actor CPU; driver ceiling: {ceiling:.0f} records/s "
         f"(driver CPU {best['driver_cpu_s']:.1f} s for {args.n} records)"
@@ -119,9 +139,7 @@ def _ray_run(args: argparse.Namespace) -> dict:
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     startup = time.perf_counter() - t0
     options = RayOptions(workers=workers, block_bytes=int(args.block_mb * (1 << 20)))
-    small = Path(args._data).with_name(f"small-{workers}.jsonl")
-    with open(args._data) as f, small.open("w") as out:
-        out.writelines(line for _, line in zip(range(20), f, strict=False))
+    small = _head(args._data, str(workers))
     t1 = time.perf_counter()
     with Store.open(args._db + ".small") as store:
         audit_on_ray(small, store, AuditOptions(), options)

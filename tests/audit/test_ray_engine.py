@@ -30,7 +30,7 @@ from tests.real_shapes import ALPACA, GSM8K, write_jsonl  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-TINY = RayOptions(workers=2, block_bytes=700, block_rows=1)
+TINY = RayOptions(workers=2, block_bytes=1500, block_rows=1)  # 2-4 records a block
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,7 +80,7 @@ def _assert_equal(local: dict, on_ray: dict) -> None:
 
 def test_demo_sets_audit_identically(tmp_path):
     paths = [ROOT / "demo/data/poisoned_rag.jsonl", ROOT / "demo/data/clean_rag.jsonl"]
-    local, on_ray = _both(tmp_path, paths, AuditOptions())
+    local, on_ray = _both(tmp_path, paths, AuditOptions(), RayOptions(workers=2, block_bytes=4000))
     _assert_equal(local, on_ray)
     assert local["result"][1]["fail"] > 0  # the poisoned set's findings are there to compare
     assert len(on_ray["summary"]["shards"]) == 2
