@@ -184,7 +184,7 @@ class BlockAuditor:
                     cols["extra"].append(extra)
                     cols["tokens"].append(tokens.get(row.index))
                 adapter.counted.clear()
-        except InputError as err:  # the audit stops at the first one in index order: the driver's
+        except InputError as err:  # raised by the driver when it reaches this block, in index order
             error = pickle.dumps((err.detail, err.path, err.record, err.field, err.code, err.hint))
         table = pa.table(
             {
