@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU build; an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[train,generate,distilabel,gguf,local,dev,teacher-qwen2-5-coder-0-5b]'
+	$(BIN)/python -m pip install --quiet -e '.[train,generate,distilabel,gguf,local,dev,ray,teacher-qwen2-5-coder-0-5b]'
 	touch $(STAMP)
 
 install: $(STAMP)

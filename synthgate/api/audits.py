@@ -159,6 +159,9 @@ def audit(
     summary: PathLike | None = None,
     html: PathLike | None = None,
     progress: Callable[[int], None] | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> AuditResult:
     """Audit `data`: every record through the validator chain, plus the set-level checks.
 
@@ -169,7 +172,9 @@ def audit(
     dataset in that DuckDB file; an open Store is used and left open. `config` is a chain config
     file or ChainConfig; `tokenizer` and `max_length` override its length settings. The other
     options are `synthgate audit`'s flags: `fail_on` ("block", "warn", "none" or code prefixes)
-    decides `result.failed`; `report`, `summary` and `html` also write those files.
+    decides `result.failed`; `report`, `summary` and `html` also write those files. `engine="ray"`
+    runs the per-record half on Ray (`address`: a cluster, else a local Ray; `workers`: actors),
+    with results equal to the local engine's (needs the `ray` extra; paths only).
 
     Raises InputError for unusable input (naming the file or data, the record and the field;
     `skip_invalid=True` reports such records as input.* findings instead), ConfigError for a bad
@@ -188,6 +193,10 @@ def audit(
     from synthgate.schemas.field_map import FieldNames
     from synthgate.store import Store
 
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine {engine!r} is not an engine", hint="Use local or ray.")
+    if engine == "local" and (address is not None or workers is not None):
+        raise ConfigError("--address and --workers need --engine ray", hint="Add --engine ray.")
     chain = load_chain_config(config, tokenizer=tokenizer, max_length=max_length)
     if thinking is not None:
         chain = with_thinking_mode(chain, thinking)
@@ -213,7 +222,15 @@ def audit(
     target = IN_MEMORY if db is None else db
     in_memory = not isinstance(target, Store) and str(target) == IN_MEMORY
     with using_store(target) as store:
-        ds = run_audit(inputs, store, options, progress=progress).dataset_id
+        if engine == "ray":
+            from synthgate.audit.ray_engine import RayOptions, audit_on_ray
+
+            if not isinstance(inputs, InputSet):
+                raise ConfigError("--engine ray audits files", hint="Write the records to a file first.")
+            ray_options = RayOptions(address=address, workers=workers)
+            ds = audit_on_ray(inputs, store, options, ray_options, progress=progress).dataset_id
+        else:
+            ds = run_audit(inputs, store, options, progress=progress).dataset_id
         if report is not None:
             files.write_report(store, ds, report)
         data_summary = files.write_summary(store, ds, summary) if summary else files.summary(store, ds)

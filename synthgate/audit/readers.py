@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from synthgate.audit.inputs import (
     COMPRESSIONS,
@@ -89,13 +89,14 @@ def read_records(
     inputs = path if isinstance(path, InputSet) else resolve_inputs(path, split, default_split)
     for shard in inputs.shards[1:]:
         _opener(shard)  # every shard's whole-file problems surface before the first record
-    first = _open_file(inputs.shards[0])
+    first = open_shard(inputs.shards[0])
     if len(inputs.shards) == 1:
         return first
     return _chained(inputs.shards, first)
 
 
-def _open_file(p: Path) -> Iterator[RawRecord]:
+def open_shard(p: Path) -> Iterator[RawRecord]:
+    """One file's (or datasets folder's) records, indexes from 0; an empty one raises at its end."""
     if p.is_dir():
         return _counted(p, _open_datasets_folder(p))
     return _counted(p, _opener(p)(p))
@@ -131,11 +132,18 @@ def _chained(shards: tuple[Path, ...], first: Iterator[RawRecord]) -> Iterator[R
     start = 0
     for n, shard in enumerate(shards):
         count = 0
-        for rec in first if n == 0 else _open_file(shard):
-            err = rec.error if rec.error is None else _renumbered(rec.error, rec, start)
-            yield RawRecord(rec.index + start, rec.line, rec.data, err, n, start)
+        for rec in place_in_set(first if n == 0 else open_shard(shard), n, start):
+            yield rec
             count += 1
         start += count
+
+
+def place_in_set(records: Iterator[RawRecord], shard: int, start: int) -> Iterator[RawRecord]:
+    """A file's records as shard `shard` of several whose records before it number `start`:
+    indexes continue over the shards, errors renumbered to match."""
+    for rec in records:
+        err = rec.error if rec.error is None else _renumbered(rec.error, rec, start)
+        yield RawRecord(rec.index + start, rec.line, rec.data, err, shard, start)
 
 
 def _renumbered(err: InputError, rec: RawRecord, start: int) -> InputError:
@@ -182,16 +190,33 @@ def count_hint(path: str | Path | InputSet) -> int | None:
 def _open_jsonl(path: Path) -> Iterator[RawRecord]:
     # Bytes in, decoded line by line: one non-UTF-8 line is one bad record, not a dead file.
     with open_binary(path) as f:
-        index, offset = 0, 0
-        for lineno, raw in enumerate(f, 1):
-            start = offset
-            offset += len(raw)
-            if lineno == 1 and raw.startswith(_BOM):
-                raw, start = raw[len(_BOM) :], start + len(_BOM)
-            if not raw.strip():
-                continue
-            yield RawRecord(index, lineno, *_parse_line(path, index, lineno, raw, start))
-            index += 1
+        yield from _jsonl_lines(path, f, 0, 1, 0, None)
+
+
+def read_jsonl_range(
+    path: Path, start: int, end: int, first_line: int, first_index: int
+) -> Iterator[RawRecord]:
+    """The records of an uncompressed JSONL file whose lines start in bytes [start, end) (`start`
+    a line start), numbered from `first_line` and `first_index` as reading the whole file would."""
+    with path.open("rb") as f:
+        f.seek(start)
+        yield from _jsonl_lines(path, f, start, first_line, first_index, end)
+
+
+def _jsonl_lines(
+    path: Path, f: BinaryIO, offset: int, first_line: int, index: int, end: int | None
+) -> Iterator[RawRecord]:
+    for lineno, raw in enumerate(f, first_line):
+        if end is not None and offset >= end:
+            return
+        start = offset
+        offset += len(raw)
+        if lineno == 1 and raw.startswith(_BOM):
+            raw, start = raw[len(_BOM) :], start + len(_BOM)
+        if not raw.strip():
+            continue
+        yield RawRecord(index, lineno, *_parse_line(path, index, lineno, raw, start))
+        index += 1
 
 
 def _parse_line(
@@ -381,6 +406,14 @@ def _open_parquet(path: Path) -> Iterator[RawRecord]:
     return _rows(pf.iter_batches(batch_size=_BATCH))
 
 
+def read_parquet_row_groups(path: Path, groups: list[int], first_index: int) -> Iterator[RawRecord]:
+    """The records of some row groups of a Parquet file, numbered from `first_index` (the rows
+    before the first group) as reading the whole file would."""
+    import pyarrow.parquet as pq
+
+    return _rows(pq.ParquetFile(path).iter_batches(batch_size=_BATCH, row_groups=groups), first_index)
+
+
 def _open_arrow(path: Path) -> Iterator[RawRecord]:
     """An Arrow IPC file as the hub and `datasets` write it (the stream format), or the file format."""
     import pyarrow as pa
@@ -420,8 +453,7 @@ def _open_datasets_folder(path: Path) -> Iterator[RawRecord]:
     return _rows(ds.with_format("arrow").iter(batch_size=_BATCH))
 
 
-def _rows(batches: Iterator[Any]) -> Iterator[RawRecord]:
-    index = 0
+def _rows(batches: Iterator[Any], index: int = 0) -> Iterator[RawRecord]:
     for batch in batches:  # pyarrow RecordBatch or Table: only one batch is in memory at a time
         for row in batch.to_pylist():
             yield RawRecord(index, None, row, None)
@@ -459,6 +491,11 @@ def nests_deeper(value: Any, limit: int) -> bool:
 
 def _too_deep(where: str) -> str:
     return f"{where} nests arrays/objects too deep to read (more than {MAX_DEPTH} levels)"
+
+
+def empty_file_error(path: Path) -> InputError:
+    """The error for a file that holds no records."""
+    return _empty(path)
 
 
 def _empty(path: Path) -> InputError:

@@ -14,7 +14,7 @@ an `input.malformed` record.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +88,7 @@ def audit(
     """Audit `path` (files, folders, globs: one dataset; or records in memory) into `store` in one
     transaction; an interruption leaves the store as it was."""
     options = options or AuditOptions()
-    if options.fmt not in FORMAT_CHOICES:
-        raise InputError(f"unknown format {options.fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
+    check_format(options)
     inputs: InputSet | MemoryInput
     if isinstance(path, MemoryInput):
         inputs, records_in, hashes = path, path.records(), [None]
@@ -98,23 +97,16 @@ def audit(
         records_in = read_records(inputs)  # whole-file problems of every shard surface here, first
         hashes = [file_sha256(p) for p in inputs.shards]
     chain = chain or build_chain(options)
-    adapter = _Adapter(inputs, options)
+    adapter = Adapter(inputs, options)
     pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)
     shards = [
         {"path": str(p), "sha256": h, "records": 0, "first_index": 0}
         for p, h in zip(inputs.shards, hashes, strict=True)
     ]
-    caps = _cap_observer(options.chain)
+    caps = cap_observer(options.chain)
     with store.transaction():
-        dataset_id = store.datasets.create(
-            name=options.name or inputs.name,
-            source_path=inputs.source,
-            source_sha256=inputs.sha256(hashes),  # type: ignore[arg-type]
-            fmt=options.fmt,
-            options=_options_dict(options),
-            chain_config=options.chain.model_dump(mode="json"),
-        )
-        writer = DatasetWriter(store, dataset_id, options.chain)
+        writer = open_dataset(store, inputs, hashes, options)
+        observe = caps.observe if caps is not None else None
         done: list[tuple[list[SampleRow], list[tuple[int, Verdict]]]] = []
 
         def store_done() -> None:
@@ -125,35 +117,73 @@ def audit(
                     progress(len(rows))
             done.clear()
 
-        for batch in _batches(records_in, options.batch_size):
-            done.append(_audit_batch(batch, adapter, options, chain, pairs, caps, meanwhile=store_done))
+        for batch in in_batches(records_in, options.batch_size):
+            done.append(audit_batch(batch, adapter, options, chain, pairs, observe, meanwhile=store_done))
             for raw in batch:
                 shards[raw.shard]["records"] += 1
                 shards[raw.shard]["first_index"] = raw.first
         store_done()
-        if caps is not None:
-            writer.add_verdicts([(i, _override(v, options)) for i, v in caps.finish()])
-        summary: dict = {"shards": shards, "read_as": dict(adapter.shapes.most_common())}
-        if sizes := eval_set_sizes(chain):
-            summary["eval_sets"] = sizes
-        if adapter.extra_fields:
-            summary["extra_fields"] = dict(adapter.extra_fields.most_common())
-        if adapter.pairs:
-            done = writer.finish(pairs.finish(), {**summary, "preference": pairs.stats()})
-        else:
-            done = writer.finish(summary=summary)
-    return AuditResult(dataset_id, done.records, done.status_counts, done.code_counts, done.set_findings)
+        return finish_audit(writer, options, adapter, pairs, caps, shards, eval_set_sizes(options))
 
 
-def _audit_batch(
+def check_format(options: AuditOptions) -> None:
+    """Refuse an unknown --format before any reading."""
+    if options.fmt not in FORMAT_CHOICES:
+        raise InputError(f"unknown format {options.fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
+
+
+def open_dataset(
+    store: Store, inputs: InputSet, hashes: list[str | None], options: AuditOptions
+) -> DatasetWriter:
+    """Create the dataset row and its writer (inside the caller's transaction): both engines."""
+    dataset_id = store.datasets.create(
+        name=options.name or inputs.name,
+        source_path=inputs.source,
+        source_sha256=inputs.sha256(hashes),  # type: ignore[arg-type]
+        fmt=options.fmt,
+        options=_options_dict(options),
+        chain_config=options.chain.model_dump(mode="json"),
+    )
+    return DatasetWriter(store, dataset_id, options.chain)
+
+
+def finish_audit(
+    writer: DatasetWriter,
+    options: AuditOptions,
+    adapter: Adapter,
+    pairs: PairChecker,
+    caps: CapObserver | None,
+    shards: list[dict],
+    eval_sets: dict[str, int] | None = None,
+) -> AuditResult:
+    """The set level of an audit whose records are all added: generation caps, the set checks,
+    the preference finding and the summary (both engines, so their results are equal)."""
+    if caps is not None:
+        writer.add_verdicts([(i, _override(v, options)) for i, v in caps.finish()])
+    summary: dict = {"shards": shards, "read_as": dict(adapter.shapes.most_common())}
+    if eval_sets:
+        summary["eval_sets"] = eval_sets
+    if adapter.extra_fields:
+        summary["extra_fields"] = dict(adapter.extra_fields.most_common())
+    if adapter.pairs:
+        done = writer.finish(pairs.finish(), {**summary, "preference": pairs.stats()})
+    else:
+        done = writer.finish(summary=summary)
+    return AuditResult(done.dataset_id, done.records, done.status_counts, done.code_counts, done.set_findings)
+
+
+def audit_batch(
     batch: list[RawRecord],
-    adapter: _Adapter,
+    adapter: Adapter,
     options: AuditOptions,
     chain: Chain,
     pairs: PairChecker,
-    caps: CapObserver | None = None,
+    observe_tokens: Callable[[int, int | None], None] | None = None,
     meanwhile: Callable[[], None] | None = None,
 ) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
+    """The per-record half of an audit (both engines): read records -> stored rows (in index
+    order) and their verdicts. `observe_tokens(index, completion tokens)` collects the counts the
+    generation-cap check needs; an unreadable record raises unless `options.skip_invalid`."""
     rows: list[SampleRow] = []
     verdicts: list[tuple[int, Verdict]] = []
     good: list[tuple[RawRecord, Adapted]] = []
@@ -179,9 +209,9 @@ def _audit_batch(
         else:
             result = next(results)
             original, found, sample, before = adapted, result.verdicts, result.sample, adapted
-            if caps is not None and adapted.metadata.finish_reason is None:
+            if observe_tokens is not None and adapted.metadata.finish_reason is None:
                 # The teacher's own count when the file has it: caps are exact there.
-                caps.observe(raw.index, adapted.metadata.completion_tokens or result.completion_tokens)
+                observe_tokens(raw.index, adapted.metadata.completion_tokens or result.completion_tokens)
         tokens = (chosen if isinstance(adapted, tuple) else result).tokens  # a pair: the chosen side's
         input_id = original.metadata.extra.get("input_id")
         rows.append(
@@ -227,19 +257,22 @@ def build_chain(options: AuditOptions) -> Chain:
 
         # A hub folder's split is named with a glob here: --split picks the audited data's split.
         against = resolve_inputs(options.against, default_split=None)
-        adapt = _Adapter(against, options)
+        adapt = Adapter(against, options)
         other = [(raw.index, _chosen(adapt(raw))) for raw in read_records(against)]
         extra.append(SplitOverlapValidator(SplitIndex.build(other, against.source)))
     return Chain(options.chain, extra=extra)
 
 
-def eval_set_sizes(chain: Chain) -> dict[str, int]:
-    """Items per eval file the chain's contamination check looks for (the report's per-file table)."""
+def eval_set_sizes(options: AuditOptions) -> dict[str, int]:
+    """Items per eval file the contamination check looks for (the report's per-file table); read
+    from the files, so the Ray driver, which builds no chain, gets the local engine's figures."""
     sizes: dict[str, int] = {}
-    for validator in chain.validators:
-        index = getattr(validator, "index", None) if validator.name == "contamination" else None
-        for item in getattr(index, "items", ()):
-            sizes[item.source] = sizes.get(item.source, 0) + 1
+    if options.eval_sets:
+        from synthgate.audit.contamination_items import load_contamination_items
+
+        for path in options.eval_sets:
+            for item in load_contamination_items(path, options.eval_field):
+                sizes[item.source] = sizes.get(item.source, 0) + 1
     return sizes
 
 
@@ -247,8 +280,9 @@ def _chosen(adapted: Adapted) -> Sample:
     return adapted[0] if isinstance(adapted, tuple) else adapted
 
 
-class _Adapter:
-    """Raw records -> samples or pairs; `pairs` says which kind the file holds once known."""
+class Adapter:
+    """Raw records -> samples or pairs; `pairs` says which kind the file holds once known (the
+    first record that maps decides; `decide_kind` finds it ahead for an engine reading blocks)."""
 
     def __init__(self, inputs: InputSet | MemoryInput, options: AuditOptions) -> None:
         self.inputs = inputs
@@ -315,14 +349,31 @@ class _Adapter:
                 reasoning_field=o.reasoning_field,
                 task_field=o.task_field,
             )
-        self.shapes[mapped.shape] += 1
         accepted = PREFERENCE_KEYS if is_pair else accepted_keys(fmt)
         rec = {k: v for k, v in record.items() if v is not None}
-        for name in unknown_keys(rec, accepted, fmt, True, o.reasoning_field, o.task_field):
+        self.count(mapped.shape, unknown_keys(rec, accepted, fmt, True, o.reasoning_field, o.task_field))
+        return adapted
+
+    def count(self, shape: str, extra_names: Iterable[str]) -> None:
+        """Count one adapted record's shape and the extra field names it kept, in input order."""
+        self.shapes[shape] += 1
+        for name in extra_names:
             # Bounded, so records with ever-new keys cannot grow it: later names count as one.
             known = name in self.extra_fields or len(self.extra_fields) < _MAX_EXTRA_NAMES
             self.extra_fields[name if known else "(other fields)"] += 1
-        return adapted
+
+    def decide_kind(self, records: Iterable[RawRecord]) -> None:
+        """Settle `pairs` as reading `records` in order would: the first record that maps decides."""
+        if self.pairs is not None:
+            return
+        for raw in records:
+            if raw.data is None:
+                continue
+            try:
+                self.pairs = self._map(raw.data).fmt == PREFERENCE
+            except RecordError:
+                continue
+            return
 
 
 def _override(v: Verdict, options: AuditOptions) -> Verdict:
@@ -331,14 +382,16 @@ def _override(v: Verdict, options: AuditOptions) -> Verdict:
     return apply_severity(v, options.chain.severity_overrides)
 
 
-def _cap_observer(config: ChainConfig) -> CapObserver | None:
-    """Completions at a generation cap many records share (needs the whole set, like set checks)."""
+def cap_observer(config: ChainConfig) -> CapObserver | None:
+    """The generation-cap check's observer, when the chain runs it: completions at a generation cap
+    many records share (needs the whole set, like set checks)."""
     if not (config.set_checks and "truncation" in config.order):
         return None
     return CapObserver(config.truncation, max_length=config.length.max_length)
 
 
-def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+def in_batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    """Records in lists of `size` (the last may be shorter)."""
     batch: list[RawRecord] = []
     for rec in records:
         batch.append(rec)

@@ -116,6 +116,19 @@ def audit(
         Path | None, typer.Option("--html", help="Also write the HTML report here (see synthgate report).")
     ] = None,
     examples: Annotated[int, typer.Option(help="Worst examples to show.")] = 5,
+    engine: Annotated[
+        str, typer.Option(help="local (one process) or ray (Ray actors; needs the `ray` extra).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine ray: auto (the cluster started here) or ray://HOST:PORT [default: a local Ray]."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="--engine ray: actors, one CPU each [default: the cluster's CPUs]."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON document (dataset_id inside).")
     ] = False,
@@ -137,6 +150,7 @@ def audit(
         synthgate audit raw.jsonl --prompt-field problem --completion-field solution --task-field kind
         synthgate audit 'shards/*.jsonl.gz' --report report.jsonl
         synthgate audit hub-snapshot/ --split test
+        synthgate audit 'shards/*.parquet' --engine ray --address auto --report report.jsonl
     """
     del allow_extra_fields  # the old opt-in, now the default: accepted so old commands still run
     inputs = resolve_inputs(path, split)
@@ -177,6 +191,9 @@ def audit(
             summary=summary_path,
             html=html_path,
             progress=lambda n: bar.advance(task, n),
+            engine=engine,
+            address=address,
+            workers=workers,
         )
     if as_json:
         print_json(result.summary)

@@ -199,6 +199,11 @@ class PairChecker:
         out["chosen_refusal_share"] = out["chosen_refusals"] / out["pairs"] if out["pairs"] else 0.0
         return out
 
+    def merge(self, stats: dict) -> None:
+        """Add the counts of a checker that judged other pairs (its `stats()`), as if seen here."""
+        for key in self._counts:
+            self._counts[key] += stats[key]
+
     def _sameness(self, chosen: str, rejected: str) -> Verdict | None:
         """`pref.identical_pair`, `pref.near_identical_pair` or None (see the module docstring)."""
         if layout_key(chosen) == layout_key(rejected):
