@@ -42,13 +42,16 @@ class DatasetWriter:
             self._checker = SetChecker(chain.sets)
         self.records = 0
 
-    def add(self, rows: list[SampleRow], verdicts: list[tuple[int, Verdict]]) -> None:
-        """Store a batch of records (in index order) and their per-record verdicts."""
+    def add(
+        self, rows: list[SampleRow], verdicts: list[tuple[int, Verdict]], *, masked: bool = False
+    ) -> None:
+        """Store a batch of records (in index order) and their per-record verdicts; `masked`: the
+        samples were masked when first stored (see `Samples.add_batch`)."""
         if self._checker is not None:
             for row in rows:
                 if row.sample is not None:
                     self._checker.observe(row.index, row.sample)
-        self._store.samples.add_batch(self._dataset_id, rows)
+        self._store.samples.add_batch(self._dataset_id, rows, masked=masked)
         self._store.verdicts.add_batch(self._dataset_id, verdicts)
         self.records += len(rows)
 

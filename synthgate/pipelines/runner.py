@@ -193,6 +193,7 @@ class JobRunner:
                         latency_s=t.latency_s,
                         error_kind=t.error_kind,
                         error=t.error,
+                        server=t.server,
                     )
                 )
 

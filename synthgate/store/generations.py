@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from synthgate.schemas.sample import Sample
@@ -50,6 +51,7 @@ class RequestRecord:
     latency_s: float | None = None
     error_kind: str | None = None
     error: str | None = None
+    server: str | None = None  # the server it went to, when the role lists several
 
 
 @dataclass(frozen=True)
@@ -144,15 +146,19 @@ class Generations:
         now = utcnow()
         requests: list[list[Any]] = []
         jobs: list[list[Any]] = []
+        masked_messages: dict[int, str] = {}  # the tries of one request share their messages list
         for record in records:
             for seq, r in enumerate(record.requests):
                 # Masked like every other row: a teacher may echo a key from its documents. The
                 # job keeps the unmasked sample id, so resume and duplicate checks see one identity.
+                messages = masked_messages.get(id(r.messages))
+                if messages is None:
+                    messages = masked_messages[id(r.messages)] = dumps(_masked_messages(r.messages))
                 requests.append([
                     run_id, record.job, seq, r.role, r.attempt, r.try_, r.model,
-                    dumps(mask_strings(r.messages)), dumps(r.params), _masked(r.text),
+                    messages, dumps(r.params), _masked(r.text),
                     _masked(r.reasoning), r.finish_reason, r.prompt_tokens, r.completion_tokens,
-                    r.latency_s, r.error_kind, _masked(r.error), now,
+                    r.latency_s, r.error_kind, _masked(r.error), now, _masked(r.server),
                 ])  # fmt: skip
             s = record.sample
             jobs.append([
@@ -167,13 +173,16 @@ class Generations:
             ])  # fmt: skip
         with self._con.transaction():
             if requests:
-                self._insert_rows("gen_requests", requests)
-            self._insert_rows("gen_jobs", jobs)
+                self._insert_rows("gen_requests", _REQUEST_COLUMNS, requests)
+            self._insert_rows("gen_jobs", _JOB_COLUMNS, jobs)
 
-    def _insert_rows(self, table: str, rows: list[list[Any]]) -> None:
-        marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+    def _insert_rows(self, table: str, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
+        # A multi-row INSERT with parameters, not Arrow: the first Arrow insert of a process
+        # imports pandas (about a second), which would land on the run's first commit.
+        marks = "(" + ", ".join("?" * len(columns)) + ")"
         self._con.execute(
-            f"INSERT INTO {table} VALUES {', '.join([marks] * len(rows))}", [v for row in rows for v in row]
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * len(rows))}",
+            [v for row in rows for v in row],
         )
 
     def candidates(self, run_id: str, demoted_reason: str) -> dict[int, dict[str, float]]:
@@ -248,7 +257,7 @@ class Generations:
         """Stored requests in (job, seq) order, all of the run's or one job's."""
         sql = (
             "SELECT role, attempt, try, model, messages, params, text, reasoning, finish_reason, "
-            "prompt_tokens, completion_tokens, latency_s, error_kind, error "
+            "prompt_tokens, completion_tokens, latency_s, error_kind, error, server "
             "FROM gen_requests WHERE run_id = ?"
         )
         params: list[Any] = [run_id]
@@ -298,13 +307,18 @@ class Generations:
             "GROUP BY error_kind ORDER BY n DESC, error_kind",
             [run_id],
         )
+        servers = q(
+            "SELECT server, count(*), count(error_kind) FROM gen_requests WHERE run_id = ? "
+            "AND server IS NOT NULL GROUP BY server ORDER BY server",
+            [run_id],
+        )
         scores = [
             loads(r[0])
             for r in q(
                 "SELECT critic_scores FROM gen_jobs WHERE run_id = ? AND critic_scores IS NOT NULL", [run_id]
             )
         ]
-        return {
+        out = {
             "id": run.id,
             "name": run.params.get("name"),
             "status": run.status,
@@ -332,6 +346,9 @@ class Generations:
             "created_at": str(run.created_at),
             "finished_at": str(run.finished_at) if run.finished_at else None,
         }
+        if servers:  # a role listed several servers: how the requests spread, and where they failed
+            out["servers"] = {url: {"requests": int(n), "errors": int(e)} for url, n, e in servers}
+        return out
 
 
 def _score_distribution(scores: list[dict[str, float]]) -> dict[str, Any]:
@@ -346,3 +363,32 @@ def _score_distribution(scores: list[dict[str, float]]) -> dict[str, Any]:
 
 def _masked(text: str | None) -> str | None:
     return mask_secrets(text) if text is not None else None
+
+
+@lru_cache(maxsize=16)
+def _masked_system_prompt(text: str) -> str:
+    # Every request of a role repeats its system prompt: scanned for secrets once, not per request.
+    return mask_secrets(text)
+
+
+def _masked_messages(messages: list[dict[str, Any]]) -> list[Any]:
+    """`mask_strings(messages)`, with the system prompts' masks cached."""
+    return [
+        {"role": "system", "content": _masked_system_prompt(m["content"])}
+        if m.keys() == {"role", "content"} and m["role"] == "system" and isinstance(m["content"], str)
+        else mask_strings(m)
+        for m in messages
+    ]
+
+
+# Column order of the rows record_jobs builds.
+_REQUEST_COLUMNS = (
+    "run_id", "job", "seq", "role", "attempt", "try", "model", "messages", "params", "text", "reasoning",
+    "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "error_kind", "error", "created_at",
+    "server",
+)  # fmt: skip
+_JOB_COLUMNS = (
+    "run_id", "job", "status", "reason", "task_type", "persona", "source_ids", "sample_id", "sample",
+    "verdicts", "codes", "critic_scores", "critic_rationale", "created_at", "prompt_tokens",
+    "completion_tokens",
+)  # fmt: skip
