@@ -33,6 +33,8 @@ from synthgate.pipelines.critic import (
     self_check_messages,
     top_jobs,
 )
+from synthgate.pipelines.offload import CheckWorker
+from synthgate.pipelines.offload import available as offload_available
 from synthgate.pipelines.personas import load_personas
 from synthgate.pipelines.reply_checks import ReplyRejected, check_reply
 from synthgate.pipelines.run_dataset import write_run_dataset
@@ -64,12 +66,18 @@ class JobRunner:
     """Runs one job end to end in a worker thread; returns its record, never raises for model faults."""
 
     def __init__(
-        self, config: GenerateConfig, teacher: Backend, critic: Backend | None, chain: Chain
+        self,
+        config: GenerateConfig,
+        teacher: Backend,
+        critic: Backend | None,
+        chain: Chain,
+        checker: CheckWorker | None = None,
     ) -> None:
         self._config = config
         self._teacher = teacher
         self._critic = critic
         self._chain = chain
+        self._checker = checker  # the chain in a worker process, when the run has one
         # One chain call at a time: the validators are pure and the tokenizer's encode is
         # thread-safe, but not every validator is audited for concurrent use, and dropping the lock
         # measured no faster (benchmarks/generate_throughput.py).
@@ -108,8 +116,11 @@ class JobRunner:
         except ReplyRejected as err:
             log.info("job %d: %s", job.index, err)
             return JobRecord(job.index, "rejected", err.code, sample=sample, **base)
-        with self._chain_lock:
-            result = self._chain.run_batch([sample])[0]
+        if self._checker is not None:
+            result = self._checker.check(sample)
+        else:
+            with self._chain_lock:
+                result = self._chain.run_batch([sample])[0]
         sample, verdicts = result.sample, result.verdicts
         # The length check's counts, stored with the job and carried to the run's dataset.
         base["tokens"] = result.tokens
@@ -281,11 +292,14 @@ def generate(
     base: Path = Path("."),
     on_progress: ProgressCallback | None = None,
     stop_after_jobs: int | None = None,
+    offload: bool | None = None,
 ) -> RunState:
     """Run (or resume) the generation run `config` describes until `count` samples are kept.
 
     `base` is where relative paths in the config point from. `stop_after_jobs` stops (as a kill
-    would, leaving the run resumable) once that many jobs were committed by this call.
+    would, leaving the run resumable) once that many jobs were committed by this call. `offload`:
+    run the validator chain and build the store rows in a worker process (None: where one can be
+    forked; see pipelines/offload.py); the stored results are the same either way.
     """
     chunks = load_chunks(config.sources, base)
     prompts = load_prompts(store, config.sources.prompts) if config.sources.prompts else None
@@ -293,8 +307,15 @@ def generate(
     planner = JobPlanner(config, chunks, personas, prompts)
     chain_config = config.chain_config(base)  # config errors before any model loads
     chain = Chain(chain_config)
-    teacher, critic = build_backends(config)
-    worker = JobRunner(config, teacher, critic, chain)
+    # Forked now: after the chain loaded its tokenizer, before any client or request thread exists.
+    checker = CheckWorker(chain_config) if (offload_available() if offload is None else offload) else None
+    try:
+        teacher, critic = build_backends(config)
+    except BaseException:
+        if checker is not None:
+            checker.close()
+        raise
+    worker = JobRunner(config, teacher, critic, chain, checker)
 
     gens = store.generations
     params = {
@@ -309,6 +330,7 @@ def generate(
     }
     with store.transaction():
         run_id, resumed = gens.start(config.identity(), params)
+    gens.prepare()
     progress = gens.progress(run_id)
     state = RunState(run_id, config.count, resumed=resumed, reasons=dict(progress.reasons), **progress.counts)
     state.goal = candidate_goal(config)
@@ -329,7 +351,7 @@ def generate(
             # Group commit: each job is still whole or absent after a kill (its outcome and its
             # requests go in one transaction), and one DuckDB commit per COMMIT_EVERY_S instead of
             # one per job keeps the store from being the bottleneck at high concurrency.
-            gens.record_jobs(run_id, records)
+            gens.record_jobs(run_id, records, checker.rows(run_id, records) if checker else None)
             committed += len(records)
             if on_progress:
                 on_progress(state)
@@ -344,11 +366,15 @@ def generate(
         while True:
             want = None if stop_after_jobs is None else max(1, stop_after_jobs - committed)
             records, over = scheduler.wait(COMMIT_EVERY_S, want)
+            stopping = stop_after_jobs is not None and committed + len(records) >= stop_after_jobs
+            if stopping:
+                # Start nothing more before this commit (which may wait for the check worker):
+                # what finished is kept, the jobs in flight are redone on resume, as after a kill.
+                records += scheduler.stop()
             commit(records)
             if scheduler.error is not None:
                 raise scheduler.error
-            if stop_after_jobs is not None and committed >= stop_after_jobs:
-                commit(scheduler.stop())
+            if stopping:
                 state.status = "stopped"
                 return state
             if over:
@@ -367,6 +393,8 @@ def generate(
         # scheduler); a rerun redoes them.
         scheduler.stop()
         close_backends(teacher, critic)
+        if checker is not None:
+            checker.close()
     if config.critic is not None and config.critic.keep_top is not None:
         _select_top(config, store, state)
     state.status = "ok" if state.kept >= config.count else "incomplete"
