@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import pytest
 from pipeline_helpers import base_config
+from typer.testing import CliRunner
 
+from synthgate.cli.app import app
 from synthgate.errors import ConfigError
 from synthgate.pipelines.config import load_generate_config
 from synthgate.pipelines.runner import generate
 from synthgate.store import Store
 
+runner = CliRunner()
 # Every prompt it is sent gets a 500, for teacher and critic alike (the last plan repeats).
 ALWAYS_500 = [["500"]] * 1000
 
@@ -77,6 +80,9 @@ def test_a_failing_servers_tries_are_retried_on_the_other_and_all_stored(
         bad_url: {"requests": len(bad.llm.bodies), "errors": len(bad.llm.bodies)},
     }
     assert len(rows) == len(good.llm.bodies) + len(bad.llm.bodies)
+    shown = runner.invoke(app, ["runs", "show", state.run_id, "--db", str(db)])
+    assert shown.exit_code == 0, shown.output
+    assert f"server {bad_url}: {len(bad.llm.bodies)} requests, {len(bad.llm.bodies)} errors" in shown.output
     # Failures put the bad server in cool-down: most requests went to the good one.
     assert len(bad.llm.bodies) < len(good.llm.bodies)
 
