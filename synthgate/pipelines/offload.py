@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import signal
 import sys
 import threading
 import traceback
@@ -37,7 +38,7 @@ from synthgate.validators.chain import Chain
 
 
 class CheckWorkerDied(RuntimeError):
-    """The worker process ended or failed; the run stops (a rerun resumes it)."""
+    """The worker process ended or failed (the run carries on in-process)."""
 
 
 def available() -> bool:
@@ -130,6 +131,9 @@ def _fail(batch: list[tuple[str, Any, Future]], err: BaseException) -> None:
 
 def _serve(conn: Connection, chain_config: ChainConfig) -> None:
     """The worker process: answer each (samples, row requests) batch until told to stop."""
+    # Ctrl-C reaches the whole process group: the run handles it (committing what finished, which
+    # may need this process), then closes the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     chain = Chain(chain_config)
     while True:
         try:

@@ -33,7 +33,7 @@ from synthgate.pipelines.critic import (
     self_check_messages,
     top_jobs,
 )
-from synthgate.pipelines.offload import CheckWorker
+from synthgate.pipelines.offload import CheckWorker, CheckWorkerDied
 from synthgate.pipelines.offload import available as offload_available
 from synthgate.pipelines.personas import load_personas
 from synthgate.pipelines.reply_checks import ReplyRejected, check_reply
@@ -50,9 +50,11 @@ from synthgate.pipelines.tasks import (
     parse_output,
     teacher_prompt,
 )
+from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import record_status
 from synthgate.store import Store
-from synthgate.store.generations import JobRecord, RequestRecord
+from synthgate.store.generations import JobRecord, JobRows, RequestRecord
+from synthgate.validators.base import Result
 from synthgate.validators.chain import Chain
 from synthgate.validators.codes import registered
 
@@ -116,11 +118,7 @@ class JobRunner:
         except ReplyRejected as err:
             log.info("job %d: %s", job.index, err)
             return JobRecord(job.index, "rejected", err.code, sample=sample, **base)
-        if self._checker is not None:
-            result = self._checker.check(sample)
-        else:
-            with self._chain_lock:
-                result = self._chain.run_batch([sample])[0]
+        result = self._check(sample)
         sample, verdicts = result.sample, result.verdicts
         # The length check's counts, stored with the job and carried to the run's dataset.
         base["tokens"] = result.tokens
@@ -169,6 +167,18 @@ class JobRunner:
             critic_rationale=rationale,
             **base,
         )
+
+    def _check(self, sample: Sample) -> Result:
+        """The chain's result: from the check worker when the run has one, else in this thread (also
+        when the worker died: the run carries on, only slower)."""
+        if self._checker is not None:
+            try:
+                return self._checker.check(sample)
+            except CheckWorkerDied as err:
+                log.warning("checking in-process from now on: %s", err)
+                self._checker = None
+        with self._chain_lock:
+            return self._chain.run_batch([sample])[0]
 
     def _ask(
         self,
@@ -351,7 +361,7 @@ def generate(
             # Group commit: each job is still whole or absent after a kill (its outcome and its
             # requests go in one transaction), and one DuckDB commit per COMMIT_EVERY_S instead of
             # one per job keeps the store from being the bottleneck at high concurrency.
-            gens.record_jobs(run_id, records, checker.rows(run_id, records) if checker else None)
+            gens.record_jobs(run_id, records, _rows(checker, run_id, records))
             committed += len(records)
             if on_progress:
                 on_progress(state)
@@ -403,6 +413,18 @@ def generate(
         state.dataset_id = write_run_dataset(store, run_id, chain_config, _run_counts(state))
         store.runs.finish(run_id, state.status, _finish_summary(state))
     return state
+
+
+def _rows(checker: CheckWorker | None, run_id: str, records: list[JobRecord]) -> JobRows | None:
+    """The records' store rows from the check worker; None (built in-process by record_jobs) when
+    there is none or it died: a commit never depends on the worker."""
+    if checker is None or not records:
+        return None
+    try:
+        return checker.rows(run_id, records)
+    except CheckWorkerDied as err:
+        log.warning("building store rows in-process: %s", err)
+        return None
 
 
 def candidate_goal(config: GenerateConfig) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 
 import pytest
 from pipeline_helpers import FAST_CHAIN, base_config
 
-from synthgate.pipelines import offload
+from synthgate.pipelines import offload, runner
 from synthgate.pipelines.config import load_generate_config
 from synthgate.pipelines.offload import CheckWorker, CheckWorkerDied
 from synthgate.pipelines.runner import generate
@@ -96,3 +98,34 @@ def test_a_dead_check_worker_fails_the_calls_with_a_clear_error():
             worker.check(HELLO)
     finally:
         worker.close()
+
+
+def test_a_run_whose_check_worker_dies_carries_on_in_process_and_stores_every_job(
+    llm_server, write_config, api_key, tmp_path, monkeypatch
+):
+    server = llm_server(latency_s=0.05)
+    started: list[CheckWorker] = []
+
+    class Watched(CheckWorker):
+        def __init__(self, config):
+            super().__init__(config)
+            started.append(self)
+
+    monkeypatch.setattr(runner, "CheckWorker", Watched)
+
+    def kill_after_three_requests():
+        deadline = time.monotonic() + 60
+        while server.llm.teacher_requests < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(started[0]._process.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_after_three_requests)
+    config = load_generate_config(write_config(base_config(server.url, count=10, concurrency=2, critic=None)))
+    killer.start()
+    with Store.open(tmp_path / "s.duckdb") as store:
+        state = generate(config, store, base=tmp_path, offload=True)
+        jobs = store._con.fetchall("SELECT status, sample FROM gen_jobs WHERE run_id = ?", [state.run_id])
+    killer.join()
+    assert not started[0]._process.is_alive()
+    assert (state.status, state.kept) == ("ok", 10)
+    assert len(jobs) == state.jobs and all(sample is not None for _, sample in jobs)
