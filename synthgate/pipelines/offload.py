@@ -53,7 +53,7 @@ class CheckWorker:
         ctx = mp.get_context("fork")
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(
-            target=_serve, args=(child, chain_config), name="synthgate-check", daemon=True
+            target=_serve, args=(child, self._conn, chain_config), name="synthgate-check", daemon=True
         )
         self._process.start()
         child.close()
@@ -129,8 +129,10 @@ def _fail(batch: list[tuple[str, Any, Future]], err: BaseException) -> None:
         future.set_exception(err)
 
 
-def _serve(conn: Connection, chain_config: ChainConfig) -> None:
-    """The worker process: answer each (samples, row requests) batch until told to stop."""
+def _serve(conn: Connection, parent_end: Connection, chain_config: ChainConfig) -> None:
+    """The worker process: answer each (samples, row requests) batch until told to stop, or until
+    the run's process is gone (its end of the pipe closes, even after a SIGKILL)."""
+    parent_end.close()  # forked with both ends: holding the run's end would hide its death
     # Ctrl-C reaches the whole process group: the run handles it (committing what finished, which
     # may need this process), then closes the worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

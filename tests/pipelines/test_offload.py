@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from pipeline_helpers import FAST_CHAIN, base_config
@@ -129,3 +132,30 @@ def test_a_run_whose_check_worker_dies_carries_on_in_process_and_stores_every_jo
     assert not started[0]._process.is_alive()
     assert (state.status, state.kept) == ("ok", 10)
     assert len(jobs) == state.jobs and all(sample is not None for _, sample in jobs)
+
+
+def test_the_check_worker_exits_when_its_run_process_is_killed(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from synthgate.pipelines.offload import CheckWorker\n"
+        "from synthgate.schemas.chain_config import ChainConfig\n"
+        f"worker = CheckWorker(ChainConfig.model_validate({FAST_CHAIN!r}))\n"
+        "print(worker._process.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child), f"check worker {child} outlived its killed run process"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
