@@ -80,11 +80,14 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_pipeline(config: GenerateConfig, base: Path, db: str) -> tuple[float, float]:
-    """(samples/s, CPU ms of this process per sample)."""
+def run_pipeline(
+    config: GenerateConfig, base: Path, db: str, offload: bool | None = None
+) -> tuple[float, float]:
+    """(samples/s, CPU ms of this process per sample; the check worker process's CPU is not counted,
+    as the server's is not: it runs beside the requests, on another core when there is one)."""
     with Store.open(base / db) as store:
         start, cpu = time.perf_counter(), time.process_time()
-        state = generate(config, store, base=base)
+        state = generate(config, store, base=base, offload=offload)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     # Like for like with the ceiling: one teacher request per kept sample, no rejects or retries.
     assert state.kept == state.jobs == config.count, state
@@ -126,9 +129,16 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=0, help="samples per run (default 40 or 10 x c)")
     parser.add_argument("--chain", choices=["default", "fast"], default="default")
     parser.add_argument("--repeat", type=int, default=1, help="runs per setting (shared machines are noisy)")
+    parser.add_argument(
+        "--offload",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="the validator chain and job rows in a worker process (pipelines/offload.py); off: in-process",
+    )
     args = parser.parse_args()
     print(
-        f"chain {args.chain}, no critic, {os.cpu_count()} cores; cpu = CPU ms per sample of this "
+        f"chain {args.chain}, offload {args.offload}, no critic, {os.cpu_count()} cores; "
+        "cpu = CPU ms per sample of this "
         "process (pipe, ceil) and of the server process (srv), cores = cores busy during the ceiling"
     )
     print(
@@ -160,8 +170,9 @@ def measure(url: str, server_pid: int, base: Path, latency_ms: float, args: argp
         n = args.samples or max(40, 10 * c)
         config = config_for(url, n, c, args.chain)
         srv = process_cpu_s(server_pid)
+        offload = {"auto": None, "on": True, "off": False}[args.offload]
         pipeline, cpu_pipe = run_pipeline(
-            config, base, f"bench-{latency_ms:.0f}-{c}-{rep}.duckdb"
+            config, base, f"bench-{latency_ms:.0f}-{c}-{rep}.duckdb", offload
         )  # a new run
         srv_pipe = 1000 * (process_cpu_s(server_pid) - srv) / n
         srv = process_cpu_s(server_pid)

@@ -47,13 +47,16 @@ class DatasetWriter:
         self._bulk = store.bulk(dataset_id)
         self.records = 0
 
-    def add(self, rows: list[SampleRow], verdicts: list[tuple[int, Verdict]]) -> None:
-        """Store a batch of records (in index order) and their per-record verdicts."""
+    def add(
+        self, rows: list[SampleRow], verdicts: list[tuple[int, Verdict]], *, masked: bool = False
+    ) -> None:
+        """Store a batch of records (in index order) and their per-record verdicts; `masked`: the
+        samples were masked when first stored (see `Samples.add_batch`)."""
         if self._checker is not None:
             for row in rows:
                 if row.sample is not None:
                     self._checker.observe(row.index, row.sample)
-        self._bulk.add_samples(rows)
+        self._bulk.add_samples(rows, masked=masked)
         self._bulk.add_verdicts(verdicts)
         if self._checker is not None:  # duplicates found so far go to disk, not held to the end
             overrides = self._chain.severity_overrides

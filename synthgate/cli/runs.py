@@ -103,6 +103,8 @@ def _print_generation(d: dict[str, Any]) -> None:
             f"  {role}: {r['requests']} requests, {r['errors']} errors, tokens {r['prompt_tokens']} in / "
             f"{r['completion_tokens']} out, median latency {r['median_latency_s']} s"
         )
+    for url, r in (d.get("servers") or {}).items():  # a role listed several servers
+        p(f"  server {url}: {r['requests']} requests, {r['errors']} errors")
     for name, c in d["critic"].items():
         hist = " ".join(f"{b}:{n}" for b, n in c["histogram"].items())
         p(f"  critic {name}: mean {c['mean']}  [{hist}]")

@@ -14,7 +14,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from synthgate.config import load_mapping, validation_message
 from synthgate.errors import ConfigError
@@ -169,8 +177,11 @@ class BackendConfig(_Strict):
         description="Model name (server side) or local folder; local + none = embedded; distilabel: "
         "passed as the class's `model` (or `model_id`).",
     )
-    base_url: str | None = Field(
-        default=None, description="Server URL (openai: ending in /v1; distilabel: the class's base_url)."
+    base_url: str | list[str] | None = Field(
+        default=None,
+        description="Server URL (openai: ending in /v1; distilabel: the class's base_url). openai and "
+        "ollama: a list of URLs of servers serving the same model spreads the requests over them (each "
+        "to the least-loaded server; a try that fails is retried on another).",
     )
     api_key_env: str | None = Field(
         default=None,
@@ -215,6 +226,32 @@ class BackendConfig(_Strict):
         description="local backend and in-process distilabel classes (vLLM, ...): requests decoded "
         "together in one batch (concurrent requests are gathered up to this many; 1 = one at a time).",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _servers_listed_once(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list: give one URL, or a list of servers")
+            if len(set(value)) != len(value):
+                raise ValueError("lists a server twice; list each server once (concurrency sets the load)")
+        return value
+
+    @model_validator(mode="after")
+    def _server_list(self) -> BackendConfig:
+        if (
+            isinstance(self.base_url, list)
+            and len(self.base_url) > 1
+            and self.backend not in ("openai", "ollama")
+        ):
+            raise ValueError(
+                f"a list of `base_url` servers applies to backends openai and ollama, not {self.backend}"
+            )
+        return self
+
+    def servers(self) -> list[str | None]:
+        """The server URLs requests go to: one (None: the backend's default), or the list given."""
+        return list(self.base_url) if isinstance(self.base_url, list) else [self.base_url]
 
     @model_validator(mode="after")
     def _distilabel_fields(self) -> BackendConfig:
@@ -399,9 +436,10 @@ class GenerateConfig(_Strict):
     def identity(self) -> str:
         """The run identity: a hash of everything that decides what is generated.
 
-        Secrets are never in the config (only variable names). `concurrency`, `store` and the
-        local backend's `batch_size` are left out: they change how fast and where, not what, so a
-        rerun with another concurrency resumes.
+        Secrets are never in the config (only variable names). `concurrency`, `store`, the
+        local backend's `batch_size` and `base_url` given as a list of servers are left out: they
+        change how fast and where, not what, so a rerun with another concurrency or server list
+        resumes.
         """
         speed = {"batch_size"}
         data = self.model_dump(
@@ -409,6 +447,11 @@ class GenerateConfig(_Strict):
             exclude={"concurrency": True, "store": True, "teacher": speed, "critic": speed},
         )
         for role in ("teacher", "critic"):
+            if data.get(role) is not None and isinstance(data[role].get("base_url"), list):
+                # Servers of one model given as a list are where, not what (like concurrency): the
+                # run resumes when servers are added or dropped. A single URL (a string) stays in
+                # the identity, as it always was.
+                data[role]["base_url"] = None
             # Fields added later count only when set: a run started before them still resumes.
             for key, unset in (("llm_class", None), ("llm_kwargs", {})):
                 if data.get(role) is not None and data[role].get(key) == unset:

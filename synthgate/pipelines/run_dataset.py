@@ -54,7 +54,8 @@ def write_run_dataset(store: Store, run_id: str, chain: ChainConfig, run_counts:
                 SampleRow(index=job, input_id=None, sample=s, original=None, raw=None, tokens=tokens)
                 for job, s, _, tokens in page
             ]
-            writer.add(rows, [(job, v) for job, _, found, _ in page for v in found])
+            # gen_jobs holds the samples masked already (store/generations.py).
+            writer.add(rows, [(job, v) for job, _, found, _ in page for v in found], masked=True)
             last = page[-1][0]
         writer.finish(summary={"run": {"id": run_id, **run_counts}})
     return dataset_id

@@ -33,6 +33,8 @@ from synthgate.pipelines.critic import (
     self_check_messages,
     top_jobs,
 )
+from synthgate.pipelines.offload import CheckWorker, CheckWorkerDied
+from synthgate.pipelines.offload import available as offload_available
 from synthgate.pipelines.personas import load_personas
 from synthgate.pipelines.reply_checks import ReplyRejected, check_reply
 from synthgate.pipelines.run_dataset import write_run_dataset
@@ -48,9 +50,11 @@ from synthgate.pipelines.tasks import (
     parse_output,
     teacher_prompt,
 )
+from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import record_status
 from synthgate.store import Store
-from synthgate.store.generations import JobRecord, RequestRecord
+from synthgate.store.generations import JobRecord, JobRows, RequestRecord
+from synthgate.validators.base import Result
 from synthgate.validators.chain import Chain
 from synthgate.validators.codes import registered
 
@@ -64,12 +68,18 @@ class JobRunner:
     """Runs one job end to end in a worker thread; returns its record, never raises for model faults."""
 
     def __init__(
-        self, config: GenerateConfig, teacher: Backend, critic: Backend | None, chain: Chain
+        self,
+        config: GenerateConfig,
+        teacher: Backend,
+        critic: Backend | None,
+        chain: Chain,
+        checker: CheckWorker | None = None,
     ) -> None:
         self._config = config
         self._teacher = teacher
         self._critic = critic
         self._chain = chain
+        self._checker = checker  # the chain in a worker process, when the run has one
         # One chain call at a time: the validators are pure and the tokenizer's encode is
         # thread-safe, but not every validator is audited for concurrent use, and dropping the lock
         # measured no faster (benchmarks/generate_throughput.py).
@@ -108,8 +118,7 @@ class JobRunner:
         except ReplyRejected as err:
             log.info("job %d: %s", job.index, err)
             return JobRecord(job.index, "rejected", err.code, sample=sample, **base)
-        with self._chain_lock:
-            result = self._chain.run_batch([sample])[0]
+        result = self._check(sample)
         sample, verdicts = result.sample, result.verdicts
         # The length check's counts, stored with the job and carried to the run's dataset.
         base["tokens"] = result.tokens
@@ -159,6 +168,18 @@ class JobRunner:
             **base,
         )
 
+    def _check(self, sample: Sample) -> Result:
+        """The chain's result: from the check worker when the run has one, else in this thread (also
+        when the worker died: the run carries on, only slower)."""
+        if self._checker is not None:
+            try:
+                return self._checker.check(sample)
+            except CheckWorkerDied as err:
+                log.warning("checking in-process from now on: %s", err)
+                self._checker = None
+        with self._chain_lock:
+            return self._chain.run_batch([sample])[0]
+
     def _ask(
         self,
         role: str,
@@ -193,6 +214,7 @@ class JobRunner:
                         latency_s=t.latency_s,
                         error_kind=t.error_kind,
                         error=t.error,
+                        server=t.server,
                     )
                 )
 
@@ -280,11 +302,14 @@ def generate(
     base: Path = Path("."),
     on_progress: ProgressCallback | None = None,
     stop_after_jobs: int | None = None,
+    offload: bool | None = None,
 ) -> RunState:
     """Run (or resume) the generation run `config` describes until `count` samples are kept.
 
     `base` is where relative paths in the config point from. `stop_after_jobs` stops (as a kill
-    would, leaving the run resumable) once that many jobs were committed by this call.
+    would, leaving the run resumable) once that many jobs were committed by this call. `offload`:
+    run the validator chain and build the store rows in a worker process (None: where one can be
+    forked; see pipelines/offload.py); the stored results are the same either way.
     """
     chunks = load_chunks(config.sources, base)
     prompts = load_prompts(store, config.sources.prompts) if config.sources.prompts else None
@@ -292,8 +317,15 @@ def generate(
     planner = JobPlanner(config, chunks, personas, prompts)
     chain_config = config.chain_config(base)  # config errors before any model loads
     chain = Chain(chain_config)
-    teacher, critic = build_backends(config)
-    worker = JobRunner(config, teacher, critic, chain)
+    # Forked now: after the chain loaded its tokenizer, before any client or request thread exists.
+    checker = CheckWorker(chain_config) if (offload_available() if offload is None else offload) else None
+    try:
+        teacher, critic = build_backends(config)
+    except BaseException:
+        if checker is not None:
+            checker.close()
+        raise
+    worker = JobRunner(config, teacher, critic, chain, checker)
 
     gens = store.generations
     params = {
@@ -308,6 +340,7 @@ def generate(
     }
     with store.transaction():
         run_id, resumed = gens.start(config.identity(), params)
+    gens.prepare()
     progress = gens.progress(run_id)
     state = RunState(run_id, config.count, resumed=resumed, reasons=dict(progress.reasons), **progress.counts)
     state.goal = candidate_goal(config)
@@ -328,7 +361,7 @@ def generate(
             # Group commit: each job is still whole or absent after a kill (its outcome and its
             # requests go in one transaction), and one DuckDB commit per COMMIT_EVERY_S instead of
             # one per job keeps the store from being the bottleneck at high concurrency.
-            gens.record_jobs(run_id, records)
+            gens.record_jobs(run_id, records, _rows(checker, run_id, records))
             committed += len(records)
             if on_progress:
                 on_progress(state)
@@ -343,11 +376,15 @@ def generate(
         while True:
             want = None if stop_after_jobs is None else max(1, stop_after_jobs - committed)
             records, over = scheduler.wait(COMMIT_EVERY_S, want)
+            stopping = stop_after_jobs is not None and committed + len(records) >= stop_after_jobs
+            if stopping:
+                # Start nothing more before this commit (which may wait for the check worker):
+                # what finished is kept, the jobs in flight are redone on resume, as after a kill.
+                records += scheduler.stop()
             commit(records)
             if scheduler.error is not None:
                 raise scheduler.error
-            if stop_after_jobs is not None and committed >= stop_after_jobs:
-                commit(scheduler.stop())
+            if stopping:
                 state.status = "stopped"
                 return state
             if over:
@@ -366,6 +403,8 @@ def generate(
         # scheduler); a rerun redoes them.
         scheduler.stop()
         close_backends(teacher, critic)
+        if checker is not None:
+            checker.close()
     if config.critic is not None and config.critic.keep_top is not None:
         _select_top(config, store, state)
     state.status = "ok" if state.kept >= config.count else "incomplete"
@@ -374,6 +413,18 @@ def generate(
         state.dataset_id = write_run_dataset(store, run_id, chain_config, _run_counts(state))
         store.runs.finish(run_id, state.status, _finish_summary(state))
     return state
+
+
+def _rows(checker: CheckWorker | None, run_id: str, records: list[JobRecord]) -> JobRows | None:
+    """The records' store rows from the check worker; None (built in-process by record_jobs) when
+    there is none or it died: a commit never depends on the worker."""
+    if checker is None or not records:
+        return None
+    try:
+        return checker.rows(run_id, records)
+    except CheckWorkerDied as err:
+        log.warning("building store rows in-process: %s", err)
+        return None
 
 
 def candidate_goal(config: GenerateConfig) -> int:

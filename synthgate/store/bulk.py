@@ -55,9 +55,10 @@ class BulkLoad:
         self._rows = {"samples": 0, "verdicts": 0}
         self._seq = 0
 
-    def add_samples(self, rows: list[SampleRow]) -> None:
+    def add_samples(self, rows: list[SampleRow], *, masked: bool = False) -> None:
+        """Stage records; `masked`: already masked when first stored (see `Samples.add_batch`)."""
         if rows:
-            self._stage("samples", samples_arrow(self._dataset_id, rows))
+            self._stage("samples", samples_arrow(self._dataset_id, rows, masked))
 
     def add_verdicts(self, rows: list[tuple[int, Verdict]]) -> None:
         if rows:

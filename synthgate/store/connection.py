@@ -180,6 +180,13 @@ class Connection:
         finally:
             self._con.unregister(view)
 
+    def prepare_arrow(self) -> None:
+        """Pay now the one-off cost of this process's first `insert_arrow` (DuckDB imports pandas
+        when it registers its first object: about a second), e.g. before a run's threads start."""
+        view = "_synthgate_warm"
+        self._con.register(view, pa.table({"x": pa.array([], pa.int64())}))
+        self._con.unregister(view)
+
     def stream(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[tuple]:
         """Rows of `sql`, fetched FETCH_ROWS at a time so memory stays flat.
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+import pyarrow as pa
 
 from synthgate.schemas.sample import Sample
 from synthgate.schemas.verdict import Verdict
@@ -50,6 +53,7 @@ class RequestRecord:
     latency_s: float | None = None
     error_kind: str | None = None
     error: str | None = None
+    server: str | None = None  # the server it went to, when the role lists several
 
 
 @dataclass(frozen=True)
@@ -128,11 +132,13 @@ class Generations:
         """Store a finished job and all its requests, in one transaction."""
         self.record_jobs(run_id, [record])
 
-    def record_jobs(self, run_id: str, records: list[JobRecord]) -> None:
+    def record_jobs(self, run_id: str, records: list[JobRecord], rows: JobRows | None = None) -> None:
         """Store finished jobs and all their requests, in one transaction (all or none).
 
         One multi-row INSERT per table: a DuckDB statement and a commit cost about a millisecond
         each, which at high concurrency would make the store, not the model, the bottleneck.
+        `rows`: `job_rows(run_id, records)` when already built (in a worker process, off the
+        request path); built here otherwise.
         """
         for record in records:
             if record.status not in JOB_STATUSES:
@@ -141,40 +147,25 @@ class Generations:
                 reject_secrets(r.params, "params")
         if not records:
             return
-        now = utcnow()
-        requests: list[list[Any]] = []
-        jobs: list[list[Any]] = []
-        for record in records:
-            for seq, r in enumerate(record.requests):
-                # Masked like every other row: a teacher may echo a key from its documents. The
-                # job keeps the unmasked sample id, so resume and duplicate checks see one identity.
-                requests.append([
-                    run_id, record.job, seq, r.role, r.attempt, r.retry, r.model,
-                    dumps(mask_strings(r.messages)), dumps(r.params), _masked(r.text),
-                    _masked(r.reasoning), r.finish_reason, r.prompt_tokens, r.completion_tokens,
-                    r.latency_s, r.error_kind, _masked(r.error), now,
-                ])  # fmt: skip
-            s = record.sample
-            jobs.append([
-                run_id, record.job, record.status, record.reason, record.task_type, record.persona,
-                dumps(record.source_ids), s.id if s else None,
-                mask_sample(s).model_dump_json(exclude_defaults=True) if s else None,
-                dumps([mask_strings(v.model_dump(mode="json", exclude_none=True)) for v in record.verdicts]),
-                sorted({v.code for v in record.verdicts}),
-                dumps(record.critic_scores) if record.critic_scores else None,
-                _masked(record.critic_rationale), now,
-                record.tokens[0] if record.tokens else None, record.tokens[1] if record.tokens else None,
-            ])  # fmt: skip
+        requests, jobs = rows if rows is not None else job_rows(run_id, records)
         with self._con.transaction():
             if requests:
-                self._insert_rows("gen_requests", requests)
-            self._insert_rows("gen_jobs", jobs)
+                self._insert_rows("gen_requests", _REQUEST_COLUMNS, requests)
+            self._insert_rows("gen_jobs", _JOB_COLUMNS, jobs)
 
-    def _insert_rows(self, table: str, rows: list[list[Any]]) -> None:
-        marks = "(" + ", ".join("?" * len(rows[0])) + ")"
-        self._con.execute(
-            f"INSERT INTO {table} VALUES {', '.join([marks] * len(rows))}", [v for row in rows for v in row]
+    def _insert_rows(self, table: str, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
+        # Through Arrow: binding the parameters of a multi-row INSERT cost about twice the CPU
+        # (benchmarks/generate_throughput.py); generate() calls prepare_arrow() before its threads
+        # start, so the first insert's one-off cost does not land on the run's first commit.
+        types = _REQUEST_TYPES if table == "gen_requests" else _JOB_TYPES
+        data = pa.table(
+            {name: pa.array([row[i] for row in rows], types[name]) for i, name in enumerate(columns)}
         )
+        self._con.insert_arrow(table, data)
+
+    def prepare(self) -> None:
+        """Get the store ready for a run's commits (see `Connection.prepare_arrow`)."""
+        self._con.prepare_arrow()
 
     def candidates(self, run_id: str, demoted_reason: str) -> dict[int, dict[str, float]]:
         """job -> critic scores of every kept job and every job demoted with `demoted_reason`."""
@@ -248,7 +239,7 @@ class Generations:
         """Stored requests in (job, seq) order, all of the run's or one job's."""
         sql = (
             "SELECT role, attempt, try, model, messages, params, text, reasoning, finish_reason, "
-            "prompt_tokens, completion_tokens, latency_s, error_kind, error "
+            "prompt_tokens, completion_tokens, latency_s, error_kind, error, server "
             "FROM gen_requests WHERE run_id = ?"
         )
         params: list[Any] = [run_id]
@@ -298,13 +289,18 @@ class Generations:
             "GROUP BY error_kind ORDER BY n DESC, error_kind",
             [run_id],
         )
+        servers = q(
+            "SELECT server, count(*), count(error_kind) FROM gen_requests WHERE run_id = ? "
+            "AND server IS NOT NULL GROUP BY server ORDER BY server",
+            [run_id],
+        )
         scores = [
             loads(r[0])
             for r in q(
                 "SELECT critic_scores FROM gen_jobs WHERE run_id = ? AND critic_scores IS NOT NULL", [run_id]
             )
         ]
-        return {
+        out = {
             "id": run.id,
             "name": run.params.get("name"),
             "status": run.status,
@@ -332,6 +328,9 @@ class Generations:
             "created_at": str(run.created_at),
             "finished_at": str(run.finished_at) if run.finished_at else None,
         }
+        if servers:  # a role listed several servers: how the requests spread, and where they failed
+            out["servers"] = {url: {"requests": int(n), "errors": int(e)} for url, n, e in servers}
+        return out
 
 
 def _score_distribution(scores: list[dict[str, float]]) -> dict[str, Any]:
@@ -346,3 +345,86 @@ def _score_distribution(scores: list[dict[str, float]]) -> dict[str, Any]:
 
 def _masked(text: str | None) -> str | None:
     return mask_secrets(text) if text is not None else None
+
+
+# (gen_requests rows, gen_jobs rows), each a list of column values in table order.
+JobRows = tuple[list[list[Any]], list[list[Any]]]
+
+
+def job_rows(run_id: str, records: list[JobRecord]) -> JobRows:
+    """The rows `record_jobs` inserts for `records`: every text masked, JSON serialized.
+
+    Pure (no store): a worker process can build them, so masking and serializing stay off the
+    process that sends the requests.
+    """
+    now = utcnow()
+    requests: list[list[Any]] = []
+    jobs: list[list[Any]] = []
+    masked_messages: dict[int, str] = {}  # the tries of one request share their messages list
+    for record in records:
+        for seq, r in enumerate(record.requests):
+            # Masked like every other row: a teacher may echo a key from its documents. The job
+            # keeps the unmasked sample id, so resume and duplicate checks see one identity.
+            messages = masked_messages.get(id(r.messages))
+            if messages is None:
+                messages = masked_messages[id(r.messages)] = dumps(_masked_messages(r.messages))
+            requests.append([
+                run_id, record.job, seq, r.role, r.attempt, r.retry, r.model,
+                messages, dumps(r.params), _masked(r.text),
+                _masked(r.reasoning), r.finish_reason, r.prompt_tokens, r.completion_tokens,
+                r.latency_s, r.error_kind, _masked(r.error), now, _masked(r.server),
+            ])  # fmt: skip
+        s = record.sample
+        jobs.append([
+            run_id, record.job, record.status, record.reason, record.task_type, record.persona,
+            dumps(record.source_ids), s.id if s else None,
+            mask_sample(s).model_dump_json(exclude_defaults=True) if s else None,
+            dumps([mask_strings(v.model_dump(mode="json", exclude_none=True)) for v in record.verdicts]),
+            sorted({v.code for v in record.verdicts}),
+            dumps(record.critic_scores) if record.critic_scores else None,
+            _masked(record.critic_rationale), now,
+            record.tokens[0] if record.tokens else None, record.tokens[1] if record.tokens else None,
+        ])  # fmt: skip
+    return requests, jobs
+
+
+@lru_cache(maxsize=16)
+def _masked_system_prompt(text: str) -> str:
+    # Every request of a role repeats its system prompt: scanned for secrets once, not per request.
+    return mask_secrets(text)
+
+
+def _masked_messages(messages: list[dict[str, Any]]) -> list[Any]:
+    """`mask_strings(messages)`, with the system prompts' masks cached."""
+    return [
+        {"role": "system", "content": _masked_system_prompt(m["content"])}
+        if m.keys() == {"role", "content"} and m["role"] == "system" and isinstance(m["content"], str)
+        else mask_strings(m)
+        for m in messages
+    ]
+
+
+# Column order of the rows record_jobs builds.
+_REQUEST_COLUMNS = (
+    "run_id", "job", "seq", "role", "attempt", "try", "model", "messages", "params", "text", "reasoning",
+    "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "error_kind", "error", "created_at",
+    "server",
+)  # fmt: skip
+_STR, _INT, _TIME = pa.string(), pa.int64(), pa.timestamp("us")
+_REQUEST_TYPES = {
+    "run_id": _STR, "job": _INT, "seq": pa.int32(), "role": _STR, "attempt": pa.int32(), "try": pa.int32(),
+    "model": _STR, "messages": _STR, "params": _STR, "text": _STR, "reasoning": _STR, "finish_reason": _STR,
+    "prompt_tokens": _INT, "completion_tokens": _INT, "latency_s": pa.float64(), "error_kind": _STR,
+    "error": _STR, "created_at": _TIME, "server": _STR,
+}  # fmt: skip
+_JOB_TYPES = {
+    "run_id": _STR, "job": _INT, "status": _STR, "reason": _STR, "task_type": _STR, "persona": _STR,
+    "source_ids": _STR, "sample_id": _STR, "sample": _STR, "verdicts": _STR, "codes": pa.list_(_STR),
+    "critic_scores": _STR, "critic_rationale": _STR, "created_at": _TIME, "prompt_tokens": _INT,
+    "completion_tokens": _INT,
+}  # fmt: skip
+_JOB_COLUMNS = (
+    "run_id", "job", "status", "reason", "task_type", "persona", "source_ids", "sample_id", "sample",
+    "verdicts", "codes", "critic_scores", "critic_rationale", "created_at", "prompt_tokens",
+    "completion_tokens",
+)  # fmt: skip

@@ -221,7 +221,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         7,
-        "verdicts name the eval record they match; generated jobs keep their token counts",
+        "verdicts name the eval record they match; generated jobs keep token counts, requests their server",
         [
             # The record of another file a verdict is about (contamination: the eval item's file and
             # index), so the report can count hits per eval file without parsing messages.
@@ -231,6 +231,8 @@ MIGRATIONS: list[Migration] = [
             # dataset (samples.prompt_tokens/completion_tokens) when the run finishes.
             "ALTER TABLE gen_jobs ADD COLUMN prompt_tokens BIGINT",
             "ALTER TABLE gen_jobs ADD COLUMN completion_tokens BIGINT",
+            # The server a request went to when the role's base_url lists several (NULL: the one).
+            "ALTER TABLE gen_requests ADD COLUMN server VARCHAR",
         ],
     ),
 ]

@@ -66,11 +66,15 @@ class Samples:
         self._con = con
         self._datasets = datasets
 
-    def add_batch(self, dataset_id: str, rows: list[SampleRow]) -> None:
-        """Append records in one vectorised insert; an index stored twice is a StoreError."""
+    def add_batch(self, dataset_id: str, rows: list[SampleRow], *, masked: bool = False) -> None:
+        """Append records in one vectorised insert; an index stored twice is a StoreError.
+
+        `masked`: the samples were masked when first stored (a run's kept samples, read back from
+        gen_jobs), so they are not scanned for secrets again.
+        """
         self._datasets.require(dataset_id)
         if rows:
-            self._con.insert_arrow("samples", samples_arrow(dataset_id, rows))
+            self._con.insert_arrow("samples", samples_arrow(dataset_id, rows, masked))
 
     def iter(self, dataset_id: str) -> Iterator[SampleRow]:
         """The dataset's records in index order, streamed (memory stays flat)."""
@@ -92,11 +96,11 @@ class Samples:
         return int(row[0]) if row else 0
 
 
-def samples_arrow(dataset_id: str, rows: list[SampleRow]) -> pa.Table:
+def samples_arrow(dataset_id: str, rows: list[SampleRow], masked: bool = False) -> pa.Table:
     """Rows of the `samples` table for these records, masked (see the module docstring)."""
     cols: dict[str, list] = {name: [] for name in ("idx", "input_id", "raw", "original", *_SAMPLE_FIELDS)}
     for r in rows:
-        s = mask_sample(r.sample) if r.sample is not None else None
+        s = r.sample if masked or r.sample is None else mask_sample(r.sample)
         cols["idx"].append(r.index)
         cols["input_id"].append(mask_secrets(r.input_id) if r.input_id is not None else None)
         cols["raw"].append(mask_secrets(r.raw)[:RAW_MAX_CHARS] if r.raw is not None else None)

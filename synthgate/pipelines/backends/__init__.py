@@ -32,7 +32,20 @@ from synthgate.pipelines.config import BackendConfig
 
 
 def build_backend(config: BackendConfig, api_key: SecretStr | None) -> Backend:
-    """The backend named by `config.backend`, not yet loaded."""
+    """The backend named by `config.backend`, not yet loaded; a `ServerPool` of one per server when
+    `base_url` lists several."""
+    servers = config.servers()
+    if len(servers) > 1:
+        from synthgate.pipelines.backends.pool import ServerPool
+
+        one = [(url, _build_one(config.model_copy(update={"base_url": url}), api_key)) for url in servers]
+        return ServerPool(one, retry_policy(config))  # type: ignore[arg-type]
+    if isinstance(config.base_url, list):
+        config = config.model_copy(update={"base_url": servers[0]})
+    return _build_one(config, api_key)
+
+
+def _build_one(config: BackendConfig, api_key: SecretStr | None) -> Backend:
     if config.backend == "openai":
         from synthgate.pipelines.backends.openai import OpenAIBackend
 

@@ -26,15 +26,19 @@ class Generation:
     finish_reason: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     latency_s: float = 0.0
+    server: str | None = None  # which server answered, when a run spreads requests over several
 
 
 class TransientError(Exception):
     """A failure worth retrying; `kind` is rate_limit, server_error, timeout or connection."""
 
-    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, retry_after: float | None = None, server: str | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.retry_after = retry_after
+        self.server = server
 
 
 def short_error(err: Exception) -> str:
@@ -53,9 +57,10 @@ def retry_after(err: Any) -> float | None:
 class PermanentError(Exception):
     """A failure retrying will not fix (bad request, authentication, unknown model)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, server: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.server = server
 
 
 class Backend(Protocol):
@@ -80,6 +85,7 @@ class Try:
     error_kind: str | None
     error: str | None
     latency_s: float
+    server: str | None = None  # the server the try went to, when there are several
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ def call_with_retries(
         try:
             gen = backend.generate(messages, params)
         except TransientError as err:
-            record(Try(retry, None, err.kind, str(err), time.perf_counter() - start))
+            record(Try(retry, None, err.kind, str(err), time.perf_counter() - start, err.server))
             if retry == policy.max_retries:
                 raise BackendError(
                     f"{backend.model}: {err.kind} after {retry + 1} tries: {err}",
@@ -124,8 +130,8 @@ def call_with_retries(
             sleep(policy.delay(retry, rng, err.retry_after))
             continue
         except PermanentError as err:
-            record(Try(retry, None, err.kind, str(err), time.perf_counter() - start))
+            record(Try(retry, None, err.kind, str(err), time.perf_counter() - start, err.server))
             raise BackendError(f"{backend.model}: {err.kind}: {err}") from None
-        record(Try(retry, gen, None, None, gen.latency_s))
+        record(Try(retry, gen, None, None, gen.latency_s, gen.server))
         return gen
     raise AssertionError("unreachable")
