@@ -502,3 +502,102 @@ def test_a_disclaimer_that_sends_the_user_elsewhere_or_stops_short_is_still_a_re
     assert is_refusal(
         "I'm sorry, but as an AI, I cannot answer that. However, I can help with other queries."
     )
+
+
+# The shape of Toolformer-style sets (GPTeacher Toolformer): a few hundred characters of the same
+# tool description in every prompt, then a one-line task. Written here in that shape (the fetched
+# data stays out of git).
+TOOL_HEADER = (
+    "toolformer: enabled\n"
+    "toolformer access: weather, calculator\n"
+    "Useful for when you want to get weather information from a forecast service. The input should be "
+    "a question in plain language naming the place and the day that the service can answer.\n"
+    "weather(querywithlocation)\n"
+    "A calculator for arithmetic. Use this when a question needs exact sums, products or powers; the "
+    "input should be a single arithmetic expression without words.\n"
+    "calculator(expression)\n"
+)
+TOOL_TASKS = [
+    "What's the weather like in New York City today?",
+    "Will it rain in Lisbon on Saturday?",
+    "What is 17 times 23?",
+    "What's the weather like in London and Paris today?",
+    "How cold will it get in Oslo tonight?",
+    "Add 1,204 and 3,398.",
+]
+
+
+# Another tool list opening the same way, as every record of such a set does: from the third record
+# on, "toolformer: enabled" has been seen outside any pair.
+WIKI_REC = rec(
+    "wikipedia('Mona Lisa')",
+    "toolformer: enabled\ntoolformer access: wikipedia\nA wrapper around an encyclopedia. Useful for "
+    "questions about people, places and events; the input should be a search query.\n"
+    "wikipedia(query)\nWho painted the Mona Lisa?",
+)
+TOOL_CALLS = [
+    "weather('New York City today')",
+    "weather('Lisbon Saturday rain')",
+    "calculator('17*23')",
+    "weather('London today'), weather('Paris today')",
+    "weather('Oslo tonight lowest temperature')",
+    "calculator('1204+3398')",
+]
+
+
+def tool_rec(task: str, completion: str = ANSWER) -> Sample:
+    return rec(completion, TOOL_HEADER + task)
+
+
+def test_prompts_sharing_a_tool_description_but_asking_other_tasks_are_not_near_duplicates():
+    records = [WIKI_REC, *(tool_rec(t, c) for t, c in zip(TOOL_TASKS, TOOL_CALLS, strict=True))]
+    checker = SetChecker()
+    for i, sample in enumerate(records):
+        checker.observe(i, sample)
+    verdicts, _ = checker.finish()
+    assert verdicts == {}
+    # As wholes these prompts are far above the near-duplicate bar: the description is what matched.
+    from rapidfuzz import fuzz
+
+    assert fuzz.ratio(TOOL_HEADER + TOOL_TASKS[0], TOOL_HEADER + TOOL_TASKS[3]) > 95
+
+
+def test_the_same_task_under_the_same_tool_description_is_still_a_near_duplicate():
+    # An inserted word, not a swapped one (a swapped word is a filled template, counted apart).
+    tasks = [*TOOL_TASKS[:3], "What's the weather like in New York City for today?"]
+    calls = [*TOOL_CALLS[:3], "The forecast: weather('NYC today')"]
+    verdicts, _ = run([WIKI_REC, *(tool_rec(t, c) for t, c in zip(tasks, calls, strict=True))])
+    assert codes(verdicts) == {4: ["dup.near_prompt"]}
+    (v,) = verdicts[4]
+    assert "record 1" in v.message and v.score is not None and v.score >= 90
+    assert (v.span.field, v.span.start, v.span.end) == ("prompt", 0, len(TOOL_HEADER + tasks[3]))
+
+
+def test_the_same_task_under_the_same_tool_description_twice_stays_an_exact_duplicate():
+    records = [WIKI_REC, *(tool_rec(t, c) for t, c in zip(TOOL_TASKS[:2], TOOL_CALLS[:2], strict=True))]
+    verdicts, _ = run([*records, tool_rec(TOOL_TASKS[0], "It is sunny: weather('New York City')")])
+    assert codes(verdicts) == {3: ["dup.exact_prompt"]}
+
+
+def test_a_long_prompt_with_one_line_edited_and_no_line_shared_with_other_records_is_a_near_duplicate():
+    # Lines shared by the pair alone are not context: nothing else carries them.
+    steps = [
+        f"Step {n}: {w}"
+        for n, w in enumerate(
+            [
+                "preheat the oven to two hundred degrees",
+                "whisk the eggs with sugar until pale",
+                "fold in the flour and the melted butter",
+                "pour the batter into a lined tin",
+                "bake for twenty five minutes",
+            ]
+        )
+    ]
+    edited = [*steps[:4], "Step 4: bake for twenty five minutes until golden"]
+    verdicts, _ = run(
+        [
+            rec(ANSWER, "Rewrite these steps as a paragraph:\n" + "\n".join(steps)),
+            rec(OTHER, "Rewrite these steps as a paragraph:\n" + "\n".join(edited)),
+        ]
+    )
+    assert codes(verdicts) == {1: ["dup.near_prompt"]}

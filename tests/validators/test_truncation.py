@@ -257,3 +257,35 @@ def test_an_option_letter_or_an_inline_numbered_list_ends_complete(completion: s
 )
 def test_a_cut_article_is_still_flagged_next_to_the_option_letter_rule(completion: str, unfinished: str):
     assert cut(completion) == [("length.truncated_completion", unfinished)]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        # short shell scripts whose last line is a command (GPTeacher Codegen shape)
+        "#!/bin/bash\n\nfind . -type f -mtime -7 -print\nfind . -type d -mtime -7 -print",
+        "#!/bin/bash\n\nfind . -type f -name '*.txt' -print",
+        "#!/bin/sh\n\na=$1\nb=$2\n\nwhile [ $b -ne 0 ]; do\n    remainder=$((a % b))\n    a=$b\n"
+        "    b=$remainder\ndone\n\necho 'GCD:' $a",
+        # the same commands without a shebang: an option or a shell variable makes the line code
+        "Run this from the project root:\n\nfind . -name '*.log' -delete",
+        "Print it like this. Then run:\necho The total is $total",
+    ],
+)
+def test_a_script_ending_on_a_command_is_not_a_cut_sentence(completion: str):
+    assert cut(completion) == []
+
+
+@pytest.mark.parametrize(
+    ("completion", "unfinished"),
+    [
+        # a shebang never hides an unclosed fence; prose after a command line is still prose
+        ("#!/bin/bash\n```bash\nfind . -print\n", "```bash\nfind . -print"),
+        (
+            "Run find . -print first. Then open the report and look for the",
+            "Then open the report and look for the",
+        ),
+    ],
+)
+def test_code_signs_leave_unclosed_fences_and_cut_prose_flagged(completion: str, unfinished: str):
+    assert cut(completion) == [("length.truncated_completion", unfinished)]

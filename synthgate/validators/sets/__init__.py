@@ -11,9 +11,13 @@ is the same short answer to another question, not a duplicate (see `SetChecker._
 
 Prompts are judged on what they ask: two prompts close as wholes are `dup.near_prompt` only when
 the question outside a labelled context passage is close too (RAG prompts sharing one passage
-but asking other questions are not duplicates). Prompts that differ only in slot values (numbers,
-or a swapped name or word of a fixed template) are not reported per record: they are counted
-into one `set.templated_prompts` finding.
+but asking other questions are not duplicates). Likewise, a line that other records' prompts carry
+too (a tool description, an instructions preamble, a pasted passage without a label) is context,
+not the request: when the pair shares a line seen in a third record, the lines they share are set
+aside and the rest (one-line tasks, usually) must be close too (two prompts alone sharing a line,
+before any third record carries it, are judged whole). Prompts that differ only in slot values
+(numbers, or a swapped name or word of a fixed template) are not reported per record: they are
+counted into one `set.templated_prompts` finding.
 
 Memory (measured, docs/incoming/mem.md): per record the checker keeps two 8-byte positions and
 the record's new MinHash/exact keys in `KeyIndex` (up to 46 keys x 12 bytes, ~0.5 KB for a distinct
@@ -82,6 +86,11 @@ _TEMPLATE = 3 + 2 * BANDS
 # sharing a retrieved passage but asking other questions are not. Asks are short, so a one-word
 # edit moves their ratio far more than a long prompt's: the bar is lower than the whole prompt's.
 _ASK_THRESHOLD = 85.0
+# Context lines (see `_own_requests`): a normalized prompt line this long or longer is counted
+# across records (shorter ones, "}" or "return x", say nothing about shared context); at most
+# _MAX_LINES distinct lines of a prompt are counted and kept.
+_MIN_CONTEXT_LINE = 16
+_MAX_LINES = 256
 # A completion shorter than this many words that another record also gives counts as a duplicate
 # only when the two prompts are this similar (rapidfuzz ratio) too; see `_generic_answer`.
 _MIN_ANSWER_WORDS = 20
@@ -140,7 +149,10 @@ class SetChecker:
         self._n = 0
         self._indexes = array("q")  # position -> caller's record index (gaps allowed)
         self._keys = KeyIndex()
-        self._cache: dict[int, tuple[bytes, bytes, bytes | None]] = {}  # prompt, completion, ask
+        # prompt, completion, ask, prompt lines (normalized; empty for a one-line prompt)
+        self._cache: dict[int, tuple[bytes, bytes, bytes | None, tuple[bytes, ...]]] = {}
+        self._line_counts: Counter[int] = Counter()  # context-length prompt line key -> records
+        self._b_lines: list[list[int]] = []  # the batch's context-length line keys, counted in order
         self._cache_order: deque[int] = deque()
         self._short_answers: dict[int, list[int]] = {}  # short completion key -> first positions
         self._cache_bytes = 0
@@ -189,13 +201,15 @@ class SetChecker:
         self._b_texts[0].append(np_)
         self._b_texts[1].append(nc)
         self._b_heads.append(prompt[:_HEAD_CHARS])
-        self._cache[pos] = (np_, nc, ask)
+        lines = _prompt_lines(prompt)
+        self._b_lines.append([stable_hash(x) for x in lines if len(x) >= _MIN_CONTEXT_LINE])
+        self._cache[pos] = (np_, nc, ask, lines)
         if nc.count(b" ") + 1 < _MIN_ANSWER_WORDS:
             group = self._short_answers.setdefault(hc, [])
             if len(group) < _MAX_SHORT_ANSWER_GROUP:
                 group.append(pos)
         self._cache_order.append(pos)
-        self._cache_bytes += len(np_) + len(nc) + len(ask or b"")
+        self._cache_bytes += len(np_) + len(nc) + len(ask or b"") + sum(map(len, lines))
         self._nonempty["prompt"] += bool(np_)
         self._nonempty["completion"] += bool(nc)
 
@@ -233,6 +247,8 @@ class SetChecker:
                 _prune(self._all_openings, self._all_opening_text)
             if len(self._systems) > _MAX_COUNTED:
                 _prune(self._systems, self._system_head)
+            if len(self._line_counts) > _MAX_COUNTED:
+                _prune(self._line_counts, {})
 
     def take_verdicts(self) -> list[tuple[int, Verdict]]:
         """Duplicate verdicts found so far and not yet taken, (record index, verdict) in record order:
@@ -320,18 +336,23 @@ class SetChecker:
         seen = (heads >= 0) & (heads < pos[:, None])
         self._dups["prompt"] += int(seen[:, 1].sum())
         self._dups["completion"] += int(seen[:, 2].sum())
-        for row in np.flatnonzero(seen.any(axis=1)):
-            self._judge(int(pos[row]), heads[row], int(info[row, 3]), int(info[row, 4]))
+        judged = seen.any(axis=1)
+        for row in range(m):
+            # Lines are counted in record order, so a verdict depends only on the records before it.
+            self._line_counts.update(self._b_lines[row])
+            if judged[row]:
+                self._judge(int(pos[row]), heads[row], int(info[row, 3]), int(info[row, 4]))
 
         self._batch.clear()
         self._b_texts[0].clear()
         self._b_texts[1].clear()
         self._b_heads.clear()
+        self._b_lines.clear()
         budget = self.config.near_duplicate_cache_mb * 1_000_000
         while self._cache_bytes > budget and self._cache_order:
             gone = self._cache_order.popleft()
-            a, b, ask = self._cache.pop(gone)
-            self._cache_bytes -= len(a) + len(b) + len(ask or b"")
+            a, b, ask, lines = self._cache.pop(gone)
+            self._cache_bytes -= len(a) + len(b) + len(ask or b"") + sum(map(len, lines))
             group = self._short_answers.get(stable_hash(b))
             if group is not None and gone in group:  # its prompt is gone: nothing left to compare
                 group.remove(gone)
@@ -413,9 +434,30 @@ class SetChecker:
                     ask or mine[0], other or held[0], score_cutoff=_ASK_THRESHOLD
                 ):
                     continue  # the same passage, another question
-                slot = _slot_swap(ask or mine[0], other or held[0])
+                pair = self._own_requests(mine[3], held[3]) or (ask or mine[0], other or held[0])
+                if not fuzz.ratio(*pair, score_cutoff=_ASK_THRESHOLD):
+                    continue  # the same shared context (a tool description), another request
+                slot = _slot_swap(*pair)
             best = (j, score, slot)
         return best
+
+    def _own_requests(self, mine: tuple[bytes, ...], held: tuple[bytes, ...]) -> tuple[bytes, bytes] | None:
+        """Two prompts' lines without the context they share, or None when they share none.
+
+        Shared context is a line both prompts carry that a third record's prompt carries too (a
+        tool description, an instructions preamble); with one such line found, every line the two
+        share counts as context. None as well when either prompt is left empty (one is the other
+        plus a line: judged whole). Only lines of _MIN_CONTEXT_LINE bytes or more count."""
+        if not mine or not held:
+            return None
+        shared = {x for x in set(mine).intersection(held) if len(x) >= _MIN_CONTEXT_LINE}
+        if not any(self._line_counts[stable_hash(x)] >= 3 for x in shared):
+            return None
+        a = b" ".join(x for x in mine if x not in shared)
+        b = b" ".join(x for x in held if x not in shared)
+        if not a or not b:
+            return None
+        return request_key(a), request_key(b)
 
     def _generic_answer(self, p: int, earlier: int) -> bool:
         """A short completion ("7", "You're welcome! ...", "The email has been sent.") shared with an
@@ -540,6 +582,20 @@ def _slot_swap(a: bytes, b: bytes) -> bool:
         tag == "replace" and i2 - i1 <= _MAX_SLOT_WORDS and j2 - j1 <= _MAX_SLOT_WORDS
         for tag, i1, i2, j1, j2 in diffs
     )
+
+
+def _prompt_lines(prompt: str) -> tuple[bytes, ...]:
+    """A multi-line prompt's distinct non-empty lines, normalized, in order (at most _MAX_LINES);
+    empty for a one-line prompt (nothing in it can be a separate context line)."""
+    if "\n" not in prompt:
+        return ()
+    out: dict[bytes, None] = {}
+    for line in prompt.split("\n"):
+        if key := normalize_bytes(line, "symbols"):
+            out[key] = None
+            if len(out) >= _MAX_LINES:
+                break
+    return tuple(out) if len(out) > 1 else ()
 
 
 def _distribution(counts: Counter[str], records: int, other: int) -> dict:

@@ -11,6 +11,11 @@
   text that is not verse (most lines unpunctuated), with no code-ish characters (`=`, `{`, `;`,
   `<`, indentation).
 
+A script is not prose: a completion opening with a shebang (`#!/bin/bash`) is judged only by its
+fences, and a last sentence with a command-line option (` -print`, ` --force`) or a shell variable
+(`$a`, `$(...)`, `${x}`) is code ("find . -name x -print" closes no sentence, "echo $a" does not
+stop on the article "a").
+
 Never flagged: endings that are complete by their shape: list items, table rows, headings, a
 final URL, hashtags, a number or short answer ("Paris", "42", "#### 18"), math closing `$$`,
 JSON or code closing `}`/`]`/`)`, closing quotes and parentheses, emoji, markdown emphasis, a
@@ -63,6 +68,8 @@ _SIGN_OFF = re.compile(
 _RESULT_LINE = re.compile(r"^\s*[^\s:.!?]+(?:\s+[^\s:.!?]+){0,3}:\s+[^:.!?]+$")
 _RESULT_MAX_WORDS = 6
 _CODEISH = re.compile(r"[=;{}<>\[\]|\\]|^(?: {2,}|\t)")
+# A command in the last sentence: an option (" -print", " --force") or a shell variable ("$a", "$(").
+_COMMAND = re.compile(r"(?<!\S)--?[A-Za-z]|\$[A-Za-z_({]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?$")
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)\s")
 # Items numbered inside one line ("1. Russia 2. Canada 3. China"): the period ends no sentence.
@@ -87,6 +94,8 @@ def truncation_sign(text: str) -> tuple[int, str] | None:
     fences = [m.start() for m in _FENCE.finditer(body)] if "```" in body or "~~~" in body else []
     if len(fences) % 2 == 1:
         return fences[-1], "an unclosed code block"
+    if body.startswith("#!"):
+        return None  # a script: its last line is a command, not a sentence
     line_start = body.rfind("\n") + 1
     line = body[line_start:]
     stripped = line.strip()
@@ -109,6 +118,8 @@ def truncation_sign(text: str) -> tuple[int, str] | None:
     if _CODEISH.search(line) or (fences and fences[-1] > line_start):
         return None
     start = _sentence_start(body, line_start)
+    if _COMMAND.search(body, start):
+        return None
     last = stripped[-1]
     if last in _OPEN_PUNCT:
         return start, f"the last sentence stops on {last!r}"
