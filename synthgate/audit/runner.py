@@ -110,22 +110,20 @@ def audit(
             chain_config=options.chain.model_dump(mode="json"),
         )
         writer = DatasetWriter(store, dataset_id, options.chain)
-        done: list[tuple[list[SampleRow], list[tuple[int, Verdict]]]] = []
-
-        def store_done() -> None:
-            # The previous batch is stored while the tokenizer counts the next one (Chain.run_batch).
-            for rows, verdicts in done:
-                writer.add(rows, verdicts)
-                if progress:
-                    progress(len(rows))
-            done.clear()
-
+        # Two batches in flight: the next one is read, adapted and handed to the tokenizer (which
+        # counts it in a thread) before the previous one is checked and stored, so the tokenizer
+        # rarely waits for Python or Python for it.
+        pending: Callable[[], tuple[list[SampleRow], list[tuple[int, Verdict]]]] | None = None
         for batch in _batches(records_in, options.batch_size):
-            done.append(_audit_batch(batch, adapter, options, chain, pairs, caps, meanwhile=store_done))
+            started = _start_batch(batch, adapter, options, chain, pairs, caps)
             for raw in batch:
                 shards[raw.shard]["records"] += 1
                 shards[raw.shard]["first_index"] = raw.first
-        store_done()
+            if pending is not None:
+                _store_batch(writer, pending(), progress)
+            pending = started
+        if pending is not None:
+            _store_batch(writer, pending(), progress)
         if caps is not None:
             writer.add_verdicts([(i, _override(v, options)) for i, v in caps.finish()])
         summary: dict = {"shards": shards, "read_as": dict(adapter.shapes.most_common())}
@@ -138,6 +136,16 @@ def audit(
     return AuditResult(dataset_id, done.records, done.status_counts, done.code_counts, done.set_findings)
 
 
+def _store_batch(
+    writer: DatasetWriter,
+    checked: tuple[list[SampleRow], list[tuple[int, Verdict]]],
+    progress: Callable[[int], None] | None,
+) -> None:
+    writer.add(*checked)
+    if progress:
+        progress(len(checked[0]))
+
+
 def _audit_batch(
     batch: list[RawRecord],
     adapter: _Adapter,
@@ -145,8 +153,22 @@ def _audit_batch(
     chain: Chain,
     pairs: PairChecker,
     caps: CapObserver | None = None,
-    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
+    """One batch from start to finish: its rows and verdicts (for a caller that checks a batch at a
+    time; `audit` keeps two in flight)."""
+    return _start_batch(batch, adapter, options, chain, pairs, caps)()
+
+
+def _start_batch(
+    batch: list[RawRecord],
+    adapter: _Adapter,
+    options: AuditOptions,
+    chain: Chain,
+    pairs: PairChecker,
+    caps: CapObserver | None = None,
+) -> Callable[[], tuple[list[SampleRow], list[tuple[int, Verdict]]]]:
+    """Adapt a batch and start the chain on it; the returned function finishes the batch: its
+    stored rows and verdicts."""
     rows: list[SampleRow] = []
     verdicts: list[tuple[int, Verdict]] = []
     good: list[tuple[RawRecord, Adapted]] = []
@@ -162,7 +184,19 @@ def _audit_batch(
         good.append((raw, adapted))
     # Both sides of a pair go through the chain in the same batch as the single samples.
     flat = [s for _, a in good for s in (a if isinstance(a, tuple) else (a,))]
-    results = iter(chain.run_batch(flat, meanwhile=meanwhile))
+    checking = chain.start_batch(flat)
+    return lambda: _finish_batch(checking(), rows, verdicts, good, pairs, caps)
+
+
+def _finish_batch(
+    checked: list[Result],
+    rows: list[SampleRow],
+    verdicts: list[tuple[int, Verdict]],
+    good: list[tuple[RawRecord, Adapted]],
+    pairs: PairChecker,
+    caps: CapObserver | None,
+) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
+    results = iter(checked)
     for raw, adapted in good:
         if isinstance(adapted, tuple):
             original, (chosen, rejected) = adapted[0], (next(results), next(results))
