@@ -107,22 +107,20 @@ def audit(
     with store.transaction():
         writer = open_dataset(store, inputs, hashes, options)
         observe = caps.observe if caps is not None else None
-        done: list[tuple[list[SampleRow], list[tuple[int, Verdict]]]] = []
-
-        def store_done() -> None:
-            # The previous batch is stored while the tokenizer counts the next one (Chain.run_batch).
-            for rows, verdicts in done:
-                writer.add(rows, verdicts)
-                if progress:
-                    progress(len(rows))
-            done.clear()
-
+        # Two batches in flight: the next one is read, adapted and handed to the tokenizer (which
+        # counts it in a thread) before the previous one is checked and stored, so the tokenizer
+        # rarely waits for Python or Python for it.
+        pending: Callable[[], tuple[list[SampleRow], list[tuple[int, Verdict]]]] | None = None
         for batch in in_batches(records_in, options.batch_size):
-            done.append(audit_batch(batch, adapter, options, chain, pairs, observe, meanwhile=store_done))
+            started = start_batch(batch, adapter, options, chain, pairs, observe)
             for raw in batch:
                 shards[raw.shard]["records"] += 1
                 shards[raw.shard]["first_index"] = raw.first
-        store_done()
+            if pending is not None:
+                _store_batch(writer, pending(), progress)
+            pending = started
+        if pending is not None:
+            _store_batch(writer, pending(), progress)
         return finish_audit(writer, options, adapter, pairs, caps, shards, eval_set_sizes(options))
 
 
@@ -172,6 +170,16 @@ def finish_audit(
     return AuditResult(done.dataset_id, done.records, done.status_counts, done.code_counts, done.set_findings)
 
 
+def _store_batch(
+    writer: DatasetWriter,
+    checked: tuple[list[SampleRow], list[tuple[int, Verdict]]],
+    progress: Callable[[int], None] | None,
+) -> None:
+    writer.add(*checked)
+    if progress:
+        progress(len(checked[0]))
+
+
 def audit_batch(
     batch: list[RawRecord],
     adapter: Adapter,
@@ -179,11 +187,24 @@ def audit_batch(
     chain: Chain,
     pairs: PairChecker,
     observe_tokens: Callable[[int, int | None], None] | None = None,
-    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
-    """The per-record half of an audit (both engines): read records -> stored rows (in index
-    order) and their verdicts. `observe_tokens(index, completion tokens)` collects the counts the
-    generation-cap check needs; an unreadable record raises unless `options.skip_invalid`."""
+    """The per-record half of an audit, one batch from start to finish (both engines): read
+    records -> stored rows (in index order) and their verdicts. `observe_tokens(index, completion
+    tokens)` collects the counts the generation-cap check needs; an unreadable record raises
+    unless `options.skip_invalid`. The local engine keeps two batches in flight (`start_batch`)."""
+    return start_batch(batch, adapter, options, chain, pairs, observe_tokens)()
+
+
+def start_batch(
+    batch: list[RawRecord],
+    adapter: Adapter,
+    options: AuditOptions,
+    chain: Chain,
+    pairs: PairChecker,
+    observe_tokens: Callable[[int, int | None], None] | None = None,
+) -> Callable[[], tuple[list[SampleRow], list[tuple[int, Verdict]]]]:
+    """Adapt a batch and start the chain on it; the returned function finishes the batch: its
+    stored rows and verdicts."""
     rows: list[SampleRow] = []
     verdicts: list[tuple[int, Verdict]] = []
     good: list[tuple[RawRecord, Adapted]] = []
@@ -199,7 +220,19 @@ def audit_batch(
         good.append((raw, adapted))
     # Both sides of a pair go through the chain in the same batch as the single samples.
     flat = [s for _, a in good for s in (a if isinstance(a, tuple) else (a,))]
-    results = iter(chain.run_batch(flat, meanwhile=meanwhile))
+    checking = chain.start_batch(flat)
+    return lambda: _finish_batch(checking(), rows, verdicts, good, pairs, observe_tokens)
+
+
+def _finish_batch(
+    checked: list[Result],
+    rows: list[SampleRow],
+    verdicts: list[tuple[int, Verdict]],
+    good: list[tuple[RawRecord, Adapted]],
+    pairs: PairChecker,
+    observe_tokens: Callable[[int, int | None], None] | None,
+) -> tuple[list[SampleRow], list[tuple[int, Verdict]]]:
+    results = iter(checked)
     for raw, adapted in good:
         if isinstance(adapted, tuple):
             original, (chosen, rejected) = adapted[0], (next(results), next(results))

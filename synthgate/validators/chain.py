@@ -79,25 +79,33 @@ class Chain:
     def run(self, sample: Sample) -> Result:
         return self.run_batch([sample])[0]
 
-    def run_batch(
-        self, samples: Sequence[Sample], *, meanwhile: Callable[[], None] | None = None
-    ) -> list[Result]:
-        """Every validator over `samples`, in order. `meanwhile`: the caller's own work, done once the
-        tokenizer has started on this batch so the two overlap (the audit stores the previous batch)."""
+    def run_batch(self, samples: Sequence[Sample]) -> list[Result]:
+        return self.start_batch(samples, ahead=False)()
+
+    def start_batch(self, samples: Sequence[Sample], *, ahead: bool = True) -> Callable[[], list[Result]]:
+        """Start checking `samples`; the returned function runs the chain and gives the results.
+
+        A validator that can start early (length: its tokenizer runs in a thread, without the GIL)
+        starts here on the batch as it came in, so it works while the caller does other things
+        before finishing (the audit reads the next batch and stores the previous one) and while
+        the Python checks ahead of it run. It is then handed the batch as they left it and
+        recounts only the samples they replaced. `ahead=False`: the results are wanted at once, so
+        a validator first in the chain has nothing to overlap and does not start early.
+        """
         current = list(samples)
-        found: list[list[Verdict]] = [[] for _ in current]
-        completion_tokens: list[int | None] = [None] * len(current)
-        tokens: list[tuple[int, int] | None] = [None] * len(current)
-        # A validator that can start early (length: its tokenizer runs in a thread, without the GIL)
-        # starts on the batch as it came in while the Python checks ahead of it run; it is handed
-        # the batch as they left it and recounts only the samples they replaced.
         early = {
             at: v.prefetch(current)  # type: ignore[attr-defined]
             for at, v in enumerate(self.validators)
-            if hasattr(v, "prefetch") and (at > 0 or meanwhile is not None)
+            if hasattr(v, "prefetch") and (at > 0 or ahead)
         }
-        if meanwhile is not None:
-            meanwhile()
+        return lambda: self._finish(current, early)
+
+    def _finish(
+        self, current: list[Sample], early: dict[int, Callable[[list[Sample]], list[Result]]]
+    ) -> list[Result]:
+        found: list[list[Verdict]] = [[] for _ in current]
+        completion_tokens: list[int | None] = [None] * len(current)
+        tokens: list[tuple[int, int] | None] = [None] * len(current)
         for at, validator in enumerate(self.validators):
             checked = early[at](current) if at in early else validator.check_batch(current)
             for i, result in enumerate(checked):

@@ -20,6 +20,7 @@ templates put before the answer: `<think>\n{reasoning}\n</think>\n\n{completion}
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -64,6 +65,7 @@ class LengthValidator(Validator):
             )
         self.tokenizer = tokenizer
         self._pool: ThreadPoolExecutor | None = None  # prefetch's tokenizing thread, made on first use
+        self._pool_pid = 0
         self._backend = tokenizer.backend_tokenizer
         template = tokenizer.chat_template or PLAIN_CHAT_TEMPLATE
         if isinstance(template, dict):  # tokenizers with several named templates
@@ -107,8 +109,9 @@ class LengthValidator(Validator):
             parts = [self._split(_prompt_messages(s), self._trained_text(s)) for s in before]
         except ModelError:  # the template refuses a sample: let the check proper say so, in turn
             return self.check_batch
-        if self._pool is None:
+        if self._pool is None or self._pool_pid != os.getpid():  # a forked child has no thread
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthgate-length")
+            self._pool_pid = os.getpid()
         texts = _part_texts(parts)
         future = self._pool.submit(self._backend.encode_batch_fast, texts, add_special_tokens=False)
 
