@@ -168,11 +168,13 @@ def _generate(n: int, tmp: str) -> None:
         t0 = time.perf_counter()
         with Store.open(base / "gen.duckdb") as store:
             state = generate(config, store, base=base)
-        seconds = time.perf_counter() - t0
+            seconds = time.perf_counter() - t0
+            held = _duckdb_mb(store)
     finally:
         parent.send("stop")
         server.join(timeout=5)
-    print(json.dumps({"seconds": seconds, "records": state.kept, "peak_rss_mb": _peak_mb()}))
+    out = {"seconds": seconds, "records": state.kept, "peak_rss_mb": _peak_mb(), "duckdb_mb": held}
+    print(json.dumps({**out, "heap": _heap_mb()}))
 
 
 def _child(*args: str, checkpoints: bool = False) -> dict:

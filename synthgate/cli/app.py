@@ -53,7 +53,7 @@ def _root(
         "--db-memory-limit",
         envvar=MEMORY_LIMIT_ENV,
         help="Memory the store's queries may use before spilling to disk: 2GB, 512MB, 25% "
-        "(default: a quarter of RAM, at most 2 GiB).",
+        "(default: a quarter of RAM, at most 1 GiB).",
         show_default=False,
     ),
     db_temp_dir: Path | None = typer.Option(

@@ -31,11 +31,11 @@ def _settings(store: Store) -> tuple[str, str]:
     return row[0], row[1]
 
 
-def test_default_limit_is_at_most_2_gib_and_spills_beside_the_file(db_path):
+def test_default_limit_is_at_most_1_gib_and_spills_beside_the_file(db_path):
     with Store.open(db_path) as store:
         limit, spill = _settings(store)
     number, unit = limit.split(" ")
-    assert unit in ("MiB", "GiB") and float(number) * (1 if unit == "GiB" else 1 / 1024) <= 2.0
+    assert unit in ("MiB", "GiB") and float(number) * (1 if unit == "GiB" else 1 / 1024) <= 1.0
     assert spill == f"{db_path}.tmp"
 
 

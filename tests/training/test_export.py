@@ -235,3 +235,22 @@ def test_a_version_with_a_member_deleted_by_hand_is_not_exported(store, tmp_path
     with pytest.raises(StoreError, match="no longer matches its content hash"):
         export(store, clean_version, "trl-jsonl", tmp_path / "out" / "x")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_parquet_export_is_written_in_row_groups_holding_every_member_in_source_order(
+    store, tmp_path, clean_version, monkeypatch
+):
+    import synthgate.training.export as export_module
+
+    monkeypatch.setattr(export_module, "_BATCH", 3)  # 20 members: several row groups per split
+    export(store, clean_version, "parquet", tmp_path / "pq", eval_fraction=0.25)
+    export(store, clean_version, "trl-jsonl", tmp_path / "jsonl", eval_fraction=0.25)
+    for split in ("train", "eval"):
+        file = pq.ParquetFile(tmp_path / "pq" / f"{split}.parquet")
+        rows = file.read().to_pylist()
+        assert rows == read_jsonl(tmp_path / "jsonl" / f"{split}.jsonl")  # same records, same order
+        assert file.metadata.num_row_groups == -(-len(rows) // 3)
+        assert read_manifest(tmp_path / "pq").files[f"{split}.parquet"].records == len(rows)
+    train = read_jsonl(tmp_path / "jsonl" / "train.jsonl")
+    numbers = [int(r["completion"][0]["content"].split(":")[0].split()[1]) for r in train]
+    assert numbers == sorted(numbers)
