@@ -70,6 +70,7 @@ PRESETS = {
     # A GPU: the whole raw set several times over and longer answers.
     "gpu": Preset(180, 60, 300, 2e-4, 8, 256, 5, 60, 128),
 }
+SHORT_RUN = 20  # steps; below, no warm-up and a constant learning rate
 ARMS = ("zero_shot", "few_shot", "A", "B", "C")
 LABELS = {
     "zero_shot": "base zero-shot",
@@ -140,15 +141,11 @@ def gated_export(raw_file: Path, out: Path, seed: int) -> dict[str, Any]:
             "--json",
         ]
     )
-    manifest = json.loads(export.stdout)
     return {
         "audit_exit": audit.returncode,
-        "dataset_id": summary["dataset_id"],
-        "status_counts": summary.get("status_counts"),
-        "code_counts": summary.get("code_counts"),
         "version_id": version_id,
         "export_dir": str(export_dir),
-        "export_counts": manifest.get("counts"),
+        **{"export_counts": json.loads(export.stdout).get("counts")},
     }
 
 
@@ -182,7 +179,9 @@ def train_config(p: Preset, seed: int, completion_only: bool) -> Any:
         logging_steps=1,
         completion_only_loss=completion_only,
         max_length=1024,
-        warmup_ratio=0.05,
+        # A run of a few steps cannot spare one at lr 0 (warm-up) nor decay most of the others away.
+        warmup_ratio=0.05 if p.steps >= SHORT_RUN else 0.0,
+        lr_scheduler_type="cosine" if p.steps >= SHORT_RUN else "constant",
     )
 
 
@@ -262,9 +261,12 @@ def evaluate(
     p: Preset,
     checkpoints: dict[str, Path],
     save_dir: Path,
+    wanted: set[str] | None = None,
 ) -> dict[str, Any]:
-    """Every arm with synthgate eval's greedy generation and scoring; base model loaded once.
-    Each arm's answers and metrics are also written to `save_dir/NAME.json` as soon as it ends."""
+    """The arms in `wanted` (None: all) with synthgate eval's greedy generation and scoring; base
+    model loaded once. Each arm's answers and metrics go to `save_dir/NAME.json` as soon as it
+    ends, and an arm already saved there is read back, not run again: a failed or killed eval
+    resumes, and several processes can share the arms (see --arms)."""
     import warnings
 
     from peft import PeftModel
@@ -302,29 +304,48 @@ def evaluate(
         )
         return done
 
-    results: dict[str, Any] = {}
-    results["zero_shot"] = run("zero_shot", model, items, [], p.max_new_tokens)
-    results["few_shot"] = run("few_shot", model, items, shots, p.max_new_tokens)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        names = list(adapters) + list(checkpoints)
-        paths = {**adapters, **checkpoints}
-        tuned = PeftModel.from_pretrained(model, str(paths[names[0]]), adapter_name=names[0])
-        for name in names[1:]:
-            tuned.load_adapter(str(paths[name]), adapter_name=name)
-    tuned.eval()
-    for name in adapters:
-        tuned.set_adapter(name)
-        results[name] = run(name, tuned, items, [], p.max_new_tokens)
+    def saved(name: str) -> dict[str, Any] | None:
+        file = save_dir / f"{name}.json"
+        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+
     ck_items = [i for i in items if i.task_type != REFUSAL_TASK][: p.checkpoint_items]
-    checkpoint_results = {}
-    for name in checkpoints:
+    # name -> (items, shots, new tokens, adapter or None for the base model)
+    plan: dict[str, tuple[list[Any], list[Any], int, Path | None]] = {
+        "zero_shot": (items, [], p.max_new_tokens, None),
+        "few_shot": (items, shots, p.max_new_tokens, None),
+        # The base on the checkpoint items: step 0 of run A's checkpoint curve.
+        "A_step_0": (ck_items, [], p.checkpoint_tokens, None),
+        **{name: (items, [], p.max_new_tokens, path) for name, path in adapters.items()},
+        **{name: (ck_items, [], p.checkpoint_tokens, path) for name, path in checkpoints.items()},
+    }
+    results: dict[str, Any] = {}
+    todo = []
+    for name in plan:
+        done = saved(name)
+        if done is not None:
+            results[name] = done
+        elif wanted is None or name in wanted:
+            todo.append(name)
+    tuned = None
+    for name in todo:
+        arm_items, arm_shots, tokens, adapter = plan[name]
+        if adapter is None:
+            results[name] = run(name, model, arm_items, arm_shots, tokens)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            if tuned is None:
+                tuned = PeftModel.from_pretrained(model, str(adapter), adapter_name=name)
+                tuned.eval()
+            else:
+                tuned.load_adapter(str(adapter), adapter_name=name)
         tuned.set_adapter(name)
-        checkpoint_results[name] = run(name, tuned, ck_items, [], p.checkpoint_tokens)
-    # The base (every adapter off) on the checkpoint items, as step 0 of the checkpoint curve.
-    with tuned.disable_adapter():
-        checkpoint_results["A_step_0"] = run("A_step_0", tuned, ck_items, [], p.checkpoint_tokens)
-    return {"arms": results, "checkpoints": checkpoint_results}
+        results[name] = run(name, tuned, arm_items, arm_shots, tokens)
+    ck_names = ("A_step_0", *checkpoints)
+    return {
+        "arms": {k: v for k, v in results.items() if k not in ck_names},
+        "checkpoints": {k: v for k, v in results.items() if k in ck_names},
+    }
 
 
 def code_shares(outputs: list[dict[str, Any]]) -> dict[str, float]:
@@ -426,57 +447,96 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_and_train(
-    out: Path, p: Preset, seed: int, base: str | None, ck_steps: tuple[int, ...]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, float], dict[str, Any]]:
-    """Build the sets, take synthgate's path to C's export, train A, B and C; what each step gave."""
-    timings: dict[str, float] = {}
+def build_and_train(out: Path, p: Preset, seed: int, base: str | None, ck_steps: tuple[int, ...]) -> None:
+    """Build the sets, take synthgate's path to C's export, train A, B and C, all into `out`."""
     built = data.build_sets(p.n_train, p.n_eval, seed)
     raw_file = data.write_jsonl(
         built.train, out / "data" / "raw_train.jsonl", drop=("defect", "source_index")
     )
     data.write_jsonl(built.train, out / "data" / "raw_train_labelled.jsonl")
     data.write_jsonl(built.eval_items, out / "data" / "eval.jsonl")
+    (out / "data" / "info.json").write_text(json.dumps(built.info, indent=1), encoding="utf-8")
     _say(
         f"built {len(built.train)} raw records {built.defect_counts()} and {len(built.eval_items)} eval items"
     )
-
     t = time.perf_counter()
     path_c = gated_export(raw_file, out, seed)
-    path_c["catch"] = audit_catch(built.train, out / "audit_report.jsonl")
-    timings["synthgate_path"] = time.perf_counter() - t
-    _say(
-        "synthgate path: "
-        + json.dumps({k: path_c[k] for k in ("status_counts", "version_id", "export_counts")})
-    )
-    _say(f"planted -> flagged -> kept: {path_c['catch']}")
-
-    rows = data.trl_rows(built.train)
-    training: dict[str, Any] = {}
-    runs = out / "runs"
-    for arm, full in (("A", True), ("B", False)):
-        t = time.perf_counter()
-        _say(f"training {arm} ({'full sequence' if full else 'completion only'}) on {len(rows)} raw records")
-        training[arm] = train_raw(rows, base, runs / arm, p, seed, full, ck_steps if arm == "A" else ())
-        training[arm]["records"] = len(rows)
-        timings[f"train_{arm}"] = time.perf_counter() - t
-        _say(f"{arm}: {training[arm]}")
-    t = time.perf_counter()
-    _say("training C (synthgate train on the gated export)")
-    training["C"] = train_gated(Path(path_c["export_dir"]), base, runs / "C", p, seed)
-    training["C"]["records"] = (path_c["export_counts"] or {}).get("train")
-    timings["train_C"] = time.perf_counter() - t
-    _say(f"C: {training['C']}")
+    _note_time(out, "synthgate_path", time.perf_counter() - t)
+    _say("synthgate path: " + json.dumps(path_c))
     for arm in "ABC":
-        training[arm]["loss_curve"] = loss_curve(runs / arm)
+        train_arm(arm, out, p, seed, base, ck_steps)
 
-    (out / "training.json").write_text(
-        json.dumps(
-            {"synthgate_path": path_c, "training": training, "timings": timings, "data": built.info}, indent=1
-        ),
-        encoding="utf-8",
-    )
-    return path_c, training, timings, built.info
+
+def train_arm(arm: str, out: Path, p: Preset, seed: int, base: str | None, ck_steps: tuple[int, ...]) -> None:
+    """Train one arm into out/runs/ARM from the data and export already in `out`."""
+    t = time.perf_counter()
+    run_dir = out / "runs" / arm
+    if arm == "C":
+        _say("training C (synthgate train on the gated export)")
+        train_gated(out / "export_c", base, run_dir, p, seed)
+    else:
+        raw = [
+            json.loads(line) for line in (out / "data" / "raw_train_labelled.jsonl").open(encoding="utf-8")
+        ]
+        full = arm == "A"
+        _say(f"training {arm} ({'full sequence' if full else 'completion only'}) on {len(raw)} raw records")
+        train_raw(data.trl_rows(raw), base, run_dir, p, seed, full, ck_steps if full else ())
+    _note_time(out, f"train_{arm}", time.perf_counter() - t)
+    _say(f"{arm} trained: {run_info(out, arm)}")
+
+
+def _note_time(out: Path, key: str, seconds: float) -> None:
+    file = out / "timings.json"
+    timings = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+    timings[key] = round(seconds, 1)
+    file.write_text(json.dumps(timings, indent=1), encoding="utf-8")
+
+
+def run_info(out: Path, arm: str) -> dict[str, Any]:
+    """One trained arm from its files: steps, final train loss, trainer runtime, records, loss curve."""
+    from synthgate.training.sft import LOG_HISTORY_NAME
+
+    history = json.loads((out / "runs" / arm / LOG_HISTORY_NAME).read_text(encoding="utf-8"))
+    summary = next(h for h in reversed(history) if "train_loss" in h)
+    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    if arm == "C":
+        manifest = json.loads((out / "export_c" / "manifest.json").read_text(encoding="utf-8"))
+        records = manifest["counts"]["train"]
+    else:
+        records = sum(1 for _ in (out / "data" / "raw_train.jsonl").open(encoding="utf-8"))
+    return {
+        "steps": int(summary["step"]),
+        "train_loss": float(summary["train_loss"]),
+        "eval_loss": evals[-1] if evals else None,
+        "train_runtime_s": float(summary["train_runtime"]),
+        "records": records,
+        "loss_curve": [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h],
+    }
+
+
+def synthgate_path_info(out: Path) -> dict[str, Any]:
+    """What the audit, version and gated export did, from their files in `out`."""
+    report = [
+        json.loads(line) for line in (out / "audit_report.jsonl").open(encoding="utf-8") if line.strip()
+    ]
+    manifest = json.loads((out / "export_c" / "manifest.json").read_text(encoding="utf-8"))
+    labelled = [
+        json.loads(line) for line in (out / "data" / "raw_train_labelled.jsonl").open(encoding="utf-8")
+    ]
+    statuses: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    for row in report:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+        for c in row["codes"]:
+            codes[c] = codes.get(c, 0) + 1
+    return {
+        "status_counts": statuses,
+        "code_counts": codes,
+        "version_id": manifest["version_id"],
+        "gate_passed": manifest["gate"]["passed"],
+        "export_counts": manifest["counts"],
+        "catch": audit_catch(labelled, out / "audit_report.jsonl"),
+    }
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -501,6 +561,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint-tokens", type=int)
     ap.add_argument("--eval-batch", type=int, help="eval prompts generated together")
     ap.add_argument(
+        "--train-arms",
+        help="train only these (comma list of A, B, C) into --out/runs/ from the data and export already "
+        "there, and stop: arms can train in parallel processes",
+    )
+    ap.add_argument(
+        "--arms",
+        help="evaluate only these (comma list: zero_shot, few_shot, A_step_0, A, B, C, A_step_N) into "
+        "--out/eval/ and stop; a later full run or --resume reads them back",
+    )
+    ap.add_argument(
         "--resume",
         action="store_true",
         help="reuse --out's trained adapters and evaluate again; with results.json, rewrite results.md",
@@ -521,8 +591,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     p = Preset(**{**asdict(p), **{k: v for k, v in overrides.items() if v is not None}})
     out: Path = args.out
-    resume = args.resume and (out / "training.json").is_file()
-    if not resume and out.exists() and any(out.iterdir()):
+    resume = args.resume and (out / "runs" / "C" / "adapter_config.json").is_file()
+    if not (resume or args.arms or args.train_arms) and out.exists() and any(out.iterdir()):
         ap.error(f"{out} is not empty: pass a new folder (or --resume after a failed eval)")
     out.mkdir(parents=True, exist_ok=True)
     base = None if args.base_model == "default" else args.base_model
@@ -536,27 +606,31 @@ def main(argv: list[str] | None = None) -> int:
         (out / "results.md").write_text(markdown(results), encoding="utf-8")
         print(markdown(results))
         return 0
-    if resume:  # training is done: evaluate its adapters again
-        saved = json.loads((out / "training.json").read_text(encoding="utf-8"))
-        path_c, training, timings, info = (
-            saved["synthgate_path"],
-            saved["training"],
-            saved["timings"],
-            saved["data"],
-        )
-    else:
-        path_c, training, timings, info = build_and_train(out, p, args.seed, base, ck_steps)
-    from synthgate.training.eval import load_eval_items, shots_from_export
-
-    t = time.perf_counter()
-    items = load_eval_items(eval_file)
-    shots = shots_from_export(path_c["export_dir"], k=3, seed=args.seed)
-    adapters = {a: runs / a for a in "ABC"}
     checkpoints = {f"A_step_{s}": runs / "A" / f"step-{s}" for s in ck_steps}
     checkpoints[f"A_step_{p.steps}"] = runs / "A"
-    ev = evaluate(items, base, adapters, shots, p, checkpoints, out / "eval")
-    timings["eval"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - started
+    if args.train_arms:  # one share of the training, into --out/runs/
+        for arm in args.train_arms.split(","):
+            train_arm(arm, out, p, args.seed, base, ck_steps)
+        return 0
+    if not resume:
+        build_and_train(out, p, args.seed, base, ck_steps)
+    from synthgate.training.eval import load_eval_items, shots_from_export
+
+    items = load_eval_items(eval_file)
+    shots = shots_from_export(out / "export_c", k=3, seed=args.seed)
+    wanted = set(args.arms.split(",")) if args.arms else None
+    t = time.perf_counter()
+    ev = evaluate(items, base, {a: runs / a for a in "ABC"}, shots, p, checkpoints, out / "eval", wanted)
+    if args.arms:  # a share of the eval; a later --resume assembles results
+        return 0
+    _note_time(out, "eval_this_process", time.perf_counter() - t)
+    timings = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+    # Arms may have run in other processes (--arms) or an earlier attempt: their own wall times.
+    timings["eval_arms_sum"] = round(sum(r["seconds"] for part in ev.values() for r in part.values()), 1)
+    timings["wall_total_this_process"] = round(time.perf_counter() - started, 1)
+    training = {a: run_info(out, a) for a in "ABC"}
+    path_c = synthgate_path_info(out)
+    info = json.loads((out / "data" / "info.json").read_text(encoding="utf-8"))
 
     import torch
 
@@ -589,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     (out / "results.md").write_text(markdown(results), encoding="utf-8")
     print(markdown(results))
-    _say(f"done in {timings['total']:.0f} s; {out / 'results.json'}")
+    _say(f"done; {out / 'results.json'}")
     return 0
 
 
