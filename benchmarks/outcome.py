@@ -74,7 +74,7 @@ SHORT_RUN = 20  # steps; below, no warm-up and a constant learning rate
 ARMS = ("zero_shot", "few_shot", "A", "B", "C")
 LABELS = {
     "zero_shot": "base zero-shot",
-    "few_shot": "base few-shot (3 shots from C's export)",
+    "few_shot": "base few-shot (k shots from C's export)",
     "A": "A: raw set, full-sequence loss",
     "B": "B: raw set, completion-only loss",
     "C": "C: synthgate path (audit -> version -> gated export -> train)",
@@ -560,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint-items", type=int)
     ap.add_argument("--checkpoint-tokens", type=int)
     ap.add_argument("--eval-batch", type=int, help="eval prompts generated together")
+    ap.add_argument("--k", type=int, default=3, help="few-shot examples (from C's export)")
     ap.add_argument(
         "--train-arms",
         help="train only these (comma list of A, B, C) into --out/runs/ from the data and export already "
@@ -612,12 +613,12 @@ def main(argv: list[str] | None = None) -> int:
         for arm in args.train_arms.split(","):
             train_arm(arm, out, p, args.seed, base, ck_steps)
         return 0
-    if not resume:
+    if not (resume or args.arms):
         build_and_train(out, p, args.seed, base, ck_steps)
     from synthgate.training.eval import load_eval_items, shots_from_export
 
     items = load_eval_items(eval_file)
-    shots = shots_from_export(out / "export_c", k=3, seed=args.seed)
+    shots = shots_from_export(out / "export_c", k=args.k, seed=args.seed)
     wanted = set(args.arms.split(",")) if args.arms else None
     t = time.perf_counter()
     ev = evaluate(items, base, {a: runs / a for a in "ABC"}, shots, p, checkpoints, out / "eval", wanted)
@@ -640,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": args.preset,
             "seed": args.seed,
             "base_model": args.base_model,
-            "k_shots": 3,
+            "k_shots": args.k,
             "decoding": "greedy",
         },
         "machine": {
