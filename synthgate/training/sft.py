@@ -43,6 +43,7 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
 log = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
+LOG_HISTORY_NAME = "log_history.json"
 # Export format -> (train file, eval file) the trainer reads; hf-dataset exports are not read.
 _SPLIT_FILES = {"trl-jsonl": (TRAIN_FILE, EVAL_FILE), "parquet": ("train.parquet", "eval.parquet")}
 _EMBEDDED_ALIASES = (EMBEDDED_NAME, f"google/{EMBEDDED_NAME}", "gemma3:270m")
@@ -186,7 +187,7 @@ def train(
         # The data is conversational: a template-less tokenizer gets synthgate's plain layout,
         # saved with the adapter so inference renders prompts the same way.
         tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
-    trainer = _build_trainer(model, tokenizer, train_rows, eval_rows, resolved, setup, out / "checkpoints")
+    trainer = build_trainer(model, tokenizer, train_rows, eval_rows, resolved, setup, out / "checkpoints")
     if resolved.completion_only_loss:
         batch = next(iter(trainer.get_train_dataloader()))
         check_label_mask(batch, _reference_prompt_lengths(batch, trainer.train_dataset, tokenizer))
@@ -197,6 +198,7 @@ def train(
         eval_loss = trainer.evaluate()["eval_loss"]
     if trainer.is_world_process_zero():
         _save_outputs(trainer.model, tokenizer, resolved, export, out)
+        write_log_history(trainer.state.log_history, out)
         if resolved.merge:
             if setup.quantization:
                 merge_into_16bit_base(base_model, setup, tokenizer, out)
@@ -314,7 +316,7 @@ def read_split(path: Path) -> list[dict[str, Any]]:
 # --- trainer ------------------------------------------------------------------------------
 
 
-def _build_trainer(
+def build_trainer(
     model: Any,
     tokenizer: Any,
     train_rows: list[dict],
@@ -323,6 +325,11 @@ def _build_trainer(
     setup: Setup,
     ckpt: Path,
 ) -> Any:
+    """TRL's SFTTrainer with a LoRA config for `cfg`: what `train` runs, without its refusals.
+
+    Public for experiments that must train the same way on data the gate would refuse
+    (benchmarks/outcome.py trains its raw-set arms with it); products train through `train`.
+    """
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -438,6 +445,14 @@ def _save_outputs(model: Any, tokenizer: Any, cfg: TrainConfig, export: Path, ou
     shutil.copy2(export / MANIFEST_NAME, out / MANIFEST_NAME)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the best one is the adapter above
     log.info("wrote adapter, tokenizer and training_config.json to %s", out)
+
+
+def write_log_history(history: Sequence[Mapping[str, Any]], out: Path) -> Path:
+    """Write the trainer's log (loss per logged step, eval loss, learning rate) as
+    `out/log_history.json`: the loss curve stays with the adapter once checkpoints are gone."""
+    path = out / LOG_HISTORY_NAME
+    path.write_text(json.dumps(list(history), indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def _merge(model: Any, tokenizer: Any, out: Path) -> None:

@@ -23,7 +23,7 @@ from synthgate.errors import ConfigError, GateRefused, InputError, ManifestMisma
 from synthgate.training.config import TrainConfig  # noqa: E402
 from synthgate.training.device import detect_capabilities, resolve_setup  # noqa: E402
 from synthgate.training.manifest import MANIFEST_NAME, TRAIN_FILE, verify_export, write_manifest  # noqa: E402
-from synthgate.training.sft import LabelMaskError, train  # noqa: E402
+from synthgate.training.sft import LOG_HISTORY_NAME, LabelMaskError, train  # noqa: E402
 
 SMOKE = {"max_steps": 2, "logging_steps": 1}
 
@@ -171,6 +171,9 @@ def test_short_real_run_writes_adapter_tokenizer_config_manifest_and_merged_mode
     assert (out / MANIFEST_NAME).read_bytes() == (tmp_path / "export" / MANIFEST_NAME).read_bytes()
     assert verify_export(tmp_path / "export") == manifest
     assert not (out / "checkpoints").exists()
+    # The loss curve outlives the checkpoints: one logged loss per logging step, the last at step 2.
+    history = json.loads((out / LOG_HISTORY_NAME).read_text())
+    assert [h["step"] for h in history if "loss" in h][-1] == 2
     for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja"):
         assert (out / "merged" / name).is_file(), name
 
