@@ -9,11 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from real_shapes import ALPACA, GSM8K
 
 from synthgate.audit.blocks import JSONL, PARQUET, WHOLE, count_block, number_blocks, plan_blocks, read_block
 from synthgate.audit.inputs import resolve_inputs
 from synthgate.audit.readers import read_records
-from tests.real_shapes import ALPACA, GSM8K
 
 
 def _as_read(records) -> list[tuple]:

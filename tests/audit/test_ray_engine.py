@@ -18,6 +18,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip ins
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from real_shapes import ALPACA, GSM8K, write_jsonl  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from synthgate.audit import report  # noqa: E402
@@ -26,7 +27,6 @@ from synthgate.audit.runner import AuditOptions, AuditResult, audit  # noqa: E40
 from synthgate.cli.app import app  # noqa: E402
 from synthgate.errors import ConfigError, InputError  # noqa: E402
 from synthgate.store import Store  # noqa: E402
-from tests.real_shapes import ALPACA, GSM8K, write_jsonl  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
