@@ -59,7 +59,7 @@ def fill(store: Store, n: int, seed: int = 0) -> str:
                     completion=completion,
                 )
                 p, c = rng.randint(40, 2400), rng.randint(10, 900)
-                rows.append(SampleRow(i, None, sample, None, None, (p, c)))
+                rows.append(SampleRow(i, None, sample, None, None, tokens=(p, c)))
                 if rng.random() < 0.1:
                     for code in rng.sample(record_codes, rng.randint(1, 2)):
                         a = rng.randint(0, max(0, len(completion) - 10))
