@@ -44,7 +44,6 @@ from synthgate.audit.runner import (
     Adapted,
     Adapter,
     AuditOptions,
-    AuditResult,
     audit_batch,
     build_chain,
     cap_observer,
@@ -54,6 +53,7 @@ from synthgate.audit.runner import (
     in_batches,
     open_dataset,
 )
+from synthgate.audit.writer import DatasetCounts
 from synthgate.errors import ConfigError, InputError
 from synthgate.store import Store
 from synthgate.validators.preference import PairChecker
@@ -89,7 +89,7 @@ def audit_on_ray(
     ray_options: RayOptions | None = None,
     *,
     progress: Callable[[int], None] | None = None,
-) -> AuditResult:
+) -> DatasetCounts:
     """Audit `path` into `store` on Ray: the same result as `runner.audit`, in one transaction."""
     options = options or AuditOptions()
     ray_options = ray_options or RayOptions()
@@ -258,7 +258,7 @@ def _set_level(
     blocks: list[Block],
     shards: list[dict],
     progress: Callable[[int], None] | None,
-) -> AuditResult:
+) -> DatasetCounts:
     import pyarrow.parquet as pq
 
     pairs = PairChecker(options.chain.preference, options.chain.severity_overrides)

@@ -21,14 +21,14 @@ from pathlib import Path
 from synthgate.audit.inputs import InputSet, file_sha256, resolve_inputs
 from synthgate.audit.memory import MemoryInput
 from synthgate.audit.readers import RawRecord, read_records
-from synthgate.audit.writer import DatasetWriter
+from synthgate.audit.writer import DatasetCounts, DatasetWriter
 from synthgate.errors import InputError
 from synthgate.schemas.adapters import PREFERENCE, RecordError, accepted_keys, to_sample, unknown_keys
 from synthgate.schemas.chain_config import ChainConfig
 from synthgate.schemas.field_map import FieldNames, MappedRecord, map_record
 from synthgate.schemas.preference import PREFERENCE_KEYS, to_preference_samples
 from synthgate.schemas.sample import Sample
-from synthgate.schemas.verdict import SetFinding, Verdict
+from synthgate.schemas.verdict import Verdict
 from synthgate.store import SampleRow, Store
 from synthgate.validators.base import Result
 from synthgate.validators.chain import Chain
@@ -68,15 +68,6 @@ class AuditOptions:
     split: str | None = None  # the split of a hub or save_to_disk folder (default: train)
 
 
-@dataclass(frozen=True)
-class AuditResult:
-    dataset_id: str
-    records: int
-    status_counts: dict[str, int]
-    code_counts: dict[str, int]
-    set_findings: list[SetFinding]
-
-
 def audit(
     path: str | Path | Sequence[str | Path] | InputSet | MemoryInput,
     store: Store,
@@ -84,7 +75,7 @@ def audit(
     *,
     chain: Chain | None = None,
     progress: Callable[[int], None] | None = None,
-) -> AuditResult:
+) -> DatasetCounts:
     """Audit `path` (files, folders, globs: one dataset; or records in memory) into `store` in one
     transaction; an interruption leaves the store as it was."""
     options = options or AuditOptions()
@@ -153,7 +144,7 @@ def finish_audit(
     caps: CapObserver | None,
     shards: list[dict],
     eval_sets: dict[str, int] | None = None,
-) -> AuditResult:
+) -> DatasetCounts:
     """The set level of an audit whose records are all added: generation caps, the set checks,
     the preference finding and the summary (both engines, so their results are equal)."""
     if caps is not None:
@@ -167,7 +158,7 @@ def finish_audit(
         done = writer.finish(pairs.finish(), {**summary, "preference": pairs.stats()})
     else:
         done = writer.finish(summary=summary)
-    return AuditResult(done.dataset_id, done.records, done.status_counts, done.code_counts, done.set_findings)
+    return done
 
 
 def _store_batch(

@@ -23,7 +23,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from synthgate.audit import report  # noqa: E402
 from synthgate.audit.ray_engine import RayOptions, audit_on_ray  # noqa: E402
-from synthgate.audit.runner import AuditOptions, AuditResult, audit  # noqa: E402
+from synthgate.audit.runner import AuditOptions, audit  # noqa: E402
+from synthgate.audit.writer import DatasetCounts  # noqa: E402
 from synthgate.cli.app import app  # noqa: E402
 from synthgate.errors import ConfigError, InputError  # noqa: E402
 from synthgate.store import Store  # noqa: E402
@@ -41,7 +42,7 @@ def local_ray():
     ray.shutdown()
 
 
-def _snapshot(store: Store, result: AuditResult, out: Path) -> dict:
+def _snapshot(store: Store, result: DatasetCounts, out: Path) -> dict:
     ds = result.dataset_id
     report.write_report(store, ds, out)
     summary = report.summary(store, ds)
